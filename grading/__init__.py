@@ -1,0 +1,1 @@
+"""Instructor tooling: nbgrader configuration and the course's release/grading commands."""

@@ -1,0 +1,3 @@
+from .course import main
+
+raise SystemExit(main())

@@ -1,0 +1,471 @@
+"""Instructor commands: build, release, validate, collect, autograde, feedback, export.
+
+Run as ``python -m grading COMMAND`` from the course folder (the Makefile wraps
+the common ones).  Every command prints what it did and exits non-zero with a
+message that says what to do when something is wrong.
+
+One source per lesson
+---------------------
+``solutions/NN_name/NN_name.py`` is the hand-written lesson (jupytext "percent"
+text: reviewable diffs).  ``build`` turns it into ``NN_name.ipynb`` beside it,
+with deterministic cell ids and no outputs; if the ``.ipynb`` was edited more
+recently (say, in JupyterLab) and differs, ``build`` updates the ``.py`` from it
+instead, so no edit is lost.  ``release`` runs ``build`` and then nbgrader's
+``generate_assignment`` to write the student copy into ``lessons/NN_name/``.
+"""
+from __future__ import annotations
+
+import argparse
+import filecmp
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(os.environ.get("DLSBS_COURSE_ROOT") or Path(__file__).resolve().parent.parent).resolve()
+CONFIG_DIR = Path(__file__).resolve().parent  # grading/nbgrader_config.py lives here
+SOLUTIONS = ROOT / "solutions"
+LESSONS = ROOT / "lessons"
+GRADING = ROOT / "grading"
+SUBMITTED = GRADING / "submitted"
+AUTOGRADED = GRADING / "autograded"
+FEEDBACK = GRADING / "feedback"
+ARCHIVE = GRADING / "archive"
+GRADEBOOK = GRADING / "gradebook.db"
+
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3", "file_extension": ".py",
+                 "mimetype": "text/x-python", "codemirror_mode": {"name": "ipython", "version": 3},
+                 "nbconvert_exporter": "python"}
+_LESSON_RE = re.compile(r"^\d\d_[a-z0-9_]+$")
+
+
+class CourseError(SystemExit):
+    """A problem the instructor can fix; printed without a traceback."""
+
+    def __init__(self, message: str):
+        super().__init__(f"error: {message}")
+
+
+# ----------------------------------------------------------------------------- lessons
+
+
+def lessons() -> list[str]:
+    """Lesson ids (folder names under solutions/), in order."""
+    if not SOLUTIONS.is_dir():
+        return []
+    return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and _LESSON_RE.match(p.name))
+
+
+def resolve(lesson: str | None) -> list[str]:
+    """``None``/``all`` → every lesson; ``01`` or ``01_intro...`` → that lesson."""
+    known = lessons()
+    if lesson in (None, "", "all"):
+        return known
+    hits = [name for name in known if name == lesson or name.split("_")[0] == lesson.zfill(2)]
+    if not hits:
+        raise CourseError(f"no lesson {lesson!r}; known lessons: {', '.join(known) or '(none)'}")
+    return hits
+
+
+def source_py(lesson: str) -> Path:
+    return SOLUTIONS / lesson / f"{lesson}.py"
+
+
+def source_ipynb(lesson: str) -> Path:
+    return SOLUTIONS / lesson / f"{lesson}.ipynb"
+
+
+def release_ipynb(lesson: str) -> Path:
+    return LESSONS / lesson / f"{lesson}.ipynb"
+
+
+def env() -> dict:
+    """Environment for nbgrader/jupyter subprocesses: our config, quiet TensorFlow, safe import order."""
+    e = dict(os.environ)
+    # nbgrader shells out to `alembic` and `jupyter`: make the course's .venv come first on PATH.
+    e["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), e.get("PATH", "")])
+    e["JUPYTER_CONFIG_PATH"] = os.pathsep.join(filter(None, [str(CONFIG_DIR), e.get("JUPYTER_CONFIG_PATH", "")]))
+    e["DLSBS_COURSE_ROOT"] = str(ROOT)
+    e.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    e.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    e.setdefault("KERAS_BACKEND", "tensorflow")
+    e.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    e.setdefault("MPLBACKEND", "agg")
+    return e
+
+
+def nbgrader(*args: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("nbgrader")
+    cmd = [str(exe) if exe.exists() else "nbgrader", *args]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env(), text=True, capture_output=True)
+    if check and proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+        raise CourseError(f"`nbgrader {' '.join(args)}` failed:\n{tail}")
+    if not quiet:
+        for line in (proc.stdout + proc.stderr).splitlines():
+            if "[ERROR]" in line or "[WARNING]" in line and "No nbgrader_config" not in line:
+                print("   ", line)
+    return proc
+
+
+# ----------------------------------------------------------------------------- build
+
+
+def _cell_id(cell, index: int, seen: set) -> str:
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    if grade_id and re.fullmatch(r"[a-zA-Z0-9-_]{1,64}", grade_id):
+        base = grade_id
+    else:
+        digest = hashlib.sha1((cell["cell_type"] + "\0" + cell["source"]).encode()).hexdigest()[:10]
+        base = f"{cell['cell_type'][:2]}-{digest}"
+    cid, n = base, 1
+    while cid in seen:
+        n += 1
+        cid = f"{base}-{n}"[:64]
+    seen.add(cid)
+    return cid
+
+
+def notebook_from_py(py: Path):
+    """Read a jupytext percent file into a clean notebook: deterministic ids, no outputs, python3 kernel."""
+    import jupytext
+    import nbformat
+
+    nb = jupytext.read(py, fmt="py:percent")
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    nb.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC, "language_info": LANGUAGE_INFO,
+                                      "jupytext": {"formats": "ipynb,py:percent"}})
+    seen: set = set()
+    for i, cell in enumerate(nb.cells):
+        cell.metadata.pop("lines_to_next_cell", None)
+        cell["id"] = _cell_id(cell, i, seen)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nb
+
+
+def _write_nb(nb, path: Path):
+    import nbformat
+
+    text = nbformat.writes(nb) + "\n"
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+        return True
+    return False
+
+
+def _cells_key(nb):
+    return [(c.cell_type, c.source, json.dumps(c.metadata.get("nbgrader", {}), sort_keys=True)) for c in nb.cells]
+
+
+def build(lesson: str, verbose: bool = True) -> bool:
+    """Sync ``NN.py`` and ``NN.ipynb`` in solutions/. Returns True if a file changed."""
+    import jupytext
+    import nbformat
+
+    py, ipynb = source_py(lesson), source_ipynb(lesson)
+    if not py.exists() and not ipynb.exists():
+        raise CourseError(f"solutions/{lesson}/ has neither {py.name} nor {ipynb.name}")
+    if not py.exists():  # notebook-only lesson: create its text twin
+        jupytext.write(nbformat.read(ipynb, as_version=4), py, fmt="py:percent")
+        if verbose:
+            print(f"  wrote {py.relative_to(ROOT)} from the notebook")
+    fresh = notebook_from_py(py)
+    if ipynb.exists():
+        try:
+            current = nbformat.read(ipynb, as_version=4)
+        except Exception as exc:
+            raise CourseError(f"{ipynb.relative_to(ROOT)} is not a readable notebook ({exc}); "
+                              f"delete it and rerun: it will be rebuilt from {py.name}") from None
+        if _cells_key(current) != _cells_key(fresh) and ipynb.stat().st_mtime > py.stat().st_mtime + 1:
+            # The notebook was edited after the text source: keep the notebook's edits.
+            jupytext.write(current, py, fmt="py:percent")
+            fresh = notebook_from_py(py)
+            if verbose:
+                print(f"  {ipynb.relative_to(ROOT)} was newer: updated {py.name} from it")
+    changed = _write_nb(fresh, ipynb)
+    if verbose and changed:
+        print(f"  built {ipynb.relative_to(ROOT)}")
+    return changed
+
+
+# ----------------------------------------------------------------------------- release
+
+
+def _postprocess_release(path: Path):
+    """Drop instructor-only notebook metadata (jupytext pairing) from a generated student copy."""
+    import nbformat
+
+    for nb_path in path.glob("*.ipynb"):
+        nb = nbformat.read(nb_path, as_version=4)
+        nb.metadata.pop("jupytext", None)
+        _write_nb(nb, nb_path)
+
+
+def generate(lesson: str, dest_root: Path | None = None, db: bool = True):
+    """Run nbgrader generate_assignment for one lesson into lessons/ (or ``dest_root``)."""
+    args = ["generate_assignment", lesson, "--force"]
+    if dest_root is not None:
+        args.append(f"--CourseDirectory.release_directory={dest_root}")
+    if not db:
+        args.append("--no-db")
+    nbgrader(*args)
+    out = (dest_root or LESSONS) / lesson
+    if not out.is_dir():
+        raise CourseError(f"nbgrader did not write {out}")
+    _postprocess_release(out)
+    return out
+
+
+def release(lesson: str | None = None) -> None:
+    for name in resolve(lesson):
+        print(f"[{name}]")
+        build(name)
+        before = _snapshot(LESSONS / name)
+        generate(name)
+        after = _snapshot(LESSONS / name)
+        print(f"  released lessons/{name}/ ({'changed' if before != after else 'unchanged'})")
+
+
+def _snapshot(folder: Path) -> dict:
+    if not folder.is_dir():
+        return {}
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def stale(lesson: str | None = None) -> list[str]:
+    """Lessons whose committed release differs from a fresh one (nothing is written to lessons/)."""
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in resolve(lesson):
+            fresh = notebook_from_py(source_py(name))
+            current = source_ipynb(name)
+            if not current.exists() or _cells_key(fresh) != _cells_key(__import__("nbformat").read(current, as_version=4)):
+                out.append(f"{name}: solutions/{name}/{name}.ipynb is out of sync with {name}.py")
+                continue
+            gen = generate(name, dest_root=Path(tmp), db=False)
+            if _snapshot(gen) != _snapshot(LESSONS / name):
+                out.append(f"{name}: lessons/{name}/ differs from what the source generates")
+    return out
+
+
+# ----------------------------------------------------------------------------- validate
+
+
+_VALIDATE = """
+import json, sys
+from traitlets.config import Config
+from nbgrader.validator import Validator
+cfg = Config()
+cfg.Execute.timeout = 300
+cfg.Validator.invert = sys.argv[2] == "invert"
+print("@@RESULT@@" + json.dumps(Validator(config=cfg).validate(sys.argv[1])))
+"""
+
+
+def validate_notebook(path: Path, invert: bool = False) -> dict:
+    """Run nbgrader's Validator on one notebook in a fresh kernel; returns its result dict."""
+    proc = subprocess.run([sys.executable, "-c", _VALIDATE, str(path), "invert" if invert else "normal"],
+                          cwd=ROOT, env=env(), text=True, capture_output=True)
+    marker = [line for line in proc.stdout.splitlines() if line.startswith("@@RESULT@@")]
+    if proc.returncode != 0 or not marker:
+        raise CourseError(f"nbgrader could not validate {path}:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    return json.loads(marker[-1][len("@@RESULT@@"):])
+
+
+def validate(lesson: str | None = None, released: bool = False) -> bool:
+    """Solutions must pass every test; released stubs must fail every graded test (``--invert``)."""
+    ok = True
+    for name in resolve(lesson):
+        path = release_ipynb(name) if released else source_ipynb(name)
+        result = validate_notebook(path, invert=released)
+        problems = {k: v for k, v in result.items() if v}
+        label = "every graded cell fails on its stub" if released else "solutions pass every test"
+        if problems:
+            ok = False
+            short = {k: [c.get("raw_error", c.get("source", ""))[-600:] for c in v] for k, v in problems.items()}
+            print(f"  {name}: NOT OK ({label}):\n{json.dumps(short, indent=1)[:4000]}")
+        else:
+            print(f"  {name}: ok ({label})")
+    return ok
+
+
+# ----------------------------------------------------------------------------- collect
+
+
+def _student_from(path: Path, incoming: Path, notebook: str) -> str | None:
+    rel = path.relative_to(incoming)
+    if len(rel.parts) >= 2:
+        return rel.parts[0]
+    stem = path.stem
+    for suffix in (f"_{notebook}", f"-{notebook}", f"__{notebook}"):
+        if stem.endswith(suffix) and len(stem) > len(suffix):
+            return stem[: -len(suffix)]
+    if stem != notebook:
+        return stem
+    return None
+
+
+def _clean_student_id(raw: str) -> str:
+    sid = re.sub(r"[^A-Za-z0-9_.-]+", "_", raw).strip("._-")
+    return sid[:64]
+
+
+def collect(incoming: str, lesson: str) -> dict:
+    """Copy downloaded submissions into grading/submitted/<student>/<lesson>/.
+
+    ``incoming`` holds either one folder per student (``alice/01_intro....ipynb``) or files named
+    ``<student>.ipynb`` / ``<student>_<notebook>.ipynb``.  ``incoming`` is never modified; a changed
+    resubmission replaces the previous one, which is archived under grading/archive/ first.
+    """
+    [name] = resolve(lesson)
+    src = Path(incoming)
+    if not src.is_dir():
+        raise CourseError(f"{incoming} is not a folder of submitted notebooks")
+    summary = {"new": [], "updated": [], "unchanged": [], "skipped": []}
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    for nb in sorted(src.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in nb.parts:
+            continue
+        raw = _student_from(nb, src, name)
+        sid = _clean_student_id(raw or "")
+        if not sid:
+            summary["skipped"].append(f"{nb.relative_to(src)}: cannot tell whose it is "
+                                      f"(name it <student>_{name}.ipynb or put it in a <student>/ folder)")
+            continue
+        dest_dir = SUBMITTED / sid / name
+        dest = dest_dir / f"{name}.ipynb"
+        if dest.exists() and filecmp.cmp(dest, nb, shallow=False):
+            summary["unchanged"].append(sid)
+            continue
+        if dest.exists():
+            keep = ARCHIVE / sid / name / time.strftime("%Y%m%dT%H%M%S")
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(dest, keep / dest.name)
+            summary["updated"].append(sid)
+        else:
+            summary["new"].append(sid)
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(".tmp")
+        shutil.copyfile(nb, tmp)
+        os.replace(tmp, dest)
+        (dest_dir / "timestamp.txt").write_text(stamp)
+    for k, v in summary.items():
+        if v:
+            print(f"  {k}: {len(v)}" + ("" if k != "skipped" else "\n    " + "\n    ".join(v)))
+    return summary
+
+
+# ----------------------------------------------------------------------------- grade
+
+
+def submitted_students(lesson: str) -> list[str]:
+    if not SUBMITTED.is_dir():
+        return []
+    return sorted(p.name for p in SUBMITTED.iterdir() if (p / lesson).is_dir())
+
+
+def ensure_gradebook(lesson: str):
+    """The gradebook must know the lesson's graded cells before autograding: (re)generate quietly."""
+    with tempfile.TemporaryDirectory() as tmp:
+        nbgrader("generate_assignment", lesson, "--force", f"--CourseDirectory.release_directory={tmp}")
+
+
+def autograde(lesson: str | None = None, student: str | None = None) -> None:
+    for name in resolve(lesson):
+        students = [student] if student else submitted_students(name)
+        if not students:
+            print(f"[{name}] no submissions in grading/submitted/*/{name}/")
+            continue
+        ensure_gradebook(name)
+        print(f"[{name}] autograding {len(students)} submission(s)")
+        for sid in students:
+            proc = nbgrader("autograde", name, f"--student={sid}", "--force", check=False, quiet=True)
+            state = "ok" if proc.returncode == 0 else "FAILED (see grading/autograded log above)"
+            print(f"  {sid}: {state}")
+            if proc.returncode != 0:
+                print("\n".join((proc.stdout + proc.stderr).splitlines()[-10:]))
+
+
+def feedback(lesson: str | None = None) -> None:
+    for name in resolve(lesson):
+        nbgrader("generate_feedback", name, "--force")
+        print(f"[{name}] feedback in grading/feedback/<student>/{name}/")
+
+
+def scores(lesson: str) -> dict:
+    """{student: (score, max_score)} from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    out = {}
+    with Gradebook(f"sqlite:///{GRADEBOOK}") as gb:
+        for sub in gb.assignment_submissions(lesson):
+            out[sub.student.id] = (sub.score, sub.max_score)
+    return out
+
+
+def export(path: str = "grading/grades.csv") -> Path:
+    dest = (ROOT / path) if not os.path.isabs(path) else Path(path)
+    nbgrader("export", f"--to={dest}")
+    print(f"grades written to {dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest}")
+    return dest
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m grading", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="list lessons")
+    for cmd, help_ in (("build", "sync solutions/NN/NN.py and NN.ipynb"),
+                       ("release", "build + regenerate the student copy in lessons/"),
+                       ("check", "fail if lessons/ is stale (writes nothing)"),
+                       ("validate", "solutions pass their tests; release stubs fail them"),
+                       ("autograde", "autograde collected submissions"),
+                       ("feedback", "generate feedback HTML")):
+        sp = sub.add_parser(cmd, help=help_)
+        sp.add_argument("lesson", nargs="?", default="all", help="lesson id or number (default: all)")
+        if cmd == "autograde":
+            sp.add_argument("--student")
+    sc = sub.add_parser("collect", help="copy downloaded submissions into grading/submitted/")
+    sc.add_argument("incoming", help="folder of submitted notebooks")
+    sc.add_argument("lesson", help="lesson id or number")
+    se = sub.add_parser("export", help="export grades to CSV")
+    se.add_argument("--to", default="grading/grades.csv")
+    a = p.parse_args(argv)
+    if a.cmd == "list":
+        print("\n".join(lessons()))
+    elif a.cmd == "build":
+        for name in resolve(a.lesson):
+            build(name)
+    elif a.cmd == "release":
+        release(a.lesson)
+    elif a.cmd == "check":
+        problems = stale(a.lesson)
+        if problems:
+            print("stale:\n  " + "\n  ".join(problems) + "\nrun `make release` and commit lessons/")
+            return 1
+        print("lessons/ is up to date")
+    elif a.cmd == "validate":
+        ok = validate(a.lesson) & validate(a.lesson, released=True)
+        return 0 if ok else 1
+    elif a.cmd == "collect":
+        collect(a.incoming, a.lesson)
+    elif a.cmd == "autograde":
+        autograde(a.lesson, a.student)
+    elif a.cmd == "feedback":
+        feedback(a.lesson)
+    elif a.cmd == "export":
+        export(a.to)
+    return 0
+
+

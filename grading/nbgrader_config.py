@@ -1,0 +1,57 @@
+"""nbgrader configuration for the course.
+
+The course folder *is* the nbgrader course directory:
+
+    solutions/NN_name/   instructor source   (nbgrader "source")
+    lessons/NN_name/     student release     (nbgrader "release", committed)
+    grading/submitted/   collected submissions        (git-ignored)
+    grading/autograded/  autograded copies            (git-ignored)
+    grading/feedback/    per-student feedback HTML    (git-ignored)
+    grading/gradebook.db the gradebook                (git-ignored)
+
+Every instructor command (``make release``, ``python -m grading ...``) and
+``make lab`` point Jupyter at this folder through ``JUPYTER_CONFIG_PATH``,
+so the command line and the formgrader in JupyterLab agree.
+"""
+import os
+
+c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
+
+# DLSBS_COURSE_ROOT lets the test-suite grade in a throw-away copy of the course.
+ROOT = os.environ.get("DLSBS_COURSE_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+c.CourseDirectory.course_id = "dl-side-by-side"
+c.CourseDirectory.root = ROOT
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "lessons"
+c.CourseDirectory.submitted_directory = os.path.join("grading", "submitted")
+c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
+c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
+c.CourseDirectory.solution_directory = os.path.join("grading", "solution")
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "grading", "gradebook.db")
+# Instructor-only files never reach the release: the jupytext text sources (*.py)
+# hold the answers and hidden tests; checkpoints and caches are noise.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py", "*.md", ".*"]
+c.CourseDirectory.include = ["*.ipynb"]
+
+# Students are created on the fly when their first submission is graded.
+c.Autograde.create_student = True
+# Training cells are real: give each cell room, but not forever.
+c.Execute.timeout = 180
+c.Execute.interrupt_on_timeout = True
+c.Execute.allow_errors = True
+c.ExecutePreprocessor.timeout = 180
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.ClearSolutions.enforce_metadata = True
+c.Exchange.root = os.path.join(ROOT, "grading", "exchange")
+c.Exchange.path_includes_course = True
+
+# Feedback is made from the autograded notebook, which nbgrader fills with the full test cells:
+# strip the hidden tests (and tracebacks quoting them) before students see it.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "grading.preprocessors.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

@@ -1,0 +1,29 @@
+"""nbgrader preprocessors used by the course's configuration."""
+from __future__ import annotations
+
+import re
+
+from nbconvert.preprocessors import Preprocessor
+
+BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+_REGION = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
+
+
+class HideHiddenTests(Preprocessor):
+    """Feedback must never show hidden-test source.
+
+    nbgrader's autograde restores the full test cells (hidden tests included) into the autograded
+    notebook that feedback is made from.  This removes each hidden region from the source and, in
+    test cells that had one, cuts error tracebacks (which quote the failing source line) down to the
+    error's type and message — the message from ``helpers.checks`` says what was expected and found.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if BEGIN not in cell.source:
+            return cell, resources
+        cell.source = _REGION.sub("# (hidden tests ran here)\n", cell.source)
+        if cell.cell_type == "code":
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+        return cell, resources

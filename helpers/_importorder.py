@@ -1,0 +1,84 @@
+"""Make the crash-free import order the only order reachable.
+
+With the pinned wheels, ``import tensorflow`` *before* ``import torchvision``
+kills the process with SIGSEGV (measured; see shared/COURSE_DESIGN.md).  After
+``import helpers`` a meta-path finder sees the first attempt to import
+``tensorflow`` or ``keras`` and imports ``torch`` and ``torchvision`` first.
+It never imports anything itself until that moment, so ``import helpers`` stays
+light.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+_TRIGGERS = ("tensorflow", "keras", "tf_keras")
+
+
+class _TorchFirst:
+    """A meta-path finder that only reorders imports; it never finds modules."""
+
+    _busy = False
+
+    def find_spec(self, fullname, path=None, target=None):  # noqa: D401 - importlib protocol
+        if self._busy or fullname.partition(".")[0] not in _TRIGGERS:
+            return None
+        if "torchvision" in sys.modules:
+            uninstall()
+            return None
+        type(self)._busy = True
+        try:
+            torch_first()
+        finally:
+            type(self)._busy = False
+            uninstall()
+        return None
+
+
+_FINDER = _TorchFirst()
+
+
+def torch_first() -> bool:
+    """Import torch and torchvision now if they are installed. Returns True if they are loaded."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    if "torchvision" in sys.modules:
+        return True
+    if "tensorflow" in sys.modules:
+        return False
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("torchvision") is None:
+        return False
+    import warnings
+
+    with warnings.catch_warnings():
+        # torchvision's import calls the deprecated torch.jit.script: noise, not a learner's problem
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        import torch  # noqa: F401
+        import torchvision  # noqa: F401
+
+    return True
+
+
+def install() -> None:
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    if "torchvision" in sys.modules or "tensorflow" in sys.modules:
+        return
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
+
+
+def uninstall() -> None:
+    try:
+        sys.meta_path.remove(_FINDER)
+    except ValueError:
+        pass
+
+
+def unsafe_order() -> bool:
+    """True if TensorFlow was loaded before torchvision in this process."""
+    return "tensorflow" in sys.modules and "torchvision" not in sys.modules

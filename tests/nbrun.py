@@ -1,0 +1,90 @@
+"""Run a notebook in a fresh kernel and keep the kernel alive to ask it questions.
+
+    with LiveNotebook(path) as live:
+        live.run()                       # every cell, in order, from a fresh kernel
+        live.errors()                    # [(cell index, text)] of error outputs
+        live.eval("float(acc)")          # evaluate an expression in the kernel, JSON round trip
+
+Used by the test-suite so that one execution of a lesson serves many tests.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def kernel_env() -> dict:
+    env = dict(os.environ)
+    env.update(TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0", MPLBACKEND="module://matplotlib_inline.backend_inline",
+               PYDEVD_DISABLE_FILE_VALIDATION="1", KERAS_BACKEND="tensorflow")
+    return env
+
+
+class LiveNotebook:
+    def __init__(self, path, timeout: int = 300):
+        self.path = Path(path)
+        self.nb = nbformat.read(self.path, as_version=4)
+        self.client = NotebookClient(self.nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                                     resources={"metadata": {"path": str(self.path.parent)}})
+        self.seconds = None
+        self._ctx = None
+
+    def __enter__(self):
+        self._ctx = self.client.setup_kernel(env=kernel_env())
+        self._ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._ctx is not None:
+            self._ctx.__exit__(*exc)
+            self._ctx = None
+
+    def run(self):
+        start = time.perf_counter()
+        for index, cell in enumerate(self.nb.cells):
+            self.client.execute_cell(cell, index)
+        self.seconds = time.perf_counter() - start
+        return self
+
+    def errors(self) -> list:
+        out = []
+        for i, cell in enumerate(self.nb.cells):
+            for o in cell.get("outputs", []):
+                if o.output_type == "error":
+                    out.append((i, f"{o.ename}: {o.evalue}"))
+        return out
+
+    def stderr(self) -> list:
+        return [(i, o.text) for i, c in enumerate(self.nb.cells) for o in c.get("outputs", [])
+                if o.output_type == "stream" and o.name == "stderr"]
+
+    def images(self) -> int:
+        return sum(1 for c in self.nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {}))
+
+    def exec(self, code: str) -> list:
+        """Run extra code in the live kernel; returns its outputs. Raises on an error output."""
+        cell = new_code_cell(code)
+        self.nb.cells.append(cell)
+        try:
+            self.client.execute_cell(cell, len(self.nb.cells) - 1)
+        finally:
+            self.nb.cells.pop()
+        errs = [o for o in cell.outputs if o.output_type == "error"]
+        if errs:
+            raise AssertionError(f"{errs[0].ename}: {errs[0].evalue}\n" + "\n".join(errs[0].traceback)[-3000:])
+        return cell.outputs
+
+    def eval(self, expr: str):
+        """Evaluate ``expr`` in the kernel and return its value (must be JSON-serialisable)."""
+        outputs = self.exec(f"import json as _j\nprint('@@' + _j.dumps({expr}))")
+        text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream" and o.name == "stdout")
+        line = [ln for ln in text.splitlines() if ln.startswith("@@")][-1]
+        return json.loads(line[2:])
