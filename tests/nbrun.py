@@ -88,3 +88,24 @@ class LiveNotebook:
         text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream" and o.name == "stdout")
         line = [ln for ln in text.splitlines() if ln.startswith("@@")][-1]
         return json.loads(line[2:])
+
+
+def main(argv=None) -> int:
+    """``python tests/nbrun.py solutions/02_x/02_x.ipynb``: run headless, report time, errors, stderr, figures."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("notebook")
+    a = p.parse_args(argv)
+    with LiveNotebook(a.notebook) as live:
+        live.run()
+        print(f"{a.notebook}: {live.seconds:.1f} s from a fresh kernel, {live.images()} figure(s)")
+        for i, text in live.errors():
+            print(f"  ERROR in cell {i}: {text}")
+        for i, text in live.stderr():
+            print(f"  stderr in cell {i}: {text[:500]}")
+        return 1 if live.errors() else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
