@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 _REGION = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
@@ -17,6 +18,8 @@ class HideHiddenTests(Preprocessor):
     test cells that had one, cuts error tracebacks (which quote the failing source line) down to the
     error's type and message — the message from ``helpers.checks`` says what was expected and found.
     """
+
+    enabled = Bool(True, help="nbconvert preprocessors are off unless enabled").tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         if BEGIN not in cell.source:

@@ -1,0 +1,182 @@
+"""Every lesson, automatically: structure, headless execution, nbgrader validation, end-to-end autograde."""
+from __future__ import annotations
+
+import csv
+import html
+import re
+
+import nbformat
+import pytest
+
+from course_tools import (answer_text, auto_points, course_copy, forge, graded_cells, grading_cli,
+                          hidden_snippets, points_for, solution_ids)
+from grading import course
+
+LESSONS = course.lessons()
+EXPECTED = ["01_intro_to_deep_learning", "02_activation_functions", "03_gradient_descent",
+            "04_xor_minsky_papert", "05_refactoring_the_training_loop"]
+
+
+def source(name):
+    return nbformat.read(course.source_ipynb(name), as_version=4)
+
+
+def release(name):
+    return nbformat.read(course.release_ipynb(name), as_version=4)
+
+
+def test_lesson_folders_are_numbered_and_complete():
+    assert LESSONS, "no lessons found under solutions/"
+    assert LESSONS == sorted(LESSONS)
+    assert LESSONS[0] == EXPECTED[0]
+    for name in LESSONS:
+        assert name in EXPECTED, f"unexpected lesson folder {name}; the course's lessons are {EXPECTED}"
+        assert course.source_py(name).exists(), f"solutions/{name}/{name}.py (the text source) is missing"
+        assert course.release_ipynb(name).exists(), f"lessons/{name}/ has not been released: make release LESSON={name}"
+
+
+# --------------------------------------------------------------------------- structure (fast)
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_follows_the_checklist(name):
+    nb = source(name)
+    md = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert md and md[0].lstrip().startswith("# Lesson"), "the first cell is the lesson's title"
+    assert re.search(r"(by the end|you will|objectives)", md[0] + (md[1] if len(md) > 1 else ""), re.I), \
+        "the lesson opens with learning objectives"
+    assert nb.cells[0].cell_type == "markdown", "prose comes before the first code cell"
+    first_code = next(c for c in code)
+    assert "helpers.setup(" in first_code, "the first code cell calls helpers.setup()"
+    text = "\n".join(code)
+    assert "Learner(" in text, "fastai's Learner appears in a cell"
+    assert "keras.Sequential" in text or "keras.Model" in text, "a Keras model appears in a cell"
+    assert ".compile(" in text and ".fit(" in text, "Keras compile/fit appear in a cell"
+    assert re.search(r"widgets\.(Explorer|interactive|[A-Z]\w+\()|ipywidgets", text), "the lesson has a widget"
+    assert any(re.match(r"#+\s*Recap", m.lstrip()) for m in md), "the lesson ends with a Recap section"
+    auto = [g for g in graded_cells(nb) if g[2] == "code" and g[1] > 0]
+    assert len(solution_ids(nb)) >= 3 and len(auto) >= 3, "at least 3 graded exercises with points"
+    with_hidden = [c for c in nb.cells if "### BEGIN HIDDEN TESTS" in c.source]
+    assert len(with_hidden) >= 3, "hidden tests in at least 3 graded cells"
+    for c in nb.cells:
+        if c.cell_type == "code":
+            assert not c.outputs and c.execution_count is None, "committed notebooks carry no outputs"
+    for sid in solution_ids(nb):
+        assert points_for(nb, sid) > 0, (f"exercise {sid!r} has no test cells named '{sid}_test...' "
+                                          "(see CONTRIBUTING.md: tests of solution `foo` are `foo_tests`)")
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_test_cells_do_not_end_in_a_number(name):
+    """nbgrader reads a number left as a test cell's last expression as partial credit."""
+    import ast
+
+    for c in source(name).cells:
+        meta = c.metadata.get("nbgrader", {})
+        if c.cell_type != "code" or not meta.get("grade"):
+            continue
+        tree = ast.parse(answer_text(c.source))
+        last = tree.body[-1] if tree.body else None
+        if isinstance(last, ast.Expr):
+            func = getattr(last.value, "func", None)
+            called = getattr(func, "attr", None) or getattr(func, "id", "")
+            assert isinstance(last.value, ast.Call) and (called.startswith("check") or called in ("print", "display")), (
+                f"{meta['grade_id']}: the last line is an expression whose value nbgrader may read as a score")
+
+
+# --------------------------------------------------------------------------- execution (slow)
+
+
+def _slow_group(name):
+    return [pytest.mark.slow, pytest.mark.xdist_group(name)]
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_slow_group(n)) for n in LESSONS])
+def test_solution_runs_headless_cleanly(name, lesson):
+    live = lesson(name)
+    assert not live.errors(), f"errors while running {name}: {live.errors()}"
+    noisy = [(i, t) for i, t in live.stderr() if t.strip()]
+    assert not noisy, f"stderr output (framework noise?) in cells: {noisy[:3]}"
+    assert live.images() >= 2, "the lesson shows its ideas in figures"
+    print(f"\n{name}: {live.seconds:.1f} s headless from a fresh kernel")
+
+
+_POKE = """
+def _dlsbs_poke(ex):
+    c = list(ex.controls.values())[0]
+    before = ex.renders
+    if hasattr(c, "options") and len(c.options) > 1:
+        values = [o[1] if isinstance(o, tuple) else o for o in c.options]
+        c.value = next(v for v in values if v != c.value)
+    elif isinstance(c.value, bool):
+        c.value = not c.value
+    else:
+        c.value = c.max if c.value != c.max else c.min
+    return ex.renders > before and ex.last_error is None
+"""
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_slow_group(n)) for n in LESSONS])
+def test_widgets_respond_in_the_kernel(name, lesson):
+    """Every Explorer in the lesson redraws, without error, when a control changes (as in the browser)."""
+    live = lesson(name)
+    explorers = live.eval("[k for k, v in list(globals().items()) if type(v).__name__ == 'Explorer' and not k.startswith('_')]")
+    assert explorers, "no helpers.widgets.Explorer found among the lesson's variables"
+    live.exec(_POKE)
+    for var in explorers:
+        assert live.eval(f"_dlsbs_poke({var})"), f"{var}: changing its first control did not redraw it cleanly"
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_slow_group(n)) for n in LESSONS])
+def test_nbgrader_validate_solutions_pass(name):
+    result = course.validate_notebook(course.source_ipynb(name))
+    assert not any(result.values()), f"solutions must pass all tests: {result}"
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_slow_group(n)) for n in LESSONS])
+def test_nbgrader_validate_release_stubs_fail(name):
+    result = course.validate_notebook(course.release_ipynb(name), invert=True)
+    assert not any(result.values()), f"every graded test must fail on the released stubs: {result}"
+
+
+# --------------------------------------------------------------------------- autograde end to end (slow)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_slow_group(n)) for n in LESSONS])
+def test_autograde_end_to_end(name, tmp_path):
+    """Release → collect → autograde → feedback → export, in a throw-away copy of the course."""
+    root = course_copy(tmp_path, name)
+    grading_cli(root, "release", name)
+    src = source(name)
+    rel = nbformat.read(root / "lessons" / name / f"{name}.ipynb", as_version=4)
+    first = solution_ids(src)[0]
+    expected = {"correct": auto_points(src), "untouched": 0.0, "partial": points_for(src, first)}
+    incoming = tmp_path / "incoming"
+    for student, fill in (("correct", None), ("untouched", set()), ("partial", {first})):
+        (incoming / student).mkdir(parents=True)
+        nbformat.write(forge(src, rel, fill), incoming / student / f"{name}.ipynb")
+    before = {p: p.read_bytes() for p in incoming.rglob("*") if p.is_file()}
+    grading_cli(root, "collect", str(incoming), name)
+    grading_cli(root, "autograde", name)
+    grading_cli(root, "feedback", name)
+    grading_cli(root, "export", "--to", str(tmp_path / "grades.csv"))
+    assert before == {p: p.read_bytes() for p in incoming.rglob("*") if p.is_file()}, "incoming was modified"
+
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'grading' / 'gradebook.db'}") as gb:
+        got = {s.student.id: s.score for s in gb.assignment_submissions(name)}
+    assert got == pytest.approx(expected), f"scores {got}, expected {expected}"
+
+    rows = {r["student_id"]: float(r["raw_score"]) for r in csv.DictReader(open(tmp_path / "grades.csv"))}
+    assert rows == pytest.approx(expected)
+
+    secrets = hidden_snippets(src)
+    assert secrets, "the lesson has hidden tests to protect"
+    for student in expected:
+        fb = root / "grading" / "feedback" / student / name / f"{name}.html"
+        assert fb.exists(), f"no feedback for {student}"
+        text = html.unescape(re.sub(r"<[^>]+>", "", fb.read_text()))
+        leaked = [s for s in secrets if s in text]
+        assert not leaked, f"feedback for {student} shows hidden-test source: {leaked[:3]}"
