@@ -439,6 +439,16 @@ def main(argv=None) -> int:
     sc = sub.add_parser("collect", help="copy downloaded submissions into grading/submitted/")
     sc.add_argument("incoming", help="folder of submitted notebooks")
     sc.add_argument("lesson", help="lesson id or number")
+    sg = sub.add_parser("grade", help="parallel, sandboxed autograde + feedback + CSV + grade report "
+                                      "(resumable: grades only new or changed submissions)")
+    sg.add_argument("lesson", nargs="?", default="all", help="lesson id or number (default: all)")
+    sg.add_argument("--student", action="append", help="only this student (repeatable)")
+    sg.add_argument("-j", "--workers", type=int, default=None, help="parallel kernels (default: CPU cores)")
+    sg.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
+    sg.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell (default 180)")
+    sg.add_argument("--timeout", type=float, default=None, help="seconds per notebook (default 900)")
+    sg.add_argument("--memory", type=float, default=None, help="GiB per kernel (default 4)")
+    sg.add_argument("--no-progress", action="store_true")
     se = sub.add_parser("export", help="export grades to CSV")
     se.add_argument("--to", default="grading/grades.csv")
     a = p.parse_args(argv)
@@ -466,6 +476,18 @@ def main(argv=None) -> int:
         feedback(a.lesson)
     elif a.cmd == "export":
         export(a.to)
+    elif a.cmd == "grade":
+        from . import grader
+
+        limits = grader.default_limits()
+        if a.cell_timeout:
+            limits.cell_timeout = a.cell_timeout
+        if a.timeout:
+            limits.notebook_timeout = a.timeout
+        if a.memory:
+            limits.memory_bytes = int(a.memory * 2**30)
+        return grader.grade(a.lesson, students=a.student, workers=a.workers, force=a.force, limits=limits,
+                            progress=not a.no_progress)
     return 0
 
 

@@ -385,17 +385,25 @@ class Sandbox:
         kc.start_channels()
         self.client = kc
         deadline = time.monotonic() + self.limits.start_timeout
+        sent = 0.0
         while True:
             if self.proc.poll() is not None:
                 raise SandboxError(f"kernel exited during start-up (status {self.proc.returncode}): {self.log_tail()}")
             if time.monotonic() > deadline:
                 raise SandboxError(f"kernel did not start within {self.limits.start_timeout:.0f} s: {self.log_tail()}")
-            msg_id = kc.kernel_info()
+            if not sent or time.monotonic() - sent > 5:
+                kc.kernel_info()
+                sent = time.monotonic()
             try:
-                reply = kc.get_shell_msg(timeout=1.0)
+                reply = kc.get_shell_msg(timeout=0.5)
             except queue.Empty:
                 continue
-            if reply["parent_header"].get("msg_id") == msg_id:
+            if reply.get("msg_type") == "kernel_info_reply":
+                break
+        while True:  # replies to repeated requests
+            try:
+                kc.get_shell_msg(timeout=0.05)
+            except queue.Empty:
                 break
         # drain start-up iopub chatter
         while True:

@@ -1,0 +1,282 @@
+"""Outputs of the grader: feedback HTML per student, autograded notebooks, CSV, grade reports.
+
+* ``grading/feedback/<student>/<lesson>/<lesson>.html`` — what the student sees: their answers and
+  outputs, the *visible* test code (taken from the released lesson, which never contained hidden
+  tests), each test's verdict as ``Error: message`` (no tracebacks) and the score table.  Every
+  output line that quotes hidden-test source is removed; a flagged submission gets no outputs.
+* ``grading/autograded/<student>/<lesson>/<lesson>.ipynb`` — the executed notebook as graded
+  (instructor-only: it contains the hidden tests), for reviewing flagged submissions.
+* ``grading/reports/grades.csv`` — one row per student and lesson.
+* ``grading/reports/<lesson>/report.html`` (+ ``scores.png``, ``tests.png``, ``grades.csv``,
+  ``flagged.csv``) — score distribution, pass rate per test and exercise, flagged submissions.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+from pathlib import Path
+
+from . import course
+
+
+def _nbf():
+    import nbformat
+
+    return nbformat
+
+
+def _outputs_for_feedback(lesson, outputs: list, test: bool) -> list:
+    nbf = _nbf()
+    out = []
+    for o in outputs:
+        t = o.get("output_type")
+        if t == "stream":
+            out.append(nbf.v4.new_output("stream", name=o["name"], text=lesson.scrub(o.get("text", ""))[:20000]))
+        elif t == "error":
+            msg = lesson.scrub(f"{o.get('ename', 'Error')}: {o.get('evalue', '')}")[:2000]
+            if test:
+                out.append(nbf.v4.new_output("error", ename=o.get("ename", "Error"), evalue=msg, traceback=[msg]))
+            else:
+                tb = [lesson.scrub(line) for line in o.get("traceback", [])][-30:]
+                out.append(nbf.v4.new_output("error", ename=o.get("ename", "Error"), evalue=msg, traceback=tb))
+        elif t in ("display_data", "execute_result"):
+            data = {k: (lesson.scrub(v) if isinstance(v, str) and k.startswith("text/") and k != "text/html" else v)
+                    for k, v in o.get("data", {}).items() if k in ("image/png", "text/plain", "image/jpeg")}
+            if data:
+                out.append(nbf.v4.new_output("display_data", data=data))
+    return out
+
+
+def feedback_notebook(lesson, result: dict):
+    nbf = _nbf()
+    nb = nbf.v4.new_notebook()
+    nb.metadata["kernelspec"] = course.KERNELSPEC
+    flagged = result["status"] == "flagged"
+    rows = "\n".join(f"| `{t['grade_id']}` | {t['score']:g} / {t['max']:g} | {t['status']} | "
+                     f"{html.escape(t.get('message', '')).replace('|', '/')[:300]} |" for t in result["tests"])
+    head = [f"# Feedback: {lesson.name}", f"**Student:** {result['student']}  ",
+            f"**Automatic score:** {result['score']:g} / {result['max_auto']:g}"
+            + (f" (+ {result['max_manual']:g} points graded by your instructor)" if result["max_manual"] else ""),
+            "", "| test | points | result | message |", "|---|---|---|---|", rows, ""]
+    if flagged:
+        head.append("**This submission was flagged for review by your instructor**; its outputs are not shown "
+                    "until then.")
+    for n in result.get("notes", []):
+        head.append(f"* {html.escape(n)}")
+    nb.cells.append(nbf.v4.new_markdown_cell("\n".join(head)))
+    outs = result.get("outputs", {})
+    answers = result.get("answers", {})
+    for c in lesson.cells:
+        if c.kind == "markdown":
+            nb.cells.append(nbf.v4.new_markdown_cell(c.release_source))
+        elif c.kind == "manual":
+            nb.cells.append(nbf.v4.new_markdown_cell(answers.get(c.grade_id, "")))
+        else:
+            keys = sorted((k for k in outs if k.split(".")[0] == str(c.index)), key=lambda k: int(k.split(".")[1]))
+            if c.kind == "solution":
+                cell = nbf.v4.new_code_cell(answers.get(c.grade_id, ""))
+            else:
+                cell = nbf.v4.new_code_cell(c.release_source)
+            if c.kind == "test":
+                t = next((t for t in result["tests"] if t["grade_id"] == c.grade_id), None)
+                if t:
+                    cell.source = (f"# test '{c.grade_id}': {t['status']} — {t['score']:g} / {t['max']:g} points\n"
+                                   + cell.source)
+            if not flagged and keys:
+                cell.outputs = _outputs_for_feedback(lesson, outs[keys[0]]["outputs"], c.kind == "test")
+            nb.cells.append(cell)
+            if c.kind == "solution" and len(keys) > 1:
+                nb.cells.append(nbf.v4.new_markdown_cell("*(cells you added after this answer ran here)*"))
+                for k in keys[1:]:
+                    extra = nbf.v4.new_code_cell("")
+                    if not flagged:
+                        extra.outputs = _outputs_for_feedback(lesson, outs[k]["outputs"], False)
+                    nb.cells.append(extra)
+    return nb
+
+
+def _html(nb) -> str:
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
+    return body
+
+
+def write_feedback(lesson, result: dict) -> Path | None:
+    if result["status"] not in ("graded", "flagged"):
+        return None
+    nb = feedback_notebook(lesson, result)
+    text = _html(nb)
+    for line in lesson.hidden_lines:  # belt and braces: the page must never quote a hidden test
+        if line in text or html.escape(line) in text:
+            raise RuntimeError("feedback would contain hidden-test source; not written")
+    dest = course.FEEDBACK / result["student"] / lesson.name / f"{lesson.name}.html"
+    from .grader import _atomic_write
+
+    _atomic_write(dest, text)
+    return dest
+
+
+def write_autograded(lesson, result: dict) -> Path | None:
+    """The executed notebook as graded (instructor-only; includes hidden tests)."""
+    if result["status"] not in ("graded", "flagged"):
+        return None
+    nbf = _nbf()
+    nb = nbf.v4.new_notebook()
+    nb.metadata["kernelspec"] = course.KERNELSPEC
+    outs = result.get("outputs", {})
+    for c in lesson.cells:
+        if c.kind in ("markdown",):
+            nb.cells.append(nbf.v4.new_markdown_cell(c.source))
+            continue
+        if c.kind == "manual":
+            cell = nbf.v4.new_markdown_cell(result.get("answers", {}).get(c.grade_id, ""))
+        else:
+            src = result.get("answers", {}).get(c.grade_id, "") if c.kind == "solution" else c.source
+            cell = nbf.v4.new_code_cell(src)
+            o = outs.get(f"{c.index}.0")
+            if o:
+                cell.outputs = [nbf.from_dict(x) for x in o["outputs"]]
+        if c.grade_id:
+            cell.metadata["nbgrader"] = {"grade_id": c.grade_id, "points": c.points,
+                                         "grade": c.kind in ("test", "manual"), "solution": c.kind in ("solution", "manual")}
+        nb.cells.append(cell)
+    dest = course.AUTOGRADED / result["student"] / lesson.name / f"{lesson.name}.ipynb"
+    from .grader import _atomic_write
+
+    _atomic_write(dest, nbf.writes(nb))
+    return dest
+
+
+# ----------------------------------------------------------------------------- CSV and report
+
+FIELDS = ["student", "lesson", "status", "score", "max_auto", "max_manual", "reason", "notes", "graded_at"]
+
+
+def _row(r: dict) -> dict:
+    return {"student": r["student"], "lesson": r["lesson"], "status": r["status"],
+            "score": "" if r.get("score") is None else f"{r['score']:g}", "max_auto": f"{r.get('max_auto', 0):g}",
+            "max_manual": f"{r.get('max_manual', 0):g}", "reason": r.get("reason", ""),
+            "notes": " | ".join(r.get("notes", []))[:2000] if r["status"] != "error" else "",
+            "graded_at": r.get("graded_at", "")}
+
+
+def export_csv(dest: Path | None = None) -> Path:
+    from .grader import all_results
+
+    dest = dest or course.GRADING / "reports" / "grades.csv"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name in course.lessons():
+        rows += [_row(r) for r in all_results(name)]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=FIELDS)
+    w.writeheader()
+    w.writerows(rows)
+    from .grader import _atomic_write
+
+    _atomic_write(dest, buf.getvalue())
+    return dest
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def lesson_report(lesson) -> Path:
+    """Score distribution, pass rate per test and exercise, flagged list: HTML + PNG + CSV."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .grader import _atomic_write, all_results
+
+    results = all_results(lesson.name)
+    out = course.GRADING / "reports" / lesson.name
+    out.mkdir(parents=True, exist_ok=True)
+    scored = [r for r in results if r.get("score") is not None]
+    scores = [r["score"] for r in scored]
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.hist(scores, bins=[x - 0.5 for x in range(int(lesson.max_auto) + 2)], color="#4477aa", edgecolor="white")
+    ax.set_xlabel(f"automatic score (max {lesson.max_auto:g})")
+    ax.set_ylabel("submissions")
+    ax.set_title(f"{lesson.name}: score distribution (n={len(scores)})")
+    scores_png = _png(fig)
+    plt.close(fig)
+    per_test = []
+    for t in lesson.tests:
+        entries = [x for r in scored for x in r["tests"] if x["grade_id"] == t.grade_id]
+        passed = sum(1 for x in entries if x["status"] == "passed")
+        per_test.append({"test": t.grade_id, "exercise": lesson.exercise_of(t.grade_id), "points": t.points,
+                         "submissions": len(entries), "passed": passed,
+                         "pass_rate": passed / len(entries) if entries else 0.0,
+                         "mean_score": sum(x["score"] for x in entries) / len(entries) if entries else 0.0})
+    fig, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * max(len(per_test), 1)))
+    ax.barh([p["test"] for p in per_test], [100 * p["pass_rate"] for p in per_test], color="#228833")
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("pass rate (%)")
+    ax.invert_yaxis()
+    ax.set_title("pass rate per test")
+    tests_png = _png(fig)
+    plt.close(fig)
+    (out / "scores.png").write_bytes(scores_png)
+    (out / "tests.png").write_bytes(tests_png)
+    flagged = [r for r in results if r["status"] in ("flagged", "failed", "error")]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=FIELDS)
+    w.writeheader()
+    w.writerows(_row(r) for r in results)
+    _atomic_write(out / "grades.csv", buf.getvalue())
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["student", "status", "score", "reason"])
+    w.writeheader()
+    w.writerows({"student": r["student"], "status": r["status"], "score": "" if r.get("score") is None else r["score"],
+                 "reason": r.get("reason", "")} for r in flagged)
+    _atomic_write(out / "flagged.csv", buf.getvalue())
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(per_test[0]) if per_test else ["test"])
+    w.writeheader()
+    w.writerows(per_test)
+    _atomic_write(out / "tests.csv", buf.getvalue())
+    exercises = {}
+    for p in per_test:
+        e = exercises.setdefault(p["exercise"], {"points": 0.0, "earned": 0.0, "n": p["submissions"]})
+        e["points"] += p["points"]
+        e["earned"] += p["mean_score"]
+    esc = html.escape
+    mean = sum(scores) / len(scores) if scores else 0
+    rows_t = "".join(f"<tr><td>{esc(p['test'])}</td><td>{esc(p['exercise'])}</td><td>{p['points']:g}</td>"
+                     f"<td>{p['passed']}/{p['submissions']}</td><td>{100 * p['pass_rate']:.0f}%</td></tr>" for p in per_test)
+    rows_e = "".join(f"<tr><td>{esc(k)}</td><td>{v['points']:g}</td><td>{v['earned']:.2f}</td>"
+                     f"<td>{100 * v['earned'] / v['points'] if v['points'] else 0:.0f}%</td></tr>" for k, v in exercises.items())
+    rows_f = "".join(f"<tr><td>{esc(r['student'])}</td><td>{esc(r['status'])}</td>"
+                     f"<td>{'' if r.get('score') is None else format(r['score'], 'g')}</td><td>{esc(r.get('reason', ''))}</td></tr>"
+                     for r in flagged) or "<tr><td colspan=4>none</td></tr>"
+    counts = {s: sum(1 for r in results if r["status"] == s) for s in ("graded", "flagged", "failed", "error")}
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Grade report: {esc(lesson.name)}</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:left}}</style></head><body>
+<h1>Grade report: {esc(lesson.name)}</h1>
+<p>{len(results)} submissions: {counts['graded']} graded, {counts['flagged']} flagged for review, {counts['failed']} failed,
+{counts['error']} grader errors. Mean automatic score {mean:.2f} / {lesson.max_auto:g}
+(+ {lesson.max_manual:g} points graded by hand).</p>
+<img alt="score distribution" src="data:image/png;base64,{base64.b64encode(scores_png).decode()}">
+<h2>Pass rate per test</h2><img alt="pass rate per test" src="data:image/png;base64,{base64.b64encode(tests_png).decode()}">
+<table><tr><th>test</th><th>exercise</th><th>points</th><th>passed</th><th>rate</th></tr>{rows_t}</table>
+<h2>Per exercise</h2><table><tr><th>exercise</th><th>points</th><th>mean earned</th><th>%</th></tr>{rows_e}</table>
+<h2>Flagged for review / failed</h2><table><tr><th>student</th><th>status</th><th>score</th><th>reason</th></tr>{rows_f}</table>
+</body></html>"""
+    _atomic_write(out / "report.html", page)
+    return out / "report.html"
+
+
+def summary_json(lesson_name: str) -> str:
+    from .grader import all_results
+
+    return json.dumps([_row(r) for r in all_results(lesson_name)], indent=1)
