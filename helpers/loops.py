@@ -1,0 +1,349 @@
+"""Measure training code and switch between versions of it (lesson 05, "Refactoring the training loop").
+
+The lesson writes the same experiment in raw PyTorch, fastai and Keras, one
+function per (step, framework).  This module measures those functions from
+their own source, so the lesson's table of "lines of code" and "concepts" is
+computed, never typed in:
+
+* :func:`code_lines` / :func:`count_lines` — the body's lines without the
+  ``def`` line, the docstring, blank lines and comments;
+* :func:`concepts` — the names a reader must know to write the body (see its
+  docstring for the exact rule);
+* :func:`changed_lines` — which lines of a new version are new or changed
+  compared with the previous one (``difflib``);
+* :func:`measure` — all of that for a ``{step: {framework: function}}`` table;
+* :class:`CodeSwitcher` — a widget that shows the versions of one step and
+  highlights what changed since the previous step.
+
+Light imports: nothing here imports torch, TensorFlow or fastai (only ipywidgets).
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import difflib
+import html
+import inspect
+import io
+import textwrap
+import tokenize
+import types
+
+import ipywidgets as W
+
+__all__ = ["source", "code_lines", "count_lines", "concepts", "changed_lines", "measure", "CodeSwitcher"]
+
+#: statements a reader must know how to write, counted as concepts under these names
+_STATEMENTS = {
+    ast.For: "for loop",
+    ast.While: "while loop",
+    ast.If: "if",
+    ast.With: "with block",
+    ast.Try: "try/except",
+    ast.Break: "break",
+    ast.Continue: "continue",
+    ast.Raise: "raise",
+    ast.AugAssign: "+= (accumulate)",
+    ast.Lambda: "lambda",
+    ast.ClassDef: "class",
+    ast.FunctionDef: "def",
+    ast.ListComp: "comprehension",
+    ast.DictComp: "comprehension",
+    ast.GeneratorExp: "comprehension",
+}
+
+
+def source(fn) -> str:
+    """The dedented source of a function (or a string of code, returned dedented)."""
+    if isinstance(fn, str):
+        return textwrap.dedent(fn)
+    return textwrap.dedent(inspect.getsource(fn))
+
+
+def _definition(src: str):
+    tree = ast.parse(src)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return node
+    raise ValueError("expected the source of a function or class (a `def` or `class`)")
+
+
+def _function_node(src: str) -> ast.FunctionDef:
+    node = _definition(src)
+    if isinstance(node, ast.ClassDef):
+        raise ValueError("expected the source of a function (a `def`), got a class")
+    return node
+
+
+def _docstring_lines(node) -> set:
+    """Line numbers of the docstrings of ``node`` and of every function or class inside it."""
+    out = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and sub.body:
+            first = sub.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                    and isinstance(first.value.value, str):
+                out.update(range(first.lineno, first.end_lineno + 1))
+    return out
+
+
+def code_lines(fn) -> list[str]:
+    """The lines of a function's (or class's) body that hold code.
+
+    Not counted: the ``def``/``class`` line, docstrings, blank lines and comment-only lines.
+    Continuation lines of a long statement count (they are what you read and type).
+    """
+    src = source(fn)
+    node = _definition(src)
+    lines = src.splitlines()
+    skip = _docstring_lines(node)
+    body = node.body
+    if not body:
+        return []
+    first, last = body[0].lineno, max(n.end_lineno for n in body)
+    # comment-only lines, found with the tokenizer (a '#' inside a string is not a comment)
+    comment_only = set()
+    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+        if tok.type == tokenize.COMMENT and not lines[tok.start[0] - 1][: tok.start[1]].strip():
+            comment_only.add(tok.start[0])
+    out = []
+    for i in range(first, last + 1):
+        text = lines[i - 1]
+        if i in skip or i in comment_only or not text.strip():
+            continue
+        out.append(text.rstrip())
+    return out
+
+
+def count_lines(fn) -> int:
+    """How many lines of code a function's body has (see :func:`code_lines`)."""
+    return len(code_lines(fn))
+
+
+def _is_framework_object(obj) -> bool:
+    """A callable or module a reader has to know about (not a number, array or string)."""
+    if isinstance(obj, types.ModuleType):
+        return True
+    return callable(obj) and not isinstance(obj, (int, float, str, bytes))
+
+
+def concepts(fn, namespace: dict | None = None) -> set[str]:
+    """The concepts a function's body uses, by a fixed, countable rule.
+
+    * a library name it calls or refers to: ``Learner``, ``torch.optim.SGD``, ``keras.callbacks.EarlyStopping``
+      (a dotted path from a module counts once, as the whole path);
+    * a method or attribute of one of its own objects: ``.backward``, ``.zero_grad``, ``.fit``;
+    * a keyword argument: ``momentum=``, ``validation_data=``;
+    * a string option passed to a call: ``"accuracy"``, ``"val_loss"``;
+    * a statement you have to write: ``for loop``, ``if``, ``with block``, ``+= (accumulate)``, ``break`` ...
+
+    Not counted: Python built-ins (``print``, ``range``, ``len`` ...), the function's own variables, and
+    plain data such as hyperparameter constants (``EPOCHS``, ``LR``).  Globals are looked up in
+    ``namespace`` (default: the function's own globals) to tell a library object from a constant.
+    """
+    src = source(fn)
+    node = _function_node(src)
+    if namespace is None:
+        namespace = getattr(fn, "__globals__", {}) if not isinstance(fn, str) else {}
+    local = {a.arg for a in node.args.args + node.args.kwonlyargs + node.args.posonlyargs}
+    if node.args.vararg:
+        local.add(node.args.vararg.arg)
+    if node.args.kwarg:
+        local.add(node.args.kwarg.arg)
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+            local.add(sub.id)
+        elif isinstance(sub, ast.ExceptHandler) and sub.name:
+            local.add(sub.name)
+        elif isinstance(sub, (ast.FunctionDef, ast.ClassDef)) and sub is not node:
+            local.add(sub.name)
+        elif isinstance(sub, ast.arg) and sub is not node:
+            local.add(sub.arg)
+    found: set[str] = set()
+    inner_attrs = set()  # Attribute nodes that are part of a longer chain already handled
+    chain_roots = set()  # Name nodes at the root of a chain (counted with the chain)
+
+    def chain(attr: ast.Attribute):
+        parts, cur = [], attr
+        while isinstance(cur, ast.Attribute):
+            parts.append(cur.attr)
+            inner_attrs.add(id(cur))
+            cur = cur.value
+        return cur, parts[::-1]
+
+    body_nodes = [n for stmt in node.body for n in ast.walk(stmt)]
+    for sub in body_nodes:
+        if isinstance(sub, ast.Attribute) and id(sub) not in inner_attrs:
+            root, parts = chain(sub)
+            if isinstance(root, ast.Name) and root.id not in local and isinstance(namespace.get(root.id), types.ModuleType):
+                chain_roots.add(id(root))
+                found.add(".".join([root.id] + parts))
+            else:
+                found.update("." + p for p in parts)
+        elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id not in local \
+                and id(sub) not in chain_roots:
+            if sub.id in namespace:
+                if _is_framework_object(namespace[sub.id]):
+                    found.add(sub.id)
+            elif not hasattr(builtins, sub.id):
+                found.add(sub.id)  # unknown global: count it rather than hide it
+        elif isinstance(sub, ast.keyword) and sub.arg:
+            found.add(sub.arg + "=")
+        elif isinstance(sub, ast.Call):
+            for arg in list(sub.args) + [k.value for k in sub.keywords]:
+                items = arg.elts if isinstance(arg, (ast.List, ast.Tuple)) else [arg]
+                for item in items:
+                    if isinstance(item, ast.Constant) and isinstance(item.value, str):
+                        found.add(repr(item.value).replace("'", '"'))
+        for kind, name in _STATEMENTS.items():
+            if isinstance(sub, kind):
+                found.add(name)
+    return found
+
+
+def changed_lines(old, new) -> tuple[list[int], int]:
+    """Compare two versions: ``(indexes of new's code lines that are new or changed, number of lines removed)``.
+
+    Lines are compared without indentation, so re-indenting a line is not a change.
+    """
+    a = [ln.strip() for ln in code_lines(old)]
+    b = [ln.strip() for ln in code_lines(new)]
+    changed, removed = [], 0
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag in ("replace", "insert"):
+            changed += list(range(j1, j2))
+        if tag in ("replace", "delete"):
+            removed += max(0, (i2 - i1) - (j2 - j1)) if tag == "replace" else i2 - i1
+    return changed, removed
+
+
+def measure(variants: dict) -> "pandas.DataFrame":  # noqa: F821
+    """Measure ``{step: {framework: function}}``: one row per (step, framework).
+
+    Columns: ``lines`` (code lines), ``changed`` (lines new or changed since the previous step of the
+    same framework; every line for the first step), ``concepts`` (how many), ``new_concepts`` (the
+    concepts not used by the previous step) and ``concept_names``.
+    """
+    import pandas as pd
+
+    rows = []
+    steps = list(variants)
+    for k, step in enumerate(steps):
+        for fw, fn in variants[step].items():
+            prev = variants[steps[k - 1]].get(fw) if k else None
+            names = concepts(fn)
+            if prev is None:
+                changed = len(code_lines(fn))
+                new = names
+            else:
+                changed = len(changed_lines(prev, fn)[0])
+                new = names - concepts(prev)
+            rows.append({"step": step, "framework": fw, "lines": count_lines(fn), "changed": changed,
+                         "concepts": len(names), "new_concepts": len(new),
+                         "concept_names": ", ".join(sorted(names)), "function": fn.__name__})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- the widget
+
+_ADDED = "background:#e6ffec;border-left:3px solid #2da44e"
+_SAME = "border-left:3px solid transparent"
+
+
+def _highlight_line(code: str) -> str:
+    try:
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import PythonLexer
+
+        out = highlight(code, PythonLexer(), HtmlFormatter(nowrap=True, noclasses=True, nobackground=True))
+        return out.rstrip("\n") or "&nbsp;"
+    except ImportError:  # pragma: no cover
+        return html.escape(code) or "&nbsp;"
+
+
+def render_code(fn, previous=None, title: str = "", highlight: bool = True) -> str:
+    """HTML for one version: a caption with its measurements and its code, changed lines highlighted."""
+    lines = code_lines(fn)
+    indent = min((len(ln) - len(ln.lstrip()) for ln in lines), default=0)
+    if previous is not None:
+        changed, removed = changed_lines(previous, fn)
+    else:
+        changed, removed = list(range(len(lines))), 0
+    changed_set = set(changed) if (highlight and previous is not None) else set()
+    n_concepts = len(concepts(fn))
+    caption = (f"<b>{html.escape(title)}</b> &nbsp;<span style='color:#555'>{len(lines)} lines · "
+               f"{n_concepts} concepts")
+    if previous is not None:
+        caption += f" · <span style='color:#1a7f37'>+{len(changed)} new/changed</span>"
+        if removed:
+            caption += f" · <span style='color:#cf222e'>−{removed} removed</span>"
+    caption += "</span>"
+    rows = []
+    for i, ln in enumerate(lines):
+        style = _ADDED if i in changed_set else _SAME
+        rows.append(f"<div style='{style};padding-left:4px'>{_highlight_line(ln[indent:])}</div>")
+    code = "".join(rows)
+    return (f"<div style='flex:1;min-width:0;margin:0 6px'>{caption}"
+            f"<div style='font-family:monospace;font-size:11.5px;white-space:pre;overflow-x:auto;"
+            f"line-height:1.35;border:1px solid #ddd;border-radius:4px;padding:4px 0'>{code}</div></div>")
+
+
+class CodeSwitcher(W.VBox):
+    """Pick a step of the experiment; see its versions side by side, with what changed highlighted.
+
+    ``variants`` is ``{step: {framework: function}}`` (every step has the same frameworks).  Controls:
+    ``stage`` (which step), ``version`` ("all three" or one framework) and ``highlight`` (mark the lines that
+    are new or changed since the previous step).  Setting any control's ``value`` from code re-renders;
+    ``renders`` counts the renders and ``html.value`` holds what is shown.
+    """
+
+    def __init__(self, variants: dict, title: str | None = None):
+        if not variants:
+            raise ValueError("CodeSwitcher needs at least one step")
+        self.variants = variants
+        self.steps = list(variants)
+        self.frameworks = list(variants[self.steps[0]])
+        self.renders = 0
+        self.last_error: str | None = None
+        style = {"description_width": "70px", "button_width": "auto"}
+        self.stage = W.ToggleButtons(options=self.steps, value=self.steps[0], description="step", style=style)
+        everything = f"all {len(self.frameworks)}" if len(self.frameworks) != 3 else "all three"
+        self.version = W.ToggleButtons(options=[everything] + self.frameworks, value=everything,
+                                       description="version", style=style)
+        self.highlight = W.Checkbox(value=True, description="highlight what changed since the previous step",
+                                    style={"description_width": "initial"}, indent=False)
+        self.html = W.HTML()
+        for control in (self.stage, self.version, self.highlight):
+            control.observe(self._changed, names="value")
+        header = [W.HTML(f"<b>{html.escape(title)}</b>")] if title else []
+        super().__init__(header + [self.stage, self.version, self.highlight, self.html])
+        self.refresh()
+
+    def _changed(self, change):
+        self.refresh()
+
+    @property
+    def shown(self) -> list:
+        """The frameworks currently on screen."""
+        return self.frameworks if self.version.value not in self.frameworks else [self.version.value]
+
+    def refresh(self):
+        import traceback
+
+        step = self.stage.value
+        k = self.steps.index(step)
+        try:
+            cols = []
+            for fw in self.shown:
+                prev = self.variants[self.steps[k - 1]][fw] if k else None
+                cols.append(render_code(self.variants[step][fw], prev, title=fw, highlight=self.highlight.value))
+            note = ("" if k else "<div style='color:#555;margin:2px 6px'>The first step: nothing to compare with yet."
+                    "</div>")
+            self.html.value = note + "<div style='display:flex;align-items:flex-start'>" + "".join(cols) + "</div>"
+            self.last_error = None
+        except Exception:  # keep the widget alive and show what went wrong
+            self.last_error = traceback.format_exc()
+            self.html.value = f"<pre>{html.escape(self.last_error)}</pre>"
+        self.renders += 1
+        return self
