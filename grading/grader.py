@@ -309,6 +309,10 @@ def read_submission(lesson: Lesson, student: str) -> Submission:
         return sub
     if major == 3:
         sub.notes.append("old notebook format (nbformat 3) converted to 4")
+    raw_ids = [c.get("id") for c in obj.get("cells", []) if isinstance(c, dict) and c.get("id")]
+    dups = sorted({i for i in raw_ids if raw_ids.count(i) > 1})
+    if dups:
+        sub.notes.append(f"duplicate cell ids in the submission: {', '.join(map(str, dups[:5]))}")
     ks = (obj.get("metadata") or {}).get("kernelspec") or {}
     if ks.get("name") not in (None, "python3") or ks.get("language") not in (None, "python"):
         sub.notes.append(f"kernelspec {ks.get('name')!r} ignored: graded with the course's Python 3 kernel")
@@ -339,6 +343,8 @@ def plan(lesson: Lesson, sub: Submission) -> tuple[list[Step], dict]:
     extras_after: dict[str, list] = {}
     anchor = None
     dropped_extra = 0
+    instructor_sources = {c.source for c in lesson.cells if c.kind in ("instructor", "test")} | \
+                         {c.release_source for c in lesson.cells if c.kind in ("instructor", "test")}
     for pos, c in enumerate(nb.cells):
         md = c.get("metadata", {})
         gid = (md.get("nbgrader") or {}).get("grade_id")
@@ -358,14 +364,13 @@ def plan(lesson: Lesson, sub: Submission) -> tuple[list[Step], dict]:
             sc = next(s for s in lesson.cells if s.cell_id == cid)
             if sc.kind in ("solution", "manual"):
                 anchor = sc.grade_id
+        elif c.get("cell_type") == "code" and c.get("source", "") in instructor_sources:
+            continue  # an instructor cell that lost its id (old format, repaired ids): restored anyway
         elif c.get("cell_type") == "code" and c.get("source", "").strip():
             if anchor is not None:
                 extras_after.setdefault(anchor, []).append(c)
             else:
                 dropped_extra += 1
-    dup_ids = [k for k, n in ids_seen.items() if n > 1]
-    if dup_ids:
-        sub.notes.append(f"duplicate cell ids in the submission: {', '.join(dup_ids[:5])}")
     expected_order = [c.grade_id for c in lesson.cells if c.grade_id]
     seen_order = [g for i, g in enumerate(order) if g not in order[:i]]
     if seen_order != [g for g in expected_order if g in seen_order]:

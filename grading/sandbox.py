@@ -28,6 +28,7 @@ import fcntl
 import json
 import os
 import queue
+import re
 import secrets
 import shutil
 import signal
@@ -384,6 +385,12 @@ class Sandbox:
         kc.load_connection_file(str(conn))
         kc.start_channels()
         self.client = kc
+        # ZMQ drops the connection when a message exceeds MAXMSGSIZE: watch for that, it means a
+        # single output burst was larger than the limit.
+        try:
+            self.iopub_monitor = kc.iopub_channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        except Exception:
+            self.iopub_monitor = None
         deadline = time.monotonic() + self.limits.start_timeout
         sent = 0.0
         while True:
@@ -444,6 +451,12 @@ class Sandbox:
 
     def memory_exceeded(self) -> bool:
         for cg in self.cgroups:
+            oom = cg / "memory.oom_control"
+            if oom.exists() and re.search(r"oom_kill [1-9]", oom.read_text()):
+                return True
+            peak = cg / "memory.max_usage_in_bytes"
+            if peak.exists() and int(peak.read_text() or 0) >= self.limits.memory_bytes * 0.98:
+                return True
             for name in ("memory.failcnt", "memory.events"):
                 f = cg / name
                 if f.exists():
@@ -473,6 +486,13 @@ class Sandbox:
             return 0
 
     def close(self):
+        if getattr(self, "iopub_monitor", None) is not None:
+            try:
+                self.client.iopub_channel.socket.disable_monitor()
+                self.iopub_monitor.close(0)
+            except Exception:
+                pass
+            self.iopub_monitor = None
         if self.client is not None:
             try:
                 self.client.stop_channels()
@@ -538,6 +558,11 @@ class Sandbox:
                 break
             if not self.alive():
                 status = "memory" if self.memory_exceeded() else "died"
+                break
+            if self.iopub_monitor is not None and self.iopub_monitor.poll(0):
+                self.iopub_monitor.recv_multipart()
+                time.sleep(0.3)  # a kernel killed for memory also disconnects: tell the two apart
+                status = "memory" if self.memory_exceeded() else "output_limit"
                 break
             if not self.caps["memory_cgroup"] and now - last_rss > 0.25:
                 last_rss = now

@@ -1,0 +1,198 @@
+"""The grader (``python -m grading grade``) against the adversarial corpus in tests/grader_corpus/.
+
+Every case runs in a throw-away course root (``DLSBS_COURSE_ROOT``) with a tiny synthetic lesson,
+through the real CLI in a subprocess (so "the grader process survives" is tested), in parallel
+mode (``-j 2``); a subset also runs sequentially (``-j 1``) and must agree.  For each case: the
+expected score or flag/failure with its reason, ``submitted/`` byte-for-byte unchanged, other
+students' grades unchanged, no hidden-test source in any feedback, no student process left behind.
+A few cases run on the real lesson 01.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent / "grader_corpus"))
+
+import corpus  # noqa: E402
+
+pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the grader sandbox needs Linux")]
+
+LIMITS = ["--cell-timeout", "6", "--timeout", "25", "--memory", "1"]
+HIDDEN_MARKERS = ["HIDDEN_SQUARE_NEGATIVE", "HIDDEN_SQUARE_ARRAY", "HIDDEN_TOTAL_EMPTY", "HIDDEN_TOTAL_FLOATS",
+                  "BEGIN HIDDEN TESTS"]
+
+
+def run_grade(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DLSBS_COURSE_ROOT=str(root))
+    proc = subprocess.run([sys.executable, "-m", "grading", "grade", *args, "--no-progress"], cwd=ROOT, env=env,
+                          text=True, capture_output=True, timeout=1800)
+    assert proc.returncode == 0, f"grader exited with {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def results(root: Path, lesson: str) -> dict:
+    d = root / "grading" / ".grader-cache" / "results" / lesson
+    return {p.stem: json.loads(p.read_text()) for p in d.glob("*.json")}
+
+
+def tree_hash(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def leftover_processes() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "uid,args"], capture_output=True, text=True).stdout.splitlines()[1:]
+    return [line for line in out if line.split(None, 1)[0].isdigit() and 61000 <= int(line.split(None, 1)[0]) < 63000]
+
+
+def check_case(name: str, r: dict, root: Path):
+    exp = corpus.CASES[name]
+    assert r["status"] == exp["status"], f"{name}: {r['status']} ({r.get('reason')}; notes {r.get('notes')})"
+    if "score" in exp:
+        assert r["score"] == exp["score"], f"{name}: score {r['score']} != {exp['score']} ({r.get('notes')})"
+    if "text" in exp:
+        blob = (r.get("reason", "") + " " + " ".join(r.get("notes", [])) + " " + " ".join(r.get("flags", []))).lower()
+        assert exp["text"].lower() in blob, f"{name}: {exp['text']!r} not in {blob!r}"
+    if r["status"] in ("graded", "flagged"):
+        fb = root / "grading" / "feedback" / name / corpus.LESSON / f"{corpus.LESSON}.html"
+        assert fb.exists(), f"{name}: no feedback"
+        text = fb.read_text()
+        for marker in HIDDEN_MARKERS:
+            assert marker not in text, f"{name}: feedback leaks {marker}"
+
+
+@pytest.fixture(scope="module")
+def graded_corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("course")
+    corpus.write_course(root)
+    secret = hashlib.sha256((root / "grading" / "gradebook.db").read_bytes()).hexdigest()
+    # 1. the honest baselines alone
+    corpus.write_submissions(root, corpus.BASELINES)
+    run_grade(root, "99", "-j", "2", *LIMITS)
+    before = {k: (v["score"], v["status"], v["key"]) for k, v in results(root, corpus.LESSON).items()}
+    # 2. the whole corpus, in parallel
+    corpus.write_submissions(root, [n for n in corpus.CASES if n not in corpus.BASELINES])
+    submitted = tree_hash(root / "grading" / "submitted")
+    proc = run_grade(root, "99", "-j", "2", *LIMITS)
+    after = results(root, corpus.LESSON)
+    return dict(root=root, before=before, after=after, submitted=submitted, proc=proc, secret=secret)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("grader_corpus")
+@pytest.mark.parametrize("name", list(corpus.CASES))
+def test_corpus_case(graded_corpus, name):
+    check_case(name, graded_corpus["after"][name], graded_corpus["root"])
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("grader_corpus")
+def test_corpus_leaves_everything_else_alone(graded_corpus):
+    root = graded_corpus["root"]
+    assert len(corpus.CASES) >= 24 + len(corpus.BASELINES)
+    # submitted/ unchanged by grading
+    assert tree_hash(root / "grading" / "submitted") == graded_corpus["submitted"]
+    # the instructor's gradebook (stand-in) was neither changed nor read into any output
+    assert hashlib.sha256((root / "grading" / "gradebook.db").read_bytes()).hexdigest() == graded_corpus["secret"]
+    snoop = json.dumps(graded_corpus["after"]["snoop_and_tamper"]["outputs"])
+    assert "READ_OK" not in snoop and "WRITE_OK" not in snoop and "NET_OK" not in snoop, snoop[:2000]
+    assert "blocked" in snoop
+    # every other student's grade unchanged (the baselines were not regraded: same key, same result)
+    for k, (score, status, key) in graded_corpus["before"].items():
+        r = graded_corpus["after"][k]
+        assert (r["score"], r["status"], r["key"]) == (score, status, key)
+    assert "0 grader errors" in graded_corpus["proc"].stdout
+    assert not leftover_processes()
+    # nothing a sandbox wrote survives it
+    assert not Path("/tmp/persist.txt").exists() and not Path("/var/tmp/persist.txt").exists()
+    # report and CSV
+    rep = root / "grading" / "reports" / corpus.LESSON
+    for f in ("report.html", "scores.png", "tests.png", "grades.csv", "flagged.csv", "tests.csv"):
+        assert (rep / f).exists(), f
+    flagged = (rep / "flagged.csv").read_text()
+    assert "input_transformer" in flagged and "malformed_json" in flagged
+    assert (root / "grading" / "reports" / "grades.csv").read_text().count(corpus.LESSON) == len(corpus.CASES)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("grader_corpus")
+def test_regrade_is_idempotent_and_force_reproduces(graded_corpus):
+    root = graded_corpus["root"]
+    proc = run_grade(root, "99", "-j", "2", *LIMITS)
+    assert "0 to grade" in proc.stdout
+    # force-regrade the baselines after the adversarial run: same scores (nothing persisted)
+    args = [a for n in corpus.BASELINES for a in ("--student", n)]
+    run_grade(root, "99", "-j", "2", "--force", *args, *LIMITS)
+    now = results(root, corpus.LESSON)
+    for k, (score, status, _) in graded_corpus["before"].items():
+        assert (now[k]["score"], now[k]["status"]) == (score, status)
+
+
+SEQUENTIAL = ["right", "partial", "input_transformer", "sigint_ignoring_loop", "memory_bomb", "output_flood",
+              "malformed_json", "patch_checks"]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("grader_sequential")
+def test_sequential_mode_agrees(tmp_path):
+    corpus.write_course(tmp_path)
+    corpus.write_submissions(tmp_path, SEQUENTIAL)
+    run_grade(tmp_path, "99", "-j", "1", *LIMITS)
+    got = results(tmp_path, corpus.LESSON)
+    for name in SEQUENTIAL:
+        check_case(name, got[name], tmp_path)
+
+
+LESSON01 = "01_intro_to_deep_learning"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("grader_lesson01")
+def test_real_lesson_01(tmp_path):
+    import nbformat
+
+    for folder in ("solutions", "lessons"):
+        shutil.copytree(ROOT / folder / LESSON01, tmp_path / folder / LESSON01)
+    src = nbformat.read(ROOT / "solutions" / LESSON01 / f"{LESSON01}.ipynb", as_version=4)
+    rel = nbformat.read(ROOT / "lessons" / LESSON01 / f"{LESSON01}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in src.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+
+    def answered(gids, extra=""):
+        nb = nbformat.from_dict(json.loads(json.dumps(rel)))
+        for c in nb.cells:
+            gid = c.metadata.get("nbgrader", {}).get("grade_id")
+            if gid in gids:
+                c.source = answers[gid]
+            if gid == "neuron" and extra:
+                c.source += "\n" + extra
+        return nb
+
+    subs = {"right": answered(set(answers)), "untouched": answered(set()),
+            "partial": answered({"neuron", "keras_model"}),
+            "cheat": answered(set(), extra=corpus.INPUT_TRANSFORMER)}
+    for sid, nb in subs.items():
+        d = tmp_path / "grading" / "submitted" / sid / LESSON01
+        d.mkdir(parents=True)
+        nbformat.write(nb, d / f"{LESSON01}.ipynb")
+    run_grade(tmp_path, "01", "-j", "2")
+    got = results(tmp_path, LESSON01)
+    assert (got["right"]["status"], got["right"]["score"]) == ("graded", 7), got["right"]
+    assert (got["untouched"]["status"], got["untouched"]["score"]) == ("graded", 0), got["untouched"]
+    assert (got["partial"]["status"], got["partial"]["score"]) == ("graded", 5), got["partial"]
+    assert got["cheat"]["status"] == "flagged", got["cheat"]
+    from grading.grader import HIDDEN_BEGIN
+
+    for sid in subs:
+        text = (tmp_path / "grading" / "feedback" / sid / LESSON01 / f"{LESSON01}.html").read_text()
+        assert HIDDEN_BEGIN not in text
+        assert "rng.normal(size=(50, 7))" not in text and "check_finite(big" not in text
