@@ -54,10 +54,38 @@ _STATEMENTS = {
 
 
 def source(fn) -> str:
-    """The dedented source of a function (or a string of code, returned dedented)."""
+    """The dedented source of a function or class (or a string of code, returned dedented).
+
+    Works for classes defined in a notebook cell too, where ``inspect.getsource`` cannot find them: the
+    cell is located through one of the class's methods.
+    """
     if isinstance(fn, str):
         return textwrap.dedent(fn)
-    return textwrap.dedent(inspect.getsource(fn))
+    try:
+        return textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        if not inspect.isclass(fn):
+            raise
+    return textwrap.dedent(_class_source(fn))
+
+
+def _class_source(cls) -> str:
+    import linecache
+
+    for value in vars(cls).values():
+        code = getattr(getattr(value, "__func__", value), "__code__", None)
+        if code is None:
+            continue
+        lines = linecache.getlines(code.co_filename)
+        if not lines:
+            continue
+        text = "".join(lines)
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.name == cls.__name__ \
+                    and node.lineno <= code.co_firstlineno <= node.end_lineno:
+                start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                return "".join(lines[start - 1:node.end_lineno])
+    raise OSError(f"could not find the source of class {cls.__name__}")
 
 
 def _definition(src: str):

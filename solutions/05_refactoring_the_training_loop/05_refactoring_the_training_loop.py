@@ -392,8 +392,8 @@ class CancelFit(Exception):
     """Raised by a callback to stop training (fastai: CancelFitException)."""
 
 
-class Callback:
-    order = 0  # callbacks run in increasing order at each event
+class MiniCallback:
+    order = 0  # callbacks run in increasing order at each event (fastai: Callback)
 
 
 class MiniLearner:  # noqa: F811 - version 4 replaces version 3
@@ -454,7 +454,7 @@ def batch_accuracy(preds, targets):
     return (preds.argmax(dim=1) == targets).float().mean()
 
 
-class MetricsCB(Callback):
+class MetricsCB(MiniCallback):
     """Average losses and metrics over each epoch into learn.history (fastai: Recorder + metrics=...)."""
 
     def __init__(self, *metrics):
@@ -483,7 +483,7 @@ class MetricsCB(Callback):
         self.learn.history.append(row)
 
 
-class PrintCB(Callback):
+class PrintCB(MiniCallback):
     """Print each epoch's row (fastai: ProgressCallback)."""
     order = MetricsCB.order + 10
 
@@ -520,7 +520,7 @@ def one_cycle(pct, lr_max, warm=0.25):
     return cos(lr_max, lr_max / 1e5, (pct - warm) / (1 - warm))
 
 
-class OneCycleCB(Callback):
+class OneCycleCB(MiniCallback):
     """Set the learning rate before every training batch (fastai: fit_one_cycle / ParamScheduler)."""
 
     def __init__(self, lr_max):
@@ -537,7 +537,7 @@ class OneCycleCB(Callback):
             self.lrs.append(lr)
 
 
-class EarlyStoppingCB(Callback):
+class EarlyStoppingCB(MiniCallback):
     """Stop when `monitor` has not improved for `patience` epochs (fastai: EarlyStoppingCallback)."""
     order = MetricsCB.order + 1  # after the metrics are in learn.history
 
