@@ -331,7 +331,7 @@ CASES = {
     # --- execution tricks
     "skip_execution_tags": dict(files=lambda root: _skip_tags(), status="graded", score=0, text="restored"),
     "edited_tests": dict(files=lambda root: _edited_tests(), status="graded", score=0, text="restored"),
-    "input_transformer": dict(files=lambda root: _student(square_extra=INPUT_TRANSFORMER), status="flagged", text="transformer"),
+    "input_transformer": dict(files=lambda root: _student(square_extra=INPUT_TRANSFORMER), status="flagged", text="probe"),
     "ast_transformer": dict(files=lambda root: _student(square_extra=AST_TRANSFORMER), status="flagged", text="transformer"),
     "pre_run_cell_leak": dict(files=lambda root: _student(square_extra=PRE_RUN_HOOK, square=RIGHT_SQUARE), status="flagged",
                               text="pre_run_cell"),
