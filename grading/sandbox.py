@@ -369,7 +369,7 @@ class Sandbox:
 
     def _memory_settings(self) -> dict:
         return {"memory.limit_in_bytes": self.limits.memory_bytes, "memory.max": self.limits.memory_bytes,
-                "memory.memsw.limit_in_bytes": self.limits.memory_bytes, "memory.swap.max": 0}
+                "memory.memsw.limit_in_bytes": self.limits.memory_bytes, "memory.swap.max": 0, "memory.swappiness": 0}
 
     def _connect(self, conn: Path):
         import zmq
@@ -597,6 +597,8 @@ class Sandbox:
             status = "error" if (reply or {}).get("status") == "error" or any(
                 o.get("output_type") == "error" for o in outputs) else "ok"
         else:
+            if status in ("timeout", "notebook_timeout", "died") and self.memory_exceeded():
+                status = "memory"  # thrashing at the memory limit until the clock ran out
             self.kill()
         return ExecResult(status, outputs, reply, time.monotonic() - t0, nbytes)
 

@@ -104,7 +104,9 @@ def test_corpus_leaves_everything_else_alone(graded_corpus):
     # the instructor's gradebook (stand-in) was neither changed nor read into any output
     assert hashlib.sha256((root / "grading" / "gradebook.db").read_bytes()).hexdigest() == graded_corpus["secret"]
     snoop = json.dumps(graded_corpus["after"]["snoop_and_tamper"]["outputs"])
-    assert "READ_OK" not in snoop and "WRITE_OK" not in snoop and "NET_OK" not in snoop, snoop[:2000]
+    # it could write only inside its own namespace's fresh /tmp (gone afterwards), nowhere that lasts
+    assert "READ_OK" not in snoop and f"WRITE_OK {root}" not in snoop and "WRITE_OK sqlite" not in snoop, snoop[:2000]
+    assert "NET_OK" not in snoop and "SUBMITTED []" in snoop, snoop[:2000]
     assert "blocked" in snoop
     # every other student's grade unchanged (the baselines were not regraded: same key, same result)
     for k, (score, status, key) in graded_corpus["before"].items():
