@@ -1,0 +1,841 @@
+# %% [markdown]
+# # Lesson 02 — Activation functions: sigmoid, tanh, ReLU, and why the "incorrect" one won
+#
+# Every neuron ends with a small function — the **activation**. It looks like a detail; it decides whether
+# a deep network can learn at all. This lesson opens it up, in **fastai** and in **Keras**, side by side.
+#
+# By the end of this lesson you will be able to:
+#
+# 1. explain why a network **without** activations is just one linear model, however deep — and show the
+#    single matrix it collapses to;
+# 2. write sigmoid, tanh and ReLU and their derivatives in NumPy (numerically stable), and recognise the
+#    modern ones (leaky ReLU, GELU, SiLU);
+# 3. explain why ReLU's kink at 0 — which made it look *incorrect* to 1990s eyes — does not stop gradient
+#    descent, using what PyTorch and TensorFlow actually return there;
+# 4. train the same network with each activation in both frameworks and compare accuracy and time;
+# 5. measure **vanishing gradients** layer by layer, and **dead ReLUs** unit by unit.
+#
+# Cells marked *graded* are exercises: replace `raise NotImplementedError()` with your code, then run the
+# test cell below it. Run the notebook top to bottom (**Run → Run All Cells**) the first time.
+
+# %% [markdown]
+# ## 0. Set-up
+#
+# As in every lesson, the first cell imports PyTorch before TensorFlow (the other order crashes the
+# kernel), uses one CPU thread, silences TensorFlow's log noise and seeds every random number generator.
+
+# %%
+import helpers
+
+helpers.setup(seed=0)
+
+# %% [markdown]
+# Then the frameworks, and the course helpers. `helpers.activations` holds this lesson's measuring tools
+# (activation curves by autograd, dead-unit counts, per-layer gradient norms, timing).
+
+# %%
+from fastai.basics import *  # noqa: F403 - fastai's documented import style (brings torch, nn, np, plt, pd)
+from fastai.callback.all import *  # noqa: F403
+
+import keras
+import tensorflow as tf
+import torch
+from torch import nn
+
+from helpers import activations, checks, data, fastai_side, keras_side, plots, widgets
+
+# %% [markdown]
+# ## 1. What an activation function does
+#
+# A dense layer computes $XW + b$ and then applies an activation $f$ to every number: $f(XW + b)$. Take
+# $f$ away and stack two layers:
+#
+# $$ (XW_1 + b_1)W_2 + b_2 \;=\; X\,\underbrace{W_1W_2}_{W} \;+\; \underbrace{b_1W_2 + b_2}_{b}. $$
+#
+# Two linear layers *are* one linear layer — and so are ten. Depth buys nothing without a nonlinearity in
+# between. Let us check that on a real four-layer PyTorch network with **no** activations, $2 \to 8 \to 8
+# \to 8 \to 1$:
+
+# %%
+deep_linear = nn.Sequential(nn.Linear(2, 8), nn.Linear(8, 8), nn.Linear(8, 8), nn.Linear(8, 1))
+print(deep_linear)
+print("parameters:", checks.count_params(deep_linear))
+
+# %% [markdown]
+# Multiply the layers' matrices together (PyTorch stores each weight as (outputs, inputs), so we transpose
+# to the $XW$ layout used above) and carry the biases along:
+
+# %%
+W_composed, b_composed = np.eye(2), np.zeros(2)
+for layer in deep_linear:
+    W = layer.weight.detach().numpy().T  # (inputs, outputs)
+    b = layer.bias.detach().numpy()
+    W_composed, b_composed = W_composed @ W, b_composed @ W + b
+
+print("W =", W_composed.ravel().round(4), " shape", W_composed.shape)
+print("b =", b_composed.round(4))
+
+# %% [markdown]
+# 177 parameters in four layers — and the whole network is 2 weights and 1 bias: $\hat y = XW + b$. Feed both
+# random inputs — and, for good measure, the same weights loaded into a Keras model of four `Dense` layers
+# without activation:
+
+# %%
+X_rand = np.random.default_rng(0).normal(size=(1000, 2)).astype(np.float32)
+keras_linear = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8), keras.layers.Dense(8),
+                                 keras.layers.Dense(8), keras.layers.Dense(1)])
+keras_side.set_weights(keras_linear, fastai_side.get_weights(deep_linear))
+
+one_layer = X_rand @ W_composed + b_composed
+collapse_gap = {
+    "PyTorch, 4 layers": float(np.abs(fastai_side.predict(deep_linear, X_rand) - one_layer).max()),
+    "Keras, 4 layers": float(np.abs(keras_side.predict(keras_linear, X_rand) - one_layer).max()),
+}
+print("largest difference from the single layer X @ W + b:", collapse_gap)
+
+# %% [markdown]
+# Differences of about $10^{-7}$ are float32 rounding: the deep linear network **is** a single linear
+# layer. Now keep exactly the same weights and put an activation after each hidden layer. Walk along a line
+# through the input space, $x = t\cdot(1, 0.5)$, and plot the network's output:
+
+# %%
+def with_activation(act):
+    """deep_linear's weights, with `act` after every hidden layer."""
+    model = fastai_side.mlp([2, 8, 8, 8, 1], act)
+    fastai_side.set_weights(model, fastai_side.get_weights(deep_linear))
+    return model
+
+
+t = np.linspace(-4, 4, 400, dtype=np.float32)
+line = np.stack([t, 0.5 * t], axis=1)
+fig, ax = plt.subplots(figsize=(7, 3.4))
+for act in ["linear", "tanh", "relu"]:
+    ax.plot(t, fastai_side.predict(with_activation(act), line)[:, 0], lw=2, color=activations.COLORS[act],
+            label=activations.LABELS[act])
+ax.set_xlabel("t  (input x = t · (1, 0.5))")
+ax.set_ylabel("network output")
+ax.set_title("Same weights, different activations: only the linear one stays a straight line")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# Without activation the output is a straight line, however many layers. With tanh it bends smoothly; with
+# ReLU it becomes a **piecewise linear** curve with kinks — and kinks are enough: many of them can
+# approximate any curve. That is what activations are for.
+
+# %% [markdown]
+# ## 2. The three classics: sigmoid, tanh, ReLU
+#
+# | | formula | derivative | outputs | largest slope |
+# |---|---|---|---|---|
+# | **sigmoid** | $\sigma(x) = \dfrac{1}{1 + e^{-x}}$ | $\sigma(x)\,(1 - \sigma(x))$ | $(0, 1)$ | $\tfrac14$ at $x = 0$ |
+# | **tanh** | $\tanh(x) = \dfrac{e^{x} - e^{-x}}{e^{x} + e^{-x}} = 2\sigma(2x) - 1$ | $1 - \tanh^2(x)$ | $(-1, 1)$ | $1$ at $x = 0$ |
+# | **ReLU** | $\max(0, x)$ | $0$ for $x < 0$, $1$ for $x > 0$, *undefined at 0* | $[0, \infty)$ | $1$ for all $x > 0$ |
+#
+# Sigmoid was the original "firing rate" neuron; tanh is a sigmoid stretched to be centred on 0; ReLU (the
+# *rectified linear unit*) just cuts off the negative half. The dashed lines below are the derivatives as
+# **PyTorch's autograd** computes them — nobody typed a derivative formula:
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+for ax, name in zip(axes, activations.CLASSIC):
+    activations.draw_curve(name, ax=ax)
+axes[0].set_ylim(-0.2, 1.2)
+axes[1].set_ylim(-1.2, 1.2)
+axes[2].set_ylim(-0.5, 3)
+fig.suptitle("The classic activations and their derivatives")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Three things to notice, each of which comes back later in this lesson:
+#
+# * sigmoid's slope is **at most 1/4** — and far from 0 both sigmoid and tanh are flat (they *saturate*);
+# * ReLU's slope is exactly **1** for every positive input, however large;
+# * ReLU has a **corner at 0**, where the slope jumps from 0 to 1.
+
+# %% [markdown]
+# ### Exercise 1 (graded, 3 points): the three activations in NumPy
+#
+# Write `sigmoid(x)`, `tanh(x)` and `relu(x)`. Each takes a NumPy array of any shape and returns an array of
+# the same shape, applying the function to every element.
+#
+# The naive sigmoid `1 / (1 + np.exp(-x))` breaks for very negative inputs: `np.exp(1000)` overflows to
+# `inf` with a `RuntimeWarning`. Write yours so it stays finite and **silent** for any input (hint:
+# `np.exp(-np.abs(x))` never overflows; for $x < 0$, $\sigma(x) = e^{x} / (1 + e^{x})$). `np.tanh` is
+# allowed — or, as a challenge, build tanh from your sigmoid.
+
+# %% nbgrader={"grade": false, "grade_id": "activations", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def sigmoid(x):
+    """1 / (1 + exp(-x)), elementwise, without overflow."""
+    ### BEGIN SOLUTION
+    x = np.asarray(x, dtype=float)
+    e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    ### END SOLUTION
+
+
+def tanh(x):
+    """Hyperbolic tangent, elementwise."""
+    ### BEGIN SOLUTION
+    return np.tanh(np.asarray(x, dtype=float))
+    ### END SOLUTION
+
+
+def relu(x):
+    """max(0, x), elementwise."""
+    ### BEGIN SOLUTION
+    return np.maximum(np.asarray(x, dtype=float), 0.0)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "activations_tests", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+x_test = np.array([[-2.0, -0.5, 0.0], [0.5, 1.0, 3.0]])
+for fn in (sigmoid, tanh, relu):
+    checks.check_shape(fn(x_test), (2, 3), name=f"{fn.__name__}(x) for x of shape (2, 3)")
+checks.check_close(sigmoid(x_test), [[0.11920292, 0.37754067, 0.5], [0.62245933, 0.73105858, 0.95257413]],
+                   name="sigmoid", say=True)
+checks.check_close(tanh(x_test), [[-0.96402758, -0.46211716, 0.0], [0.46211716, 0.76159416, 0.99505475]],
+                   name="tanh", say=True)
+checks.check_close(relu(x_test), [[0.0, 0.0, 0.0], [0.5, 1.0, 3.0]], name="relu", say=True)
+### BEGIN HIDDEN TESTS
+import warnings
+
+huge = np.array([-1000.0, -750.0, -50.0, 50.0, 750.0, 1000.0])
+with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+    warnings.simplefilter("error")  # an overflow warning fails the test
+    s_big, t_big, r_big = sigmoid(huge), tanh(huge), relu(huge)
+for name, v in (("sigmoid", s_big), ("tanh", t_big), ("relu", r_big)):
+    checks.check_finite(v, name=f"{name} at |x| up to 1000")
+checks.check_close(s_big, [0, 0, 1.9287498e-22, 1, 1, 1], name="sigmoid at large |x|", atol=1e-12)
+checks.check_close(t_big, [-1, -1, -1, 1, 1, 1], name="tanh at large |x|")
+checks.check_close(r_big, np.maximum(huge, 0), name="relu at large |x|")
+zero = np.zeros(1)
+checks.check_close(sigmoid(zero), [0.5], name="sigmoid(0)")
+checks.check_close(tanh(zero), [0.0], name="tanh(0)")
+checks.check_close(relu(zero), [0.0], name="relu(0)")
+rng = np.random.default_rng(7)
+xr = rng.normal(scale=4.0, size=(50, 20))
+xt = torch.tensor(xr)
+checks.check_close(sigmoid(xr), torch.sigmoid(xt).numpy(), name="sigmoid vs torch.sigmoid", rtol=1e-7, atol=1e-10)
+checks.check_close(tanh(xr), torch.tanh(xt).numpy(), name="tanh vs torch.tanh", rtol=1e-7, atol=1e-10)
+checks.check_close(relu(xr), torch.relu(xt).numpy(), name="relu vs torch.relu", rtol=1e-7, atol=1e-10)
+xf = xr.astype(np.float32)
+checks.check_close(sigmoid(xf), np.asarray(keras.ops.sigmoid(xf)), name="sigmoid vs keras.ops.sigmoid", rtol=1e-5, atol=1e-6)
+checks.check_close(tanh(xf), np.asarray(keras.ops.tanh(xf)), name="tanh vs keras.ops.tanh", rtol=1e-5, atol=1e-6)
+checks.check_close(relu(xf), np.asarray(keras.ops.relu(xf)), name="relu vs keras.ops.relu", rtol=1e-5, atol=1e-6)
+checks.check_shape(sigmoid(np.zeros((3, 1, 2))), (3, 1, 2), name="sigmoid on shape (3, 1, 2)")
+checks.check_shape(relu(np.zeros(5)), (5,), name="relu on shape (5,)")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 2 (graded, 3 points): their derivatives
+#
+# Write `d_sigmoid(x)`, `d_tanh(x)` and `d_relu(x)`: the derivative of each function at every element of
+# `x`, same shape as `x`, finite and silent for any input (see the table above). At exactly `x = 0`,
+# `d_relu` must return **0** — the value PyTorch and TensorFlow use (section 3 shows why any choice
+# between 0 and 1 would do).
+
+# %% nbgrader={"grade": false, "grade_id": "derivatives", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def d_sigmoid(x):
+    """Derivative of the sigmoid, elementwise: sigmoid(x) * (1 - sigmoid(x))."""
+    ### BEGIN SOLUTION
+    e = np.exp(-np.abs(np.asarray(x, dtype=float)))  # the derivative is symmetric in x
+    return e / (1 + e) ** 2
+    ### END SOLUTION
+
+
+def d_tanh(x):
+    """Derivative of tanh, elementwise: 1 - tanh(x)**2."""
+    ### BEGIN SOLUTION
+    return 1.0 - np.tanh(np.asarray(x, dtype=float)) ** 2
+    ### END SOLUTION
+
+
+def d_relu(x):
+    """Derivative of ReLU, elementwise: 1 where x > 0, else 0 (including at x = 0)."""
+    ### BEGIN SOLUTION
+    return (np.asarray(x) > 0).astype(float)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "derivatives_tests", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+for fn in (d_sigmoid, d_tanh, d_relu):
+    checks.check_shape(fn(x_test), (2, 3), name=f"{fn.__name__}(x) for x of shape (2, 3)")
+checks.check_close(d_sigmoid(x_test), [[0.10499359, 0.23500371, 0.25], [0.23500371, 0.19661193, 0.04517666]],
+                   name="d_sigmoid", say=True)
+checks.check_close(d_tanh(x_test), [[0.07065082, 0.78644773, 1.0], [0.78644773, 0.41997434, 0.00986604]],
+                   name="d_tanh", say=True)
+checks.check_close(d_relu(np.array([-2.0, -0.5, 0.5, 3.0])), [0.0, 0.0, 1.0, 1.0], name="d_relu", say=True)
+### BEGIN HIDDEN TESTS
+import warnings
+
+huge = np.array([-1000.0, -750.0, 750.0, 1000.0])
+with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+    warnings.simplefilter("error")
+    ds_big, dt_big, dr_big = d_sigmoid(huge), d_tanh(huge), d_relu(huge)
+for name, v in (("d_sigmoid", ds_big), ("d_tanh", dt_big), ("d_relu", dr_big)):
+    checks.check_finite(v, name=f"{name} at |x| up to 1000")
+checks.check_close(ds_big, [0, 0, 0, 0], name="d_sigmoid at large |x|", atol=1e-12)
+checks.check_close(dt_big, [0, 0, 0, 0], name="d_tanh at large |x|", atol=1e-12)
+checks.check_close(dr_big, [0, 0, 1, 1], name="d_relu at large |x|")
+zero = np.zeros(1)
+checks.check_close(d_relu(zero), [0.0], name="d_relu(0) (the value PyTorch and TensorFlow use)")
+checks.check_close(d_sigmoid(zero), [0.25], name="d_sigmoid(0)")
+checks.check_close(d_tanh(zero), [1.0], name="d_tanh(0)")
+
+
+def torch_grad(fn, x):
+    xt = torch.tensor(x, requires_grad=True)
+    fn(xt).sum().backward()
+    return xt.grad.numpy()
+
+
+def tf_grad(fn, x):
+    xv = tf.Variable(x.astype(np.float32))
+    with tf.GradientTape() as tape:
+        y = fn(xv)
+    return tape.gradient(y, xv).numpy()
+
+
+rng = np.random.default_rng(8)
+xr = rng.normal(scale=4.0, size=(40, 25))
+xr[0, :3] = 0.0  # include exact zeros
+for mine, t_fn, k_fn, label in ((d_sigmoid, torch.sigmoid, keras.ops.sigmoid, "sigmoid"),
+                                (d_tanh, torch.tanh, keras.ops.tanh, "tanh"),
+                                (d_relu, torch.relu, keras.ops.relu, "relu")):
+    checks.check_close(mine(xr), torch_grad(t_fn, xr), name=f"d_{label} vs torch autograd", rtol=1e-6, atol=1e-9)
+    checks.check_close(mine(xr), tf_grad(k_fn, xr), name=f"d_{label} vs TensorFlow GradientTape", rtol=1e-4, atol=1e-6)
+checks.check_shape(d_relu(np.zeros((2, 2, 2))), (2, 2, 2), name="d_relu on shape (2, 2, 2)")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### The modern ones, briefly
+#
+# Three descendants of ReLU you will meet in recent models:
+#
+# * **leaky ReLU** $= \max(0.01x, x)$: a small slope for $x < 0$, so a unit is never completely switched off
+#   (section 6 shows why that matters);
+# * **GELU** $= x\,\Phi(x)$, with $\Phi$ the standard normal CDF: a smooth ReLU, the default in BERT and GPT
+#   transformers;
+# * **SiLU** (also *swish*) $= x\,\sigma(x)$: another smooth ReLU, used in EfficientNet and in the
+#   feed-forward layers of LLaMA-style language models.
+#
+# GELU and SiLU dip slightly below zero before rising, and have no corner anywhere:
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+for name in ("relu",) + activations.MODERN:
+    x, y, dy = activations.curve(name, -4, 3)
+    style = dict(color=activations.COLORS[name], lw=2 if name != "relu" else 1.2, ls="-" if name != "relu" else ":")
+    axes[0].plot(x, y, label=activations.LABELS[name], **style)
+    axes[1].plot(x, dy, label=activations.LABELS[name], **style)
+axes[0].set_title("function")
+axes[1].set_title("derivative (autograd)")
+for ax in axes:
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.axvline(0, color="grey", lw=0.6)
+    ax.set_xlabel("x")
+    ax.legend(fontsize=8)
+axes[0].set_ylim(-0.6, 3)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 3. The kink at zero: why the "incorrect" one won
+#
+# Backpropagation, as popularised in 1986, is the chain rule: it needs the derivative of every unit. So
+# through the 1980s and 1990s networks used smooth units — sigmoid, then tanh (LeCun's *Efficient BackProp*,
+# 1998, recommended tanh). A unit with a **corner**, whose derivative does not exist at 0, looked simply
+# incorrect: a reviewer would have rejected it.
+#
+# In the 2000s people tried it anyway. Nair & Hinton (2010) used rectified units in Boltzmann machines;
+# Glorot, Bordes & Bengio (2011) showed that deep ReLU networks train as well as or better than tanh
+# networks; AlexNet (2012) reported that its ReLU network reached a target training error about six times
+# faster than the same network with tanh. Today ReLU and its smooth descendants are the default.
+#
+# Why does the corner not matter? Two reasons, each demonstrated below.
+#
+# **1. At the corner, any slope between 0 and 1 is a valid answer.** Every line through the origin with a
+# slope $g \in [0, 1]$ stays below the ReLU curve: each is a *subgradient*, and gradient descent with
+# subgradients still goes downhill. A framework just has to pick one:
+
+# %%
+fig, ax = plt.subplots(figsize=(5.5, 3.4))
+x, y, _ = activations.curve("relu", -1.5, 1.5)
+for g in np.linspace(0, 1, 6):
+    ax.plot(x, g * x, color="#1f77b4", lw=1, alpha=0.35 + 0.5 * g, ls="--")
+ax.plot(x, y, color=activations.COLORS["relu"], lw=3, label="ReLU")
+ax.plot([], [], color="#1f77b4", ls="--", label="slopes g ∈ [0, 1] at 0: all subgradients")
+ax.plot(0, 0, "ko")
+ax.set_ylim(-1, 1.6)
+ax.set_title("At the corner, every slope between 0 and 1 fits under the curve")
+ax.legend(loc="upper left", fontsize=8)
+plt.show()
+
+# %% [markdown]
+# Which slope do the frameworks choose? Ask their autograd engines for the gradient of ReLU at exactly 0:
+
+# %%
+x0 = torch.zeros(1, requires_grad=True)
+torch.relu(x0).backward()
+
+x0_tf = tf.Variable([0.0])
+with tf.GradientTape() as tape:
+    y0_tf = tf.nn.relu(x0_tf)
+
+relu_grad_at_zero = {"PyTorch": float(x0.grad[0]), "TensorFlow": float(tape.gradient(y0_tf, x0_tf)[0])}
+relu_grad_at_zero
+
+# %% [markdown]
+# Both return **0** — a subgradient, and the same convention your `d_relu` uses.
+#
+# **2. Training almost never lands exactly on the corner.** Pre-activations are sums of products of
+# float32 numbers; the chance that one comes out *exactly* 0.0 is tiny. To check, here is a ReLU whose
+# slope at 0 we choose ourselves (a custom PyTorch autograd function) and which counts how often it sees an
+# exact 0. We train the same network — same starting weights, same batches — with three different slopes
+# at 0, in a plain PyTorch loop:
+
+# %%
+class CountingReLU(torch.autograd.Function):
+    """ReLU with a chosen slope at exactly 0; counts the exact zeros it sees."""
+
+    zeros_seen = 0
+
+    @staticmethod
+    def forward(ctx, x, slope_at_zero):
+        CountingReLU.zeros_seen += int((x == 0).sum())
+        ctx.save_for_backward(x)
+        ctx.slope_at_zero = slope_at_zero
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x,) = ctx.saved_tensors
+        slope = (x > 0).to(grad_out.dtype) + ctx.slope_at_zero * (x == 0).to(grad_out.dtype)
+        return grad_out * slope, None
+
+
+class KinkReLU(nn.Module):
+    def __init__(self, slope_at_zero):
+        super().__init__()
+        self.slope_at_zero = slope_at_zero
+
+    def forward(self, x):
+        return CountingReLU.apply(x, self.slope_at_zero)
+
+
+spirals = data.binary_split("spirals", n=2000, turns=1.0, seed=0)
+start_weights = keras_side.get_weights(keras_side.mlp([2, 16, 16, 1], "relu", seed=0))
+
+
+def train_kink(slope_at_zero, steps=200, bs=32):
+    model = nn.Sequential(nn.Linear(2, 16), KinkReLU(slope_at_zero), nn.Linear(16, 16), KinkReLU(slope_at_zero),
+                          nn.Linear(16, 1))
+    fastai_side.set_weights(model, start_weights)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    X, y = torch.tensor(spirals.X_train), torch.tensor(spirals.y_train)
+    batches = torch.Generator().manual_seed(0)
+    losses = []
+    for _ in range(steps):
+        idx = torch.randint(0, len(X), (bs,), generator=batches)
+        loss = nn.functional.binary_cross_entropy_with_logits(model(X[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+CountingReLU.zeros_seen = 0
+kink_losses = {g: train_kink(g) for g in (0.0, 0.5, 1.0)}
+kink_zeros_seen = CountingReLU.zeros_seen
+kink_same_losses = all(kink_losses[g] == kink_losses[0.0] for g in kink_losses)
+print(f"pre-activations computed: {3 * 200 * 32 * 32:,};  exactly zero: {kink_zeros_seen}")
+print("identical loss at every step for slope 0, 0.5 and 1 at the corner:", kink_same_losses)
+print("final loss:", {g: round(v[-1], 5) for g, v in kink_losses.items()})
+
+# %% [markdown]
+# Not one of the 614,400 pre-activations was exactly 0, so the slope "at the corner" was never used: the
+# three runs are identical to the last bit. The derivative that does not exist is a derivative gradient
+# descent never asks for. (And section 4 shows a ReLU network doing better than sigmoid and tanh.)
+
+# %% [markdown]
+# ### Exercise 3 (graded by your instructor, 2 points): the kink
+#
+# In three to five sentences, explain to a 1990s reviewer why ReLU's missing derivative at 0 does not stop
+# gradient descent from training a network. Use at least one of the two observations above.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "kink_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# ### BEGIN SOLUTION
+# Gradient descent only needs a direction that decreases the loss, and at the corner any slope between 0
+# and 1 is a subgradient: a line under the function that still points downhill, so picking one of them
+# (PyTorch and TensorFlow both pick 0) keeps every update valid. Moreover, a pre-activation is a sum of
+# products of floating-point numbers and essentially never equals 0.0 exactly — in our run not one of
+# 614,400 did — so the undefined point is almost never visited and the choice there does not change
+# training at all. Everywhere else ReLU's derivative is exactly 0 or 1, which is perfectly well defined.
+# ### END SOLUTION
+
+# %% [markdown]
+# ## 4. Side by side: one network, four activations, two frameworks
+#
+# The test problem: two interleaved **spirals**, 1,500 points to train on and 500 to validate. No straight
+# line separates them.
+
+# %%
+print(spirals)
+ax = plots.scatter(spirals.X_train, spirals.y_train, title="Two spirals (training points)", s=8)
+plt.show()
+
+# %% [markdown]
+# The network is a small MLP, $2 \to 16 \to 16 \to 1$, with the activation after each hidden layer and a raw
+# score (logit) out; the loss is binary cross-entropy on that logit. First with ReLU, written out in full.
+#
+# ### fastai
+# `DataLoaders` over the arrays (the helper only sets `num_workers=0`: no worker processes for in-memory
+# data), a `Learner`, and `fit`. `accuracy_multi` applies the sigmoid and thresholds at 0.5.
+
+# %%
+dls = fastai_side.dataloaders(*spirals, bs=32)
+fastai_relu = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 1))
+learn = Learner(dls, fastai_relu, loss_func=BCEWithLogitsLossFlat(), metrics=accuracy_multi)
+learn.fit(8, lr=1e-2)
+
+# %% [markdown]
+# ### Keras
+# The same layers in a `Sequential`, `compile`, `fit`. The model outputs a logit, so the loss gets
+# `from_logits=True` and the accuracy thresholds the logit at 0 (which is probability 0.5).
+
+# %%
+keras_relu = keras.Sequential([
+    keras.Input((2,)),
+    keras.layers.Dense(16, activation="relu"),
+    keras.layers.Dense(16, activation="relu"),
+    keras.layers.Dense(1),
+])
+keras_relu.compile(optimizer=keras.optimizers.Adam(1e-2), loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                   metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)])
+history = keras_relu.fit(spirals.X_train, spirals.y_train, validation_data=(spirals.X_valid, spirals.y_valid),
+                         epochs=8, batch_size=32, verbose=2)
+
+# %% [markdown]
+# Both untangle the spirals. The activation is one argument in each framework: a module (`nn.ReLU()`)
+# between PyTorch layers, a string (`activation="relu"`) inside each Keras layer.
+
+# %% [markdown]
+# ### Exercise 4 (graded, 3 points): the same MLP, any activation, both frameworks
+#
+# Write `build_fastai_mlp(act)` and `build_keras_mlp(act)`. Each returns a **new**, untrained
+# $2 \to 16 \to 16 \to 1$ network with activation `act` (one of `"sigmoid"`, `"tanh"`, `"relu"`) after each
+# hidden layer and **no** activation on the output: an `nn.Sequential` for fastai and a `keras.Sequential`
+# (starting with `keras.Input((2,))`) for Keras. Their parameter counts must match.
+
+# %% nbgrader={"grade": false, "grade_id": "build_mlp", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def build_fastai_mlp(act):
+    """2 -> 16 -> 16 -> 1 with `act` after each hidden layer, as a torch nn.Sequential."""
+    ### BEGIN SOLUTION
+    module = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}[act]
+    return nn.Sequential(nn.Linear(2, 16), module(), nn.Linear(16, 16), module(), nn.Linear(16, 1))
+    ### END SOLUTION
+
+
+def build_keras_mlp(act):
+    """2 -> 16 -> 16 -> 1 with `act` after each hidden layer, as a keras.Sequential."""
+    ### BEGIN SOLUTION
+    return keras.Sequential([
+        keras.Input((2,)),
+        keras.layers.Dense(16, activation=act),
+        keras.layers.Dense(16, activation=act),
+        keras.layers.Dense(1),
+    ])
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "build_mlp_tests", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+f_mlp, k_mlp = build_fastai_mlp("tanh"), build_keras_mlp("tanh")
+checks.check_type(f_mlp, nn.Module, name="build_fastai_mlp('tanh')")
+checks.check_type(k_mlp, keras.Model, name="build_keras_mlp('tanh')")
+checks.check_param_count(f_mlp, 2 * 16 + 16 + 16 * 16 + 16 + 16 * 1 + 1, name="build_fastai_mlp('tanh')", say=True)
+checks.check_param_count(k_mlp, checks.count_params(f_mlp), name="build_keras_mlp('tanh')", say=True)
+checks.check_shape(fastai_side.predict(f_mlp, spirals.X_valid[:5]), (5, 1), name="fastai model output for 5 points")
+checks.check_shape(keras_side.predict(k_mlp, spirals.X_valid[:5]), (5, 1), name="Keras model output for 5 points")
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(3)
+Xh = (rng.normal(size=(9, 2)) * 2).astype(np.float32)
+ref = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}
+for act in ("sigmoid", "tanh", "relu"):
+    fm, km = build_fastai_mlp(act), build_keras_mlp(act)
+    checks.check_param_count(fm, 337, name=f"build_fastai_mlp({act!r})")
+    checks.check_param_count(km, 337, name=f"build_keras_mlp({act!r})")
+    Ws = [w + 0.3 * rng.normal(size=w.shape).astype(np.float32) for w in keras_side.get_weights(km)]
+    fastai_side.set_weights(fm, Ws)
+    keras_side.set_weights(km, Ws)
+    h = Xh.astype(np.float64)
+    for i in range(0, len(Ws), 2):
+        h = h @ Ws[i] + Ws[i + 1]
+        if i < len(Ws) - 2:
+            h = ref[act](h)
+    checks.check_close(fastai_side.predict(fm, Xh), h, name=f"fastai MLP with {act}: outputs", rtol=1e-4, atol=1e-5)
+    checks.check_close(keras_side.predict(km, Xh), h, name=f"Keras MLP with {act}: outputs", rtol=1e-4, atol=1e-5)
+assert build_fastai_mlp("relu") is not build_fastai_mlp("relu"), "build_fastai_mlp must return a new model each call"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Every activation, both frameworks
+#
+# Now the comparison. For each activation — and *none* (`"linear"`) as a baseline — we build the MLP in
+# both frameworks with the helpers `fastai_side.mlp` / `keras_side.mlp` (the same layers as above), start
+# both from **the same weights** (Keras's default initialisation, copied into the PyTorch model), and train
+# 400 Adam steps at learning rate 0.01 with batches of 32. `train(..., steps=400)` runs exactly the
+# `Learner.fit` and `model.fit` you saw, as one 400-step epoch: same training, less per-epoch overhead.
+
+# %%
+ACTS = ["linear", "sigmoid", "tanh", "relu"]
+STEPS = 400
+runs = {"fastai": {}, "keras": {}}
+for act in ACTS:
+    k_model = keras_side.mlp([2, 16, 16, 1], act, seed=0)
+    f_model = fastai_side.mlp([2, 16, 16, 1], act)
+    fastai_side.set_weights(f_model, keras_side.get_weights(k_model))  # same starting point
+    runs["fastai"][act] = fastai_side.train(f_model, fastai_side.dataloaders(*spirals, bs=32), steps=STEPS, lr=1e-2)
+    runs["keras"][act] = keras_side.train(k_model, keras_side.dataloaders(*spirals, bs=32), steps=STEPS, lr=1e-2)
+
+final_acc = {fw: {act: runs[fw][act].final["valid_accuracy"] for act in ACTS} for fw in runs}
+train_seconds = {fw: {act: runs[fw][act].seconds for act in ACTS} for fw in runs}
+param_counts = {fw: {act: runs[fw][act].params for act in ACTS} for fw in runs}
+
+# %% [markdown]
+# One figure: the learning curves (top; fastai solid, Keras dashed) and what each network learned (bottom;
+# the shading is the fastai model's probability, the lines are both frameworks' decision boundaries).
+
+# %%
+activations.sweep_figure(runs, spirals, ACTS, title="2 → 16 → 16 → 1 on the spirals, 400 Adam steps")
+plt.show()
+
+# %% [markdown]
+# And one table. We call the two frameworks *in agreement* when their validation accuracies differ by at
+# most `AGREE_TOL` = 3 percentage points for every activation.
+
+# %%
+AGREE_TOL = 0.03
+acc_gap = {act: abs(final_acc["fastai"][act] - final_acc["keras"][act]) for act in ACTS}
+summary = pd.DataFrame({
+    "activation": [activations.LABELS[a] for a in ACTS],
+    "parameters": [param_counts["fastai"][a] for a in ACTS],
+    "fastai accuracy": [final_acc["fastai"][a] for a in ACTS],
+    "Keras accuracy": [final_acc["keras"][a] for a in ACTS],
+    "gap": [acc_gap[a] for a in ACTS],
+    "fastai time (s)": [train_seconds["fastai"][a] for a in ACTS],
+    "Keras time (s)": [train_seconds["keras"][a] for a in ACTS],
+}).set_index("activation")
+print(f"frameworks agree within {AGREE_TOL:.0%} for every activation:", all(g <= AGREE_TOL for g in acc_gap.values()))
+summary.style.format({"fastai accuracy": "{:.1%}", "Keras accuracy": "{:.1%}", "gap": "{:.1%}",
+                      "fastai time (s)": "{:.2f}", "Keras time (s)": "{:.2f}"})
+
+# %% [markdown]
+# What the numbers say:
+#
+# * **No activation** draws one straight line (bottom left) and tops out around 75% — the collapse from
+#   section 1, now on data.
+# * **Sigmoid**, in the same 400 steps, is *no better than no activation at all*: its small slopes (at most
+#   1/4) and outputs centred on 0.5 make it slow to leave the nearly linear regime it starts in.
+# * **tanh** gets most of the way; **ReLU** untangles the spirals almost perfectly.
+# * **fastai and Keras agree** to within a point or two for every activation, though they shuffle batches
+#   differently and their Adam defaults differ slightly (fastai uses $\epsilon = 10^{-5}$, $\beta_2 = 0.99$
+#   and a little weight decay). With other seeds, tanh sometimes sits on a plateau a few hundred steps longer
+#   in one framework than in the other — try `seed=3` in `data.binary_split` and in `keras_side.mlp`.
+# * The time column is dominated by each framework's per-step overhead, not by the activation; section 7
+#   measures the activation alone.
+
+# %% [markdown]
+# ## 5. Vanishing gradients
+#
+# Backpropagation multiplies, layer by layer from the output back to the input, by each layer's weights
+# **and by the activation's slope** $f'(z)$. Sigmoid's slope is at most 1/4, so ten sigmoid layers can
+# shrink a gradient by $4^{-10} \approx 10^{-6}$; tanh's and ReLU's slopes reach 1.
+#
+# To measure it we build **10-hidden-layer** networks ($2 \to 16 \to \dots \to 16 \to 1$) in both frameworks,
+# again with identical (Keras default, Glorot) starting weights, and compute the norm of the loss gradient
+# for each layer's weight matrix on 256 training points — `grad_norms` runs one forward and one backward pass
+# (`loss.backward()` in PyTorch, `tf.GradientTape` in TensorFlow).
+
+# %%
+DEPTH = 10
+X_batch, y_batch = spirals.X_train[:256], spirals.y_train[:256]
+deep_grad_norms = {"fastai": {}, "keras": {}}
+deep_models = {}
+for act in ["sigmoid", "tanh", "relu"]:
+    k_deep = keras_side.mlp([2] + [16] * DEPTH + [1], act, seed=0)
+    f_deep = fastai_side.mlp([2] + [16] * DEPTH + [1], act)
+    fastai_side.set_weights(f_deep, keras_side.get_weights(k_deep))
+    deep_models[act] = f_deep
+    deep_grad_norms["fastai"][act] = fastai_side.grad_norms(f_deep, X_batch, y_batch)
+    deep_grad_norms["keras"][act] = keras_side.grad_norms(k_deep, X_batch, y_batch)
+
+activations.grad_norm_figure(deep_grad_norms, title=f"Gradient norm per layer, {DEPTH} hidden layers, at initialisation")
+plt.show()
+
+# %% [markdown]
+# The two frameworks' markers sit on top of each other: two independent autograd engines, the same numbers.
+# Read the lines from right (output) to left (input). How much smaller is the gradient at the first layer
+# than at the last?
+
+# %%
+grad_ratio = {fw: {act: v[0] / v[-1] for act, v in by_act.items()} for fw, by_act in deep_grad_norms.items()}
+pd.DataFrame(grad_ratio).style.format("{:.1e}").set_caption("first-layer / last-layer gradient norm")
+
+# %% [markdown]
+# With sigmoid the first layer's gradient is about a **million** times smaller than the last layer's: the
+# layers near the input barely move. With tanh and ReLU it stays within a factor of about ten. (ReLU's
+# gradients still drift with depth here because Glorot initialisation was designed for tanh; lesson 03's
+# *He initialisation* levels them.)
+#
+# Does it matter for training? Train the 10-layer sigmoid and ReLU networks for 400 steps:
+
+# %%
+deep_acc = {}
+for act in ["sigmoid", "relu"]:
+    run = fastai_side.train(deep_models[act], fastai_side.dataloaders(*spirals, bs=32), steps=STEPS, lr=1e-2)
+    deep_acc[act] = run.final["valid_accuracy"]
+print({act: f"{acc:.1%}" for act, acc in deep_acc.items()})
+
+# %% [markdown]
+# The deep sigmoid network is stuck at chance (50%): its first layers receive almost no gradient. The deep
+# ReLU network learns. This — more than the cost of an `exp` — is why ReLU won.
+
+# %% [markdown]
+# ## 6. Dead ReLUs
+#
+# ReLU's flat half has a price. If a unit's pre-activation is negative for **every** input, its output and
+# its gradient are 0 for every example: gradient descent can never switch it back on. The unit is *dead*.
+# A large learning-rate step can push many units there at once.
+#
+# `activations.dead_fraction(model, X)` counts, per hidden layer, the units that output 0 on every training
+# point. First the ReLU networks trained above, in both frameworks:
+
+# %%
+dead = {
+    "fastai, lr 0.01": activations.dead_fraction(runs["fastai"]["relu"].model, spirals.X_train),
+    "Keras, lr 0.01": activations.dead_fraction(runs["keras"]["relu"].model, spirals.X_train),
+}
+dead
+
+# %% [markdown]
+# A few dead units out of 16 per layer — capacity wasted, but the network copes. Now the same network
+# trained with a learning rate 100 times larger, once with ReLU and once with leaky ReLU (whose slope of 0.01
+# for negative inputs keeps a trickle of gradient flowing):
+
+# %%
+high_lr = {}
+for act in ["relu", "leaky_relu"]:
+    model = fastai_side.mlp([2, 16, 16, 1], act)
+    fastai_side.set_weights(model, start_weights)
+    high_lr[act] = fastai_side.train(model, fastai_side.dataloaders(*spirals, bs=32), steps=STEPS, lr=1.0)
+dead["fastai, lr 1.0"] = activations.dead_fraction(high_lr["relu"].model, spirals.X_train)
+high_lr_acc = {act: r.final["valid_accuracy"] for act, r in high_lr.items()}
+print("dead fraction per layer:", {k: [f"{v:.0%}" for v in fr] for k, fr in dead.items()})
+print("validation accuracy at lr 1.0:", {k: f"{v:.1%}" for k, v in high_lr_acc.items()})
+
+# %% [markdown]
+# How often is each unit of the second hidden layer active (output > 0)? Dead units are the red bars at 0.
+
+# %%
+rates = {"ReLU, lr 0.01": activations.active_rate(runs["fastai"]["relu"].model, spirals.X_train)[1],
+         "ReLU, lr 1.0": activations.active_rate(high_lr["relu"].model, spirals.X_train)[1]}
+fig, axes = plt.subplots(1, 2, figsize=(10, 2.8), sharey=True)
+for ax, (label, rate) in zip(axes, rates.items()):
+    ax.bar(np.arange(1, 17), rate, color=np.where(rate == 0, "#d62728", "#1f77b4"))
+    ax.bar(np.arange(1, 17)[rate == 0], 0.02, color="#d62728")  # make zero-height bars visible
+    ax.set_title(f"{label}: {np.mean(rate == 0):.0%} dead")
+    ax.set_xlabel("unit of hidden layer 2")
+    ax.set_xticks(range(1, 17))
+axes[0].set_ylabel("fraction of inputs active")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# At learning rate 1.0 most ReLU units die and accuracy drops; leaky ReLU, whose units can always recover,
+# does much better with the same steps. This is the main reason leaky ReLU, GELU and SiLU exist.
+
+# %% [markdown]
+# ## 7. Cost: one forward and backward pass per activation
+#
+# ReLU is a comparison; sigmoid and tanh need an exponential; GELU needs the error function. How much does
+# that cost? We time the activation **alone**, forward and backward, on a million numbers, in PyTorch
+# (`backward`) and TensorFlow (`GradientTape`); best of 3 repeats, in milliseconds:
+
+# %%
+cost_ms = {fw: {name: activations.time_forward_backward(fw, name) for name in activations.NAMES}
+           for fw in ("pytorch", "tensorflow")}
+fig, ax = plt.subplots(figsize=(8, 3.2))
+width = 0.38
+pos = np.arange(len(activations.NAMES))
+for i, (fw, color) in enumerate((("pytorch", "#1f77b4"), ("tensorflow", "#d62728"))):
+    ax.bar(pos + (i - 0.5) * width, [cost_ms[fw][n] for n in activations.NAMES], width, label=fw, color=color)
+ax.set_xticks(pos, [activations.LABELS[n] for n in activations.NAMES])
+ax.set_ylabel("ms per forward + backward")
+ax.set_title("One activation over 10⁶ numbers (lower is faster)")
+ax.legend()
+plt.show()
+pd.DataFrame(cost_ms).round(2).T
+
+# %% [markdown]
+# ReLU is among the cheapest in each framework, but for a network this small the difference is lost in
+# everything else a training step does (compare the training times in section 4, which barely depend on the
+# activation). The speed-up AlexNet reported came from needing **fewer steps**, not from cheaper steps —
+# which is what sections 4 and 5 showed. (Timings are noisy on a shared machine: rerun the cell to see how
+# much they move.)
+
+# %% [markdown]
+# ## 8. Explore
+#
+# Pick an activation to see it and its derivative (left), and move the depth slider to see the per-layer
+# gradient norms of a fresh network that deep (right; PyTorch, Glorot initialisation, the same 256 spiral
+# points). The chosen activation is drawn thick. Where does sigmoid's gradient fall below $10^{-6}$? Does
+# GELU behave like ReLU?
+
+# %%
+def draw_explorer(act, depth):
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 1.3]})
+    activations.draw_curve(act, ax=ax1, lo=-4, hi=4)
+    ax1.set_ylim(-1.2, 2.5)
+    shown = dict.fromkeys(["sigmoid", "tanh", "relu", act])
+    for name in shown:
+        norms = activations.deep_grad_norms(depth, name, X_batch, y_batch)
+        ax2.plot(np.arange(1, depth + 2), norms, "o-", color=activations.COLORS[name], ms=3,
+                 lw=3 if name == act else 1.2, alpha=1 if name == act else 0.6, label=activations.LABELS[name])
+    ax2.set_yscale("log")
+    ax2.set_ylim(1e-12, 10)
+    ax2.set_xlabel("layer (1 = next to the input)")
+    ax2.set_ylabel("‖∂loss/∂W‖")
+    ax2.set_title(f"{depth} hidden layers")
+    ax2.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+
+
+explorer = widgets.Explorer(
+    draw_explorer,
+    act=widgets.choice("activation", list(activations.NAMES), value="sigmoid"),
+    depth=widgets.int_slider("hidden layers", 10, 1, 20),
+)
+explorer
+
+# %% [markdown]
+# ## Recap
+#
+# * Without an activation, any stack of linear layers **is one linear layer**: we multiplied a 4-layer
+#   network's matrices into a single $2 \times 1$ matrix and got the same outputs in PyTorch and Keras.
+# * **Sigmoid** $(0, 1)$, slope ≤ 1/4; **tanh** $(-1, 1)$, slope ≤ 1; **ReLU** $\max(0, x)$, slope 0 or 1.
+#   A stable sigmoid never calls `exp` on a large positive number.
+# * ReLU's **kink** does not matter: at 0 any slope in $[0, 1]$ is a subgradient (PyTorch and TensorFlow
+#   both use 0), and training practically never hits exactly 0 — three different choices gave identical
+#   training runs.
+# * On the spirals, in the same 400 steps: no activation ≈ sigmoid ≈ 75%, tanh ≈ 97%, ReLU ≈ 99%, with
+#   fastai and Keras within a point of each other.
+# * **Vanishing gradients**: through 10 sigmoid layers the first layer's gradient is ~10⁶ times smaller than
+#   the last's, and the network does not learn; ReLU keeps gradients alive.
+# * **Dead ReLUs**: units that are never active get no gradient; large learning rates kill many; leaky
+#   ReLU, GELU and SiLU avoid it.
+#
+# **Next:** lesson 03 — initialisation and optimisers: how to start the weights so gradients neither
+# vanish nor explode, and what Adam does that plain gradient descent does not.
