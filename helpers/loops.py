@@ -12,10 +12,10 @@ computed, never typed in:
 * :func:`changed_lines` — which lines of a new version are new or changed
   compared with the previous one (``difflib``);
 * :func:`measure` — all of that for a ``{step: {framework: function}}`` table;
-* :class:`CodeSwitcher` — a widget that shows the versions of one step and
-  highlights what changed since the previous step.
+* :class:`StepView` — draws the versions of one step side by side, highlighting
+  what changed since the previous step (the ``draw`` of a ``helpers.widgets.Explorer``).
 
-Light imports: nothing here imports torch, TensorFlow or fastai (only ipywidgets).
+Light imports: nothing here imports torch, TensorFlow, fastai or ipywidgets.
 """
 from __future__ import annotations
 
@@ -29,9 +29,7 @@ import textwrap
 import tokenize
 import types
 
-import ipywidgets as W
-
-__all__ = ["source", "code_lines", "count_lines", "concepts", "changed_lines", "measure", "CodeSwitcher"]
+__all__ = ["source", "code_lines", "count_lines", "concepts", "changed_lines", "measure", "render_code", "StepView"]
 
 #: statements a reader must know how to write, counted as concepts under these names
 _STATEMENTS = {
@@ -278,16 +276,46 @@ _ADDED = "background:#e6ffec;border-left:3px solid #2da44e"
 _SAME = "border-left:3px solid transparent"
 
 
-def _highlight_line(code: str) -> str:
+def _highlight_lines(lines: list) -> list:
+    """Syntax-highlighted HTML for each line (one Pygments pass; its HTML never spans a line break)."""
     try:
         from pygments import highlight
         from pygments.formatters import HtmlFormatter
         from pygments.lexers import PythonLexer
-
-        out = highlight(code, PythonLexer(), HtmlFormatter(nowrap=True, noclasses=True, nobackground=True))
-        return out.rstrip("\n") or "&nbsp;"
     except ImportError:  # pragma: no cover
-        return html.escape(code) or "&nbsp;"
+        return [html.escape(ln) or "&nbsp;" for ln in lines]
+    out = highlight("\n".join(lines), PythonLexer(stripnl=False, ensurenl=True),
+                    HtmlFormatter(nowrap=True, noclasses=True, nobackground=True)).split("\n")
+    if len(out) < len(lines):  # pragma: no cover - defensive
+        return [html.escape(ln) or "&nbsp;" for ln in lines]
+    return [ln or "&nbsp;" for ln in out[: len(lines)]]
+
+
+def _tidy_continuations(lines: list) -> list:
+    """Re-indent the continuation lines of long calls to 4 spaces past their statement (narrow columns)."""
+    depth_at_start, depth = [], 0
+    try:
+        text = textwrap.dedent("\n".join(lines)) + "\n"
+        starts = {}
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            row = tok.start[0]
+            if row not in starts:
+                starts[row] = depth
+            if tok.type == tokenize.OP and tok.string in "([{":
+                depth += 1
+            elif tok.type == tokenize.OP and tok.string in ")]}":
+                depth -= 1
+        depth_at_start = [starts.get(i + 1, 0) for i in range(len(lines))]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return lines
+    out, base = [], ""
+    for ln, d in zip(lines, depth_at_start):
+        if d > 0:
+            out.append(base + "    " + ln.lstrip())
+        else:
+            base = ln[: len(ln) - len(ln.lstrip())]
+            out.append(ln)
+    return out
 
 
 def render_code(fn, previous=None, title: str = "", highlight: bool = True) -> str:
@@ -308,70 +336,69 @@ def render_code(fn, previous=None, title: str = "", highlight: bool = True) -> s
             caption += f" · <span style='color:#cf222e'>−{removed} removed</span>"
     caption += "</span>"
     rows = []
-    for i, ln in enumerate(lines):
+    for i, ln in enumerate(_highlight_lines(_tidy_continuations([ln[indent:] for ln in lines]))):
         style = _ADDED if i in changed_set else _SAME
-        rows.append(f"<div style='{style};padding-left:4px'>{_highlight_line(ln[indent:])}</div>")
+        # wrap long lines with a hanging indent, so every line stays visible in a narrow column
+        rows.append(f"<div style='{style};padding-left:2.2em;text-indent:-1.9em'>{ln}</div>")
     code = "".join(rows)
     return (f"<div style='flex:1;min-width:0;margin:0 6px'>{caption}"
-            f"<div style='font-family:monospace;font-size:11.5px;white-space:pre;overflow-x:auto;"
+            f"<div style='font-family:monospace;font-size:11px;white-space:pre-wrap;word-break:break-all;"
             f"line-height:1.35;border:1px solid #ddd;border-radius:4px;padding:4px 0'>{code}</div></div>")
 
 
-class CodeSwitcher(W.VBox):
-    """Pick a step of the experiment; see its versions side by side, with what changed highlighted.
+class StepView:
+    """Draw one step of an experiment, all its versions side by side — the ``draw`` of an Explorer.
 
-    ``variants`` is ``{step: {framework: function}}`` (every step has the same frameworks).  Controls:
-    ``stage`` (which step), ``version`` ("all three" or one framework) and ``highlight`` (mark the lines that
-    are new or changed since the previous step).  Setting any control's ``value`` from code re-renders;
-    ``renders`` counts the renders and ``html.value`` holds what is shown.
+    ``variants`` is ``{step: {framework: function}}`` (every step has the same frameworks)::
+
+        view = StepView(VARIANTS)
+        widgets.Explorer(view, step=widgets.choice("step", list(VARIANTS)),
+                         version=widgets.choice("version", view.versions),
+                         highlight=widgets.toggle("highlight changes", True))
+
+    ``version`` is ``"all three"`` (every framework, side by side) or one framework; with ``highlight``
+    the lines that are new or changed since the previous step are marked in green.  The last HTML drawn is
+    kept in ``view.html`` and the step/version it showed in ``view.shown`` (for tests).
     """
 
-    def __init__(self, variants: dict, title: str | None = None):
+    def __init__(self, variants: dict):
         if not variants:
-            raise ValueError("CodeSwitcher needs at least one step")
+            raise ValueError("StepView needs at least one step")
         self.variants = variants
         self.steps = list(variants)
         self.frameworks = list(variants[self.steps[0]])
-        self.renders = 0
-        self.last_error: str | None = None
-        style = {"description_width": "70px", "button_width": "auto"}
-        self.stage = W.ToggleButtons(options=self.steps, value=self.steps[0], description="step", style=style)
-        everything = f"all {len(self.frameworks)}" if len(self.frameworks) != 3 else "all three"
-        self.version = W.ToggleButtons(options=[everything] + self.frameworks, value=everything,
-                                       description="version", style=style)
-        self.highlight = W.Checkbox(value=True, description="highlight what changed since the previous step",
-                                    style={"description_width": "initial"}, indent=False)
-        self.html = W.HTML()
-        for control in (self.stage, self.version, self.highlight):
-            control.observe(self._changed, names="value")
-        header = [W.HTML(f"<b>{html.escape(title)}</b>")] if title else []
-        super().__init__(header + [self.stage, self.version, self.highlight, self.html])
-        self.refresh()
-
-    def _changed(self, change):
-        self.refresh()
+        missing = [(s, fw) for s in self.steps for fw in self.frameworks if fw not in variants[s]]
+        if missing:
+            raise ValueError(f"every step needs every framework; missing {missing}")
+        n = len(self.frameworks)
+        self.everything = "all three" if n == 3 else f"all {n}"
+        self.html = ""
+        self.shown: tuple = ()
 
     @property
-    def shown(self) -> list:
-        """The frameworks currently on screen."""
-        return self.frameworks if self.version.value not in self.frameworks else [self.version.value]
+    def versions(self) -> list:
+        """The options of the version control: everything, then each framework."""
+        return [self.everything] + self.frameworks
 
-    def refresh(self):
-        import traceback
-
-        step = self.stage.value
+    def render(self, step, version=None, highlight: bool = True) -> str:
+        if step not in self.variants:
+            raise ValueError(f"unknown step {step!r}; choose one of {self.steps}")
+        version = version or self.everything
+        if version != self.everything and version not in self.frameworks:
+            raise ValueError(f"unknown version {version!r}; choose one of {self.versions}")
         k = self.steps.index(step)
-        try:
-            cols = []
-            for fw in self.shown:
-                prev = self.variants[self.steps[k - 1]][fw] if k else None
-                cols.append(render_code(self.variants[step][fw], prev, title=fw, highlight=self.highlight.value))
-            note = ("" if k else "<div style='color:#555;margin:2px 6px'>The first step: nothing to compare with yet."
-                    "</div>")
-            self.html.value = note + "<div style='display:flex;align-items:flex-start'>" + "".join(cols) + "</div>"
-            self.last_error = None
-        except Exception:  # keep the widget alive and show what went wrong
-            self.last_error = traceback.format_exc()
-            self.html.value = f"<pre>{html.escape(self.last_error)}</pre>"
-        self.renders += 1
-        return self
+        shown = self.frameworks if version == self.everything else [version]
+        cols = []
+        for fw in shown:
+            prev = self.variants[self.steps[k - 1]][fw] if k else None
+            cols.append(render_code(self.variants[step][fw], prev, title=fw, highlight=highlight))
+        note = "" if k else ("<div style='color:#555;margin:2px 6px'>The first step: nothing to compare with "
+                             "yet.</div>")
+        self.shown = (step, tuple(shown))
+        return note + "<div style='display:flex;align-items:flex-start'>" + "".join(cols) + "</div>"
+
+    def __call__(self, step, version=None, highlight: bool = True):
+        from IPython.display import HTML, display
+
+        self.html = self.render(step, version, highlight)
+        display(HTML(self.html))

@@ -1,0 +1,245 @@
+"""Lesson 05 — Refactoring the training loop: the lesson's claims, checked in its live kernel.
+
+The fast tests at the top check ``helpers.loops`` (the measuring code) on its own; the slow ones execute
+the solution notebook once (the ``lesson`` fixture) and check the numbers its prose relies on.
+"""
+from __future__ import annotations
+
+import ast
+import html
+import math
+import re
+import textwrap
+
+import nbformat
+import pytest
+
+from grading import course
+from helpers import loops
+
+NAME = "05_refactoring_the_training_loop"
+
+
+# --------------------------------------------------------------------------- helpers.loops (fast)
+
+EPOCHS = 3
+
+
+def _sample(model, X, y):
+    """A docstring is not code."""
+    # a comment line is not code
+    opt = torch.optim.SGD(model.parameters(), lr=0.1,  # noqa: F821 - never run, only measured
+                          momentum=0.9)
+
+    for epoch in range(EPOCHS):
+        text = "# not a comment"
+        loss = F.cross_entropy(model(X), y, reduction="sum")  # noqa: F821
+        loss.backward()
+        opt.step()
+    return text
+
+
+def _sample_changed(model, X, y):
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)  # noqa: F821
+    for epoch in range(EPOCHS):
+        loss = F.cross_entropy(model(X), y, reduction="sum")  # noqa: F821
+        loss.backward()
+        opt.step()
+    return loss
+
+
+class _SampleClass:
+    """Docstring."""
+
+    def method(self):
+        """Also a docstring."""
+        return 1
+
+
+def test_code_lines_skip_docstrings_blank_lines_and_comments():
+    lines = [ln.strip() for ln in loops.code_lines(_sample)]
+    assert lines[0].startswith("opt = torch.optim.SGD(") and lines[1] == "momentum=0.9)"
+    assert 'text = "# not a comment"' in lines, "a '#' inside a string is code"
+    assert loops.count_lines(_sample) == 8
+    assert loops.count_lines(_SampleClass) == 2  # `def method(self):` and `return 1`
+
+
+def test_concepts_follow_the_documented_rule():
+    ns = {"torch": __import__("torch"), "F": __import__("torch.nn.functional").nn.functional, "EPOCHS": 3}
+    found = loops.concepts(_sample, namespace=ns)
+    assert {"torch.optim.SGD", "F.cross_entropy", ".parameters", ".backward", ".step", "lr=", "momentum=",
+            "reduction=", '"sum"', "for loop"} <= found
+    assert not {"EPOCHS", "range", "model", "opt", "torch", "F", "loss"} & found, found
+
+
+def test_changed_lines_and_measure():
+    changed, removed = loops.changed_lines(_sample, _sample_changed)
+    new = loops.code_lines(_sample_changed)
+    assert [new[i].strip() for i in changed] == ["opt = torch.optim.Adam(model.parameters(), lr=0.1)  # noqa: F821",
+                                                 "return loss"]
+    assert removed == 2  # the SGD call's second line and the `text = ...` line (`return` was changed, not removed)
+    table = loops.measure({"a": {"x": _sample}, "b": {"x": _sample_changed}})
+    assert list(table["lines"]) == [8, 6]
+    assert list(table["changed"]) == [8, 2]
+
+
+def test_step_view_renders_and_highlights():
+    view = loops.StepView({"a": {"x": _sample, "y": _sample}, "b": {"x": _sample_changed, "y": _sample}})
+    assert view.versions == ["all 2", "x", "y"]
+    first = view.render("a")
+    assert "background:#e6ffec" not in first, "nothing is highlighted on the first step"
+    both = view.render("b")
+    assert both.count("background:#e6ffec") == 2  # two changed lines in x, none in y
+    assert view.render("b", highlight=False).count("background:#e6ffec") == 0
+    only_y = view.render("b", "y")
+    assert view.shown == ("b", ("y",)) and "torch.optim.Adam" not in re.sub(r"<[^>]+>", "", only_y)
+    with pytest.raises(ValueError):
+        view.render("c")
+
+
+# --------------------------------------------------------------------------- the lesson (slow)
+
+
+def _text(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
+def _count_in_notebook(fname: str) -> int:
+    """Count a function's code lines straight from the committed notebook (independent of helpers.loops)."""
+    nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code" or f"def {fname}(" not in cell.source:
+            continue
+        src = cell.source
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.FunctionDef) and node.name == fname:
+                body = node.body
+                if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                    body = body[1:]
+                lines = src.splitlines()[body[0].lineno - 1:node.end_lineno]
+                return sum(1 for ln in lines if ln.strip() and not ln.strip().startswith("#"))
+    raise AssertionError(f"no function {fname} in the notebook")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_hand_loop_fastai_and_keras_reach_the_same_accuracy(lesson):
+    live = lesson(NAME)
+    accs = live.eval("[acc_pytorch, acc_fastai, acc_keras]")
+    tolerance = live.eval("TOLERANCE")
+    assert tolerance <= 0.03, "the stated tolerance is at most 3 points"
+    assert min(accs) >= 0.9, f"every version learns the digits: {accs}"
+    assert max(accs) - min(accs) <= tolerance, f"accuracies {accs} differ by more than {tolerance}"
+    # they really started from the same weights
+    assert live.eval("params_gap(make_model(), make_model())") == 0.0
+    assert live.eval("float(np.abs(keras_model().layers[0].get_weights()[0] - "
+                     "make_model()[0].weight.detach().numpy().T).max())") == 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_every_refactoring_keeps_the_arithmetic(lesson):
+    live = lesson(NAME)
+    gaps = live.eval("{'v1-v2': gap_v1_v2, 'v2-v3': gap_v2_v3, 'v3-v4': gap_v3_v4, 'v4-fastai': gap_v4_fastai}")
+    assert gaps["v1-v2"] <= 1e-6, gaps  # float rounding only: torch.optim.SGD orders one multiply-add differently
+    assert gaps["v2-v3"] == gaps["v3-v4"] == gaps["v4-fastai"] == 0.0, gaps
+    assert abs(live.eval("acc_v0 - acc_v1")) <= 0.03, "the DataLoader only changes the shuffling"
+    # the comparison can fail: different starting weights give a large gap
+    assert live.eval("params_gap(make_model(0), make_model(1))") > 0.01
+    assert live.eval("[e for e in our_events if e not in fastai_events]") == []
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_callbacks_add_a_schedule_and_early_stopping(lesson):
+    live = lesson(NAME)
+    epochs = live.eval("epochs_run_cbs")
+    assert 2 <= epochs < 30, "early stopping ended the 30-epoch run"
+    assert live.eval("early_cb.stopped_epoch") == epochs - 1
+    lrs = live.eval("schedule_cb.lrs")
+    assert len(lrs) == epochs * math.ceil(1437 / 64), "one learning rate per training batch"
+    assert lrs[0] == pytest.approx(0.3 / 25) and max(lrs) == pytest.approx(0.3, rel=1e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_line_counts_are_measured_from_the_cells(lesson):
+    live = lesson(NAME)
+    counts = live.eval("line_counts")
+    steps, frameworks = live.eval("STEPS"), live.eval("FRAMEWORKS")
+    names = live.eval("{f'{fw}/{s}': VARIANTS[s][fw].__name__ for s in STEPS for fw in FRAMEWORKS}")
+    assert set(counts) == set(names) and len(counts) == 15
+    for key, fname in names.items():
+        assert counts[key] == _count_in_notebook(fname), f"{key}: table says {counts[key]}"
+    # the lesson's claims about them
+    changed = live.eval("changed_counts")
+    for s in steps:
+        assert counts[f"PyTorch/{s}"] >= 3 * max(counts[f"fastai/{s}"], counts[f"Keras/{s}"]), s
+        assert abs(counts[f"fastai/{s}"] - counts[f"Keras/{s}"]) <= 3, s
+    for s in steps[1:4]:
+        assert changed[f"PyTorch/{s}"] >= changed[f"fastai/{s}"], s
+    assert counts["PyTorch/5 + Adam"] > counts["PyTorch/1 train"], "raw PyTorch grows with each feature"
+    assert all(changed[f"{fw}/5 + Adam"] <= 3 for fw in frameworks), "changing the optimiser is cheap everywhere"
+    assert counts["Keras/1 train"] < counts["fastai/1 train"], "Keras is shortest at the start (no data wrapping)"
+    assert changed["fastai/3 + schedule"] < changed["Keras/3 + schedule"], "fastai's schedule is one line"
+    concepts = live.eval("concept_counts")
+    for s in steps:
+        assert concepts[f"PyTorch/{s}"] > max(concepts[f"fastai/{s}"], concepts[f"Keras/{s}"]), s
+    grad = live.eval("grad_code")
+    assert grad["fastai"] < grad["Keras"], "gradient norms: one fastai callback vs train_step + callback"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_every_variant_trained(lesson):
+    live = lesson(NAME)
+    res = live.eval("{f'{fw}/{s}': [results[s, fw]['accuracy'], results[s, fw]['epochs']] "
+                    "for s in STEPS for fw in FRAMEWORKS}")
+    assert len(res) == 15
+    for key, (acc, epochs) in res.items():
+        assert acc >= 0.85, f"{key} did not learn: accuracy {acc}"
+        assert 1 <= epochs <= 5, key
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_gradient_norms_recorded_in_both_frameworks(lesson):
+    live = lesson(NAME)
+    fa, ks = live.eval("fastai_grad_norms"), live.eval("keras_grad_norms")
+    assert len(fa) == 2 * (1437 // 64), "fastai: one per training batch (it drops the last, incomplete one)"
+    assert len(ks) == 2 * math.ceil(1437 / 64), "Keras: one per training batch"
+    assert all(math.isfinite(v) and v > 0 for v in fa + ks)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_switcher_shows_the_chosen_step_and_highlights_changes(lesson):
+    live = lesson(NAME)
+    before = live.eval("switcher.renders")
+    live.exec("switcher.controls['step'].value = '5 + Adam'")
+    assert live.eval("switcher.renders") > before and live.eval("switcher.last_error") is None
+    shown = _text(live.eval("step_view.html"))
+    assert "torch.optim.Adam" in shown and "opt_func=Adam" in shown and "keras.optimizers.Adam" in shown
+    highlighted = live.eval("step_view.html").count("background:#e6ffec")
+    assert highlighted == live.eval("sum(changed_counts[f'{fw}/5 + Adam'] for fw in FRAMEWORKS)")
+
+    live.exec("switcher.controls['version'].value = 'Keras'")
+    assert live.eval("list(step_view.shown[1])") == ["Keras"]
+    shown = _text(live.eval("step_view.html"))
+    assert "keras.optimizers.Adam" in shown and "torch.optim" not in shown
+
+    live.exec("switcher.controls['highlight'].value = False")
+    assert "background:#e6ffec" not in live.eval("step_view.html")
+    live.exec("switcher.controls['step'].value = '1 train'; switcher.controls['version'].value = 'all three'; "
+              "switcher.controls['highlight'].value = True")
+    assert "background:#e6ffec" not in live.eval("step_view.html"), "the first step has nothing to compare with"
+    assert live.eval("switcher.last_error") is None
+
+
+def test_measuring_is_not_hand_typed():
+    """The lesson's numbers come from loops.measure over VARIANTS, never from literals in the source."""
+    src = course.source_py(NAME).read_text()
+    assert "line_counts = {f\"{r.framework}/{r.step}\": int(r.lines) for r in measured.itertuples()}" in src
+    assert "measured = loops.measure(VARIANTS)" in src
+    assert textwrap.dedent("""\
+        grad_code = {"fastai": loops.count_lines(GradNorms),""") in src
