@@ -83,9 +83,12 @@ def spirals(n: int = 200, turns: float = 1.5, noise: float = 0.1, seed: int = 0)
     """Two interleaved spirals, a classic problem a linear model cannot touch."""
     rng = np.random.default_rng(seed)
     half = n // 2
-    t = np.sqrt(rng.uniform(0, 1, half)) * turns * 2 * np.pi
-    arm = np.stack([t * np.cos(t), t * np.sin(t)], axis=1) / (turns * 2 * np.pi)
-    X = np.concatenate([arm, -arm[: n - half]]) + rng.normal(0, noise, (n, 2)) / 2
+
+    def arm(m):
+        t = np.sqrt(rng.uniform(0, 1, m)) * turns * 2 * np.pi
+        return np.stack([t * np.cos(t), t * np.sin(t)], axis=1) / (turns * 2 * np.pi)
+
+    X = np.concatenate([arm(half), -arm(n - half)]) + rng.normal(0, noise, (n, 2)) / 2
     y = np.concatenate([np.zeros(half), np.ones(n - half)])
     order = rng.permutation(n)
     return _binary(X[order], y[order])

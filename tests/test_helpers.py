@@ -1,0 +1,309 @@
+"""Unit tests of the helper package: data, checks, twins' parity, import order, set-up, widgets."""
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from helpers import checks, compare, data
+
+
+def run_py(code: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout)
+
+
+# --------------------------------------------------------------------------- data
+
+
+@pytest.mark.parametrize("gate,expected", [("xor", [0, 1, 1, 0]), ("and", [0, 0, 0, 1]), ("or", [0, 1, 1, 1]),
+                                           ("nand", [1, 1, 1, 0])])
+def test_logic_gates(gate, expected):
+    X, y = data.logic_gate(gate)
+    assert X.shape == (4, 2) and y.shape == (4, 1)
+    assert X.dtype == np.float32 and y.dtype == np.float32
+    assert y.ravel().tolist() == expected
+
+
+def test_unknown_gate_says_what_exists():
+    with pytest.raises(ValueError, match="choose one of"):
+        data.logic_gate("xand")
+
+
+@pytest.mark.parametrize("maker", [data.moons, data.circles, data.spirals])
+def test_2d_problems_are_binary_float32(maker):
+    X, y = maker(n=101, seed=3)
+    assert X.shape == (101, 2) and y.shape == (101, 1)
+    assert X.dtype == np.float32 and y.dtype == np.float32
+    assert set(np.unique(y)) == {0.0, 1.0}
+    X2, _ = maker(n=101, seed=3)
+    assert np.array_equal(X, X2), "same seed, same data"
+
+
+def test_parity_labels_count_ones():
+    X, y = data.parity(5)
+    assert X.shape == (32, 5)
+    assert np.array_equal(y.ravel(), X.sum(1) % 2)
+
+
+def test_digits_split_is_stratified_and_scaled():
+    s = data.digits(valid_pct=0.2, seed=0)
+    Xt, yt, Xv, yv = s
+    assert Xt.shape[1] == 64 and Xt.dtype == np.float32 and yt.dtype == np.int64
+    assert len(Xt) + len(Xv) == 1797
+    assert 0.0 <= Xt.min() and Xt.max() <= 1.0
+    assert set(np.unique(yv)) == set(range(10)), "every class in the validation set"
+    assert s.n_classes == 10
+
+
+def test_split_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="same number of rows"):
+        data.split(np.zeros((5, 2)), np.zeros(4))
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def test_check_shape_message_is_actionable():
+    with pytest.raises(checks.CheckError) as e:
+        checks.check_shape(np.zeros(4), (4, 1), name="y")
+    assert "expected shape (4, 1), got (4,)" in str(e.value)
+    assert "reshape" in str(e.value)
+    assert checks.check_shape(np.zeros((4, 1)), (4, None)) is None
+
+
+def test_check_close_reports_first_mismatch():
+    with pytest.raises(checks.CheckError, match=r"expected 2 at index \(1,\), got 5 \(1 of 3 values differ\)"):
+        checks.check_close([1, 5, 3], [1, 2, 3], name="f")
+    checks.check_close(np.float32(0.1), 0.1, rtol=1e-6)
+
+
+def test_check_none_result_hints_at_return():
+    with pytest.raises(checks.CheckError, match="return"):
+        checks.check_shape(None, (2,))
+
+
+def test_checks_are_assertion_errors_and_return_none():
+    """nbgrader fails a test on AssertionError, and reads a returned number as partial credit."""
+    assert issubclass(checks.CheckError, AssertionError)
+    assert checks.check_between(0.5, 0, 1) is None
+    assert checks.check_finite([1.0]) is None
+
+
+def test_check_finite_points_at_overflow():
+    with pytest.raises(checks.CheckError, match="inf at index"):
+        checks.check_finite(np.array([1.0, np.inf]))
+
+
+def test_check_values_explains_unimplemented():
+    def stub(x):
+        raise NotImplementedError()
+
+    with pytest.raises(checks.CheckError, match="not implemented yet"):
+        checks.check_values(stub, [(0.0, 0.5)])
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def test_metrics_match_definitions():
+    out = np.array([[10.0], [-10.0], [10.0]])
+    y = np.array([[1.0], [0.0], [0.0]])
+    m = compare.metrics(out, y)
+    assert m["accuracy"] == pytest.approx(2 / 3)
+    logits = np.array([[5.0, 0.0], [0.0, 5.0]])
+    assert compare.metrics(logits, np.array([0, 0]))["accuracy"] == 0.5
+
+
+def test_table_puts_runs_in_columns():
+    a = compare.Run("fastai", params=33, seconds=0.5, steps=300, final={"accuracy": 1.0})
+    b = compare.Run("keras", params=33, seconds=0.7, steps=300, final={"accuracy": 0.75})
+    t = compare.table(a, b)
+    assert list(t.columns) == ["fastai", "keras"]
+    assert t.loc["accuracy", "keras"] == 0.75 and t.loc["steps", "fastai"] == 300
+
+
+# --------------------------------------------------------------------------- light import, import order, set-up
+
+
+def test_import_helpers_is_light():
+    p = run_py("""
+        import sys, helpers
+        from helpers import data, checks, compare, plots, widgets
+        heavy = [m for m in ("torch", "tensorflow", "keras", "fastai") if m in sys.modules]
+        print("HEAVY", heavy)
+    """)
+    assert p.returncode == 0, p.stderr
+    assert "HEAVY []" in p.stdout
+
+
+def test_tensorflow_first_is_made_safe_by_helpers():
+    """Importing TensorFlow before torchvision segfaults; after `import helpers` that order is harmless."""
+    p = run_py("""
+        import helpers
+        import tensorflow
+        import torchvision
+        import sys
+        print("ORDER", list(m for m in sys.modules if m in ("torchvision", "tensorflow")))
+    """)
+    assert p.returncode == 0, f"exit {p.returncode}: {p.stderr[-2000:]}"
+    assert "ORDER" in p.stdout
+
+
+def test_unsafe_order_without_helpers_is_real():
+    """The hazard the guard exists for: without helpers this order kills the process (SIGSEGV)."""
+    p = run_py("import tensorflow\nimport torchvision\n")
+    if p.returncode == 0:
+        pytest.skip("this torch/TensorFlow pair no longer crashes in this order; the guard is harmless")
+    assert p.returncode in (-11, 139), p.stderr[-1000:]
+
+
+def test_setup_is_quiet_seeded_and_single_threaded():
+    p = run_py("""
+        import helpers
+        helpers.setup(seed=3, verbose=False)
+        import torch, tensorflow as tf, numpy as np
+        print("THREADS", torch.get_num_threads(), tf.config.threading.get_intra_op_parallelism_threads())
+        a = np.random.rand(); t = float(torch.rand(1))
+        helpers.setup(seed=3, verbose=False)
+        print("SAME", a == np.random.rand(), t == float(torch.rand(1)))
+    """)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "THREADS 1 1" in p.stdout
+    assert "SAME True True" in p.stdout
+    noise = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert not noise, f"setup() must keep framework noise off stderr, got: {noise[:5]}"
+
+
+def test_setup_refuses_after_unsafe_import():
+    p = run_py("""
+        import tensorflow
+        import helpers
+        try:
+            helpers.setup(verbose=False)
+        except RuntimeError as e:
+            print("REFUSED", "Restart" in str(e))
+    """)
+    assert "REFUSED True" in p.stdout, p.stdout + p.stderr[-1000:]
+
+
+def test_setup_rejects_bad_arguments():
+    import helpers
+
+    with pytest.raises(ValueError, match="fastai' and/or 'keras"):
+        helpers.setup(frameworks=("jax",))
+    with pytest.raises(ValueError, match="threads"):
+        helpers.setup(threads=0)
+
+
+def test_doctor_reports_a_wrong_version_with_a_fix(monkeypatch, capsys):
+    from helpers import env
+
+    monkeypatch.setitem(env.EXPECTED, "keras", "9.9.9")
+    rep = env.doctor()
+    out = capsys.readouterr().out
+    assert not rep.ok
+    assert "[FIX] keras" in out and "expected 9.9.9" in out and "make lab" in out
+
+
+# --------------------------------------------------------------------------- twins
+
+
+def test_twins_expose_the_same_interface():
+    from helpers import fastai_side, keras_side
+
+    assert fastai_side.__all__ == keras_side.__all__
+    for name in fastai_side.__all__:
+        fa, ks = getattr(fastai_side, name), getattr(keras_side, name)
+        assert inspect.signature(fa) == inspect.signature(ks), f"{name}: {inspect.signature(fa)} vs {inspect.signature(ks)}"
+        assert fa.__doc__ and ks.__doc__, f"{name} needs a docstring in both twins"
+
+
+@pytest.fixture(scope="module")
+def twins():
+    import helpers
+
+    helpers.setup(verbose=False)
+    from helpers import fastai_side, keras_side
+
+    return fastai_side, keras_side
+
+
+def test_same_mlp_same_parameter_count(twins):
+    fa, ks = twins
+    for sizes in ([2, 8, 1], [64, 32, 10], [5, 4, 4, 3]):
+        assert fa.count_params(fa.mlp(sizes)) == ks.count_params(ks.mlp(sizes)) == checks.count_params(fa.mlp(sizes))
+
+
+def test_weights_copied_across_frameworks_give_the_same_outputs(twins):
+    fa, ks = twins
+    m_fa, m_ks = fa.mlp([2, 8, 1], "tanh", seed=0), ks.mlp([2, 8, 1], "tanh", seed=1)
+    ks.set_weights(m_ks, fa.get_weights(m_fa))
+    X, _ = data.logic_gate("xor")
+    np.testing.assert_allclose(fa.predict(m_fa, X), ks.predict(m_ks, X), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="expected 4 arrays"):
+        fa.set_weights(m_fa, fa.get_weights(m_fa)[:2])
+
+
+@pytest.mark.parametrize("side", ["fastai", "keras"])
+def test_train_steps_solves_xor(twins, side):
+    mod = twins[0] if side == "fastai" else twins[1]
+    X, y = data.logic_gate("xor")
+    dls = mod.dataloaders(X, y, bs=4, shuffle=False)
+    run = mod.train(mod.mlp([2, 8, 1], "tanh", seed=0), dls, steps=300, lr=0.05)
+    assert run.steps == 300 and run.params == 33
+    assert run.final["train_accuracy"] == 1.0
+    assert run.loss[-1] < run.loss[0] / 5, "the loss curve goes down"
+    with pytest.raises(ValueError, match="exactly one of"):
+        mod.train(mod.mlp([2, 1]), dls)
+
+
+def test_fastai_dataloaders_spawn_no_workers(twins):
+    fa, _ = twins
+    dls = fa.dataloaders(*data.digits())
+    # fastai keeps the real worker count on its torch loader (`.num_workers` is a shard counter)
+    assert dls.train.fake_l.num_workers == 0 and dls.valid.fake_l.num_workers == 0
+
+
+def test_grad_norms_one_per_dense_layer(twins):
+    fa, ks = twins
+    X, y = data.moons(n=64)
+    for mod in (fa, ks):
+        norms = mod.grad_norms(mod.mlp([2, 16, 16, 1], "sigmoid", seed=0), X, y)
+        assert len(norms) == 3 and all(n > 0 for n in norms)
+
+
+# --------------------------------------------------------------------------- widgets
+
+
+def test_explorer_redraws_on_change_and_keeps_errors_visible():
+    import matplotlib
+
+    matplotlib.use("agg")
+    from helpers import widgets
+
+    calls = []
+
+    def draw(a, kind):
+        if kind == "bad":
+            raise ValueError("boom")
+        calls.append((a, kind))
+
+    ex = widgets.Explorer(draw, a=widgets.slider("a", 1.0, 0, 2), kind=widgets.choice("kind", ["ok", "bad"]))
+    assert ex.renders == 1 and calls == [(1.0, "ok")]
+    ex.controls["a"].value = 2.0
+    assert ex.renders == 2 and calls[-1] == (2.0, "ok")
+    ex.controls["kind"].value = "bad"
+    assert ex.renders == 3 and "boom" in ex.last_error
+    with pytest.raises(ValueError, match="at least one control"):
+        widgets.Explorer(draw)
+
+
+def test_log_slider_spans_decades():
+    from helpers import widgets
+
+    s = widgets.log_slider("lr", 0.1, -4, 1)
+    assert s.min == -4 and s.max == 1 and s.value == pytest.approx(0.1)
