@@ -158,7 +158,13 @@ def test_callbacks_add_a_schedule_and_early_stopping(lesson):
     assert live.eval("early_cb.stopped_epoch") == epochs - 1
     lrs = live.eval("schedule_cb.lrs")
     assert len(lrs) == epochs * math.ceil(1437 / 64), "one learning rate per training batch"
-    assert lrs[0] == pytest.approx(0.3 / 25) and max(lrs) == pytest.approx(0.3, rel=1e-3)
+    assert live.eval("schedule_cb.total") == 30 * math.ceil(1437 / 64), "the schedule was planned for 30 epochs"
+    assert lrs[0] == pytest.approx(0.3 / 25)
+    assert live.eval("max(abs(lr - one_cycle(i / schedule_cb.total, 0.3)) for i, lr in enumerate(schedule_cb.lrs))") \
+        < 1e-12, "the applied rates follow the one-cycle curve"
+    history = live.eval("[r['valid_loss'] for r in learn_cbs.history]")
+    best = history.index(min(history))
+    assert best == epochs - 3 and min(history[-2:]) >= history[best], "stopped after 2 epochs without improvement"
 
 
 @pytest.mark.slow

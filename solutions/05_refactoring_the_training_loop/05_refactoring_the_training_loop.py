@@ -559,8 +559,9 @@ class EarlyStoppingCB(MiniCallback):
 
 
 # %% [markdown]
-# We ask for 30 epochs at a peak learning rate of 0.3 with a patience of 2, and add both callbacks. The
-# `MiniLearner` class is unchanged — adding behaviour is adding an object to a list.
+# We plan 30 epochs with a deliberately aggressive peak learning rate of 0.3 (three times what we used so far)
+# and a patience of 2, and add both callbacks. The `MiniLearner` class is unchanged — adding behaviour is
+# adding an object to a list.
 
 # %%
 schedule_cb, early_cb = OneCycleCB(lr_max=0.3), EarlyStoppingCB(patience=2)
@@ -570,8 +571,10 @@ epochs_run_cbs = len(learn_cbs.history)
 print(f"stopped after {epochs_run_cbs} of 30 epochs")
 
 # %% [markdown]
-# The learning rate followed the one-cycle curve until early stopping cut the run short (left); the
-# validation loss stopped improving for two epochs in a row, and that ended training (right).
+# The learning rate followed the planned one-cycle curve (left). As it climbed towards 0.3, training became
+# unstable: the validation loss stopped improving for two epochs in a row, and early stopping ended the run
+# long before the plan did (right) — which is exactly what it is for: not wasting 24 more epochs on a run that
+# has gone wrong.
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
