@@ -26,7 +26,7 @@ import corpus  # noqa: E402
 
 pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the grader sandbox needs Linux")]
 
-LIMITS = ["--cell-timeout", "6", "--timeout", "25", "--memory", "1"]
+LIMITS = ["--cell-timeout", "6", "--timeout", "40", "--memory", "1"]
 HIDDEN_MARKERS = ["HIDDEN_SQUARE_NEGATIVE", "HIDDEN_SQUARE_ARRAY", "HIDDEN_TOTAL_EMPTY", "HIDDEN_TOTAL_FLOATS",
                   "BEGIN HIDDEN TESTS"]
 
