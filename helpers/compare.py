@@ -83,7 +83,8 @@ def _color(run: Run, i: int):
     return plt.rcParams["axes.prop_cycle"].by_key()["color"][i % 10]
 
 
-def curves(*runs: Run, ax=None, title: str = "Training loss", logy: bool = False, smooth: int = 1):
+def curves(*runs: Run, ax=None, title: str = "Training loss", logy: bool = False, smooth: int = 1,
+           xlabel: str = "step", ylabel: str = "loss"):
     """Learning curves of several runs on one axes (loss against optimisation step)."""
     import matplotlib.pyplot as plt
 
@@ -97,8 +98,8 @@ def curves(*runs: Run, ax=None, title: str = "Training loss", logy: bool = False
             y = np.convolve(y, kernel, mode="valid")
             x = x[smooth - 1:]
         ax.plot(x, y, label=r.name, color=_color(r, i), lw=1.8)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
     ax.set_title(title)
@@ -106,7 +107,8 @@ def curves(*runs: Run, ax=None, title: str = "Training loss", logy: bool = False
     return ax
 
 
-def side_by_side(*runs: Run, title: str = "", logy: bool = False, show: bool = True):
+def side_by_side(*runs: Run, title: str = "", logy: bool = False, show: bool = True,
+                 xlabel: str = "step", ylabel: str = "loss"):
     """The comparison every lesson ends with: learning curves and a table of numbers.
 
     Displays a figure (curves on one axes + a bar of wall time) and returns the table.
@@ -114,7 +116,7 @@ def side_by_side(*runs: Run, title: str = "", logy: bool = False, show: bool = T
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [2.2, 1]})
-    curves(*runs, ax=ax1, title=title or "Training loss", logy=logy)
+    curves(*runs, ax=ax1, title=title or "Training loss", logy=logy, xlabel=xlabel, ylabel=ylabel)
     names = [r.name for r in runs]
     ax2.barh(names, [r.seconds for r in runs], color=[_color(r, i) for i, r in enumerate(runs)])
     ax2.set_xlabel("wall time (s)")
