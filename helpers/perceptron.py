@@ -1,0 +1,121 @@
+"""Lesson 04 helpers: threshold units, NumPy forward passes and line drawings.
+
+Everything here is NumPy + matplotlib (no framework import), so it is cheap to
+import and safe to call from graded cells.  Weights use the Keras layout that
+``helpers.fastai_side.get_weights`` / ``helpers.keras_side.get_weights`` return:
+``[W1, b1, W2, b2, ...]`` with each ``W`` shaped (inputs, outputs).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .plots import CMAP, grid_for, scatter
+
+#: one colour per hidden unit when their lines are drawn
+UNIT_COLORS = ("#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+
+
+def step(z):
+    """The threshold (Heaviside) unit of 1958: 1.0 where ``z > 0``, else 0.0."""
+    return (np.asarray(z, dtype=float) > 0).astype(float)
+
+
+def sigmoid(z):
+    """A sigmoid that never overflows."""
+    z = np.asarray(z, dtype=float)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+_ACTS = {"tanh": np.tanh, "sigmoid": sigmoid, "relu": lambda z: np.maximum(z, 0.0), "step": step,
+         "linear": lambda z: z}
+
+
+def forward(weights, X, act: str = "tanh", out_act: str = "linear"):
+    """Outputs of a dense network with weights ``[W1, b1, ..., Wk, bk]`` (Keras layout) for rows ``X``.
+
+    Hidden layers use ``act``; the last layer uses ``out_act`` (raw scores by default).
+    """
+    if len(weights) % 2 or not weights:
+        raise ValueError(f"expected [W1, b1, W2, b2, ...], got {len(weights)} arrays")
+    if act not in _ACTS or out_act not in _ACTS:
+        raise ValueError(f"activations must be among {sorted(_ACTS)}")
+    h = np.asarray(X, dtype=float)
+    n_layers = len(weights) // 2
+    for i in range(n_layers):
+        W, b = np.asarray(weights[2 * i], dtype=float), np.asarray(weights[2 * i + 1], dtype=float)
+        h = h @ W + b
+        h = _ACTS[act if i < n_layers - 1 else out_act](h)
+    return h
+
+
+def hidden_lines(weights):
+    """``(w, b)`` of each first-layer unit: the line ``w · x + b = 0`` where that unit switches."""
+    W1, b1 = np.asarray(weights[0], dtype=float), np.asarray(weights[1], dtype=float)
+    return [(W1[:, j], float(b1[j])) for j in range(W1.shape[1])]
+
+
+def draw_line(ax, w, b, **kwargs):
+    """Draw ``w[0]·x + w[1]·y + b = 0`` across the current axes limits (nothing if ``w`` is ~0)."""
+    w = np.asarray(w, dtype=float)
+    if ax.get_adjustable() == "datalim":  # keep an equal aspect by resizing the box, not the limits
+        ax.set_adjustable("box")
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    if np.abs(w).max() < 1e-12:
+        return None
+    kwargs.setdefault("lw", 1.5)
+    kwargs.setdefault("zorder", 3)
+    if abs(w[1]) >= abs(w[0]):
+        xs = np.array([x0, x1])
+        ys = -(w[0] * xs + b) / w[1]
+    else:
+        ys = np.array([y0, y1])
+        xs = -(w[1] * ys + b) / w[0]
+    (artist,) = ax.plot(xs, ys, **kwargs)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    return artist
+
+
+def draw_regions(ax, predict, X, y, title: str = "", pad: float = 0.5, n: int = 120, s: int = 90):
+    """Shade ``predict`` (an (m, 2) array → m values in [0, 1]) over the plane, draw its 0.5 contour and the
+    data on top with markers big enough for a four-point truth table. Keeps an equal aspect ratio."""
+    xx, yy, pts = grid_for(X, pad=pad, n=n)
+    p = np.asarray(predict(pts), dtype=float).reshape(xx.shape)
+    ax.contourf(xx, yy, p, levels=np.linspace(0, 1, 11), cmap=CMAP, alpha=0.35)
+    if p.min() < 0.5 < p.max():
+        ax.contour(xx, yy, p, levels=[0.5], colors="k", linewidths=1.4)
+    scatter(X, y, ax=ax, title=title, s=s)
+    ax.set_adjustable("box")
+    ax.set_xlim(xx.min(), xx.max())
+    ax.set_ylim(yy.min(), yy.max())
+    return ax
+
+
+def draw_state(ax, weights, X, y, act: str = "tanh", title: str = "", lines: bool = True, pad: float = 0.5,
+               n: int = 120):
+    """Decision regions of the network ``weights`` (probability shading and the 0.5 contour), the data,
+    and — for a network with a hidden layer — each hidden unit's line, dashed, in its own colour."""
+    draw_regions(ax, lambda P: sigmoid(forward(weights, P, act=act)), X, y, title=title, pad=pad, n=n)
+    if lines and len(weights) > 2:
+        for j, (w, b) in enumerate(hidden_lines(weights)):
+            draw_line(ax, w, b, ls="--", lw=2, color=UNIT_COLORS[j % len(UNIT_COLORS)], label=f"hidden unit {j + 1}")
+    return ax
+
+
+def bce(logits, y) -> float:
+    """Mean binary cross-entropy of raw scores ``logits`` against 0/1 targets ``y`` (stable form)."""
+    z = np.asarray(logits, dtype=float).reshape(-1)
+    t = np.asarray(y, dtype=float).reshape(-1)
+    return float(np.mean(np.logaddexp(0.0, z) - t * z))
+
+
+def accuracy(logits, y) -> float:
+    """Fraction of rows where ``logits > 0`` agrees with ``y > 0.5``."""
+    z = np.asarray(logits, dtype=float).reshape(-1)
+    t = np.asarray(y, dtype=float).reshape(-1)
+    return float(np.mean((z > 0) == (t > 0.5)))
+
+
+__all__ = ["step", "sigmoid", "forward", "hidden_lines", "draw_line", "draw_regions", "draw_state", "bce", "accuracy", "UNIT_COLORS"]

@@ -1,0 +1,980 @@
+# %% [markdown]
+# # Lesson 04 — XOR and the Minsky–Papert history: why depth matters
+#
+# In 1958 a machine that learned from examples made the front pages. Eleven years later a book proved what
+# it could *not* learn, and neural networks went out of fashion for more than a decade. The function at
+# the centre of the story is tiny: **XOR**, "one or the other, but not both". This lesson rebuilds the
+# whole argument, with every claim checked by a cell, and ends with the modern answer: **depth**.
+#
+# By the end of this lesson you will be able to:
+#
+# 1. implement Rosenblatt's **perceptron** and its learning rule from scratch, and watch it learn AND and OR;
+# 2. show — with a picture, with algebra and with a failing perceptron — that **XOR is not linearly
+#    separable**;
+# 3. say what **Minsky & Papert** proved in *Perceptrons* (1969), the caveat most readers missed, and how it
+#    shaped the field;
+# 4. set the weights of a **2-2-1 network by hand** so it computes XOR;
+# 5. train a single-layer and a one-hidden-layer network on XOR in **fastai and Keras**, from the *same*
+#    starting weights, and see both frameworks follow the same trajectory — the single layer stuck at
+#    ≤ 75 %, the hidden layer at 100 %;
+# 6. explain **universal approximation**, why deep networks were long thought untrainable, and show depth
+#    paying off on the two-spirals problem at a fixed parameter budget.
+#
+# Cells marked *graded* are exercises: replace `raise NotImplementedError()` with your code, then run the
+# test cell below it. Run the notebook top to bottom (**Run → Run All Cells**) the first time.
+
+# %% [markdown]
+# ## 0. Set-up
+#
+# As in every lesson, the first cell prepares the kernel (PyTorch before TensorFlow, one CPU thread, quiet
+# logs, seeds). Then we import fastai, Keras and the course helpers. `helpers.perceptron` holds this
+# lesson's small NumPy tools: threshold units, a forward pass for any stack of dense layers, and line
+# drawing.
+
+# %%
+import helpers
+
+helpers.setup(seed=0)
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from fastai.basics import *  # noqa: E402,F403 - fastai's documented import style
+from fastai.callback.all import *  # noqa: E402,F403
+import keras  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from helpers import checks, compare, data, fastai_side, keras_side, perceptron, plots, widgets  # noqa: E402
+from helpers.perceptron import draw_line, forward, step  # noqa: E402
+
+# %% [markdown]
+# ## 1. The perceptron (Rosenblatt, 1958)
+#
+# Frank Rosenblatt, a psychologist at the Cornell Aeronautical Laboratory, described the **perceptron** in
+# 1958 and then built it in hardware: the *Mark I Perceptron* looked at the world through a 20 × 20 grid of
+# photocells, and its adjustable weights were potentiometers turned by electric motors. At a press event
+# in July 1958 the US Navy, which funded it, presented it as the embryo of a computer that would one day
+# "walk, talk, see, write, reproduce itself and be conscious of its existence" (*The New York Times*).
+# The real machine learned to tell simple shapes apart — which was remarkable enough: it **learned from
+# examples** instead of being programmed.
+#
+# A perceptron is one **threshold unit**. It weighs its inputs, adds a bias, and fires if the sum is
+# positive:
+#
+# $$ \hat y = \operatorname{step}(w \cdot x + b), \qquad \operatorname{step}(z) = \begin{cases} 1 & z > 0 \\ 0 & z \le 0. \end{cases} $$
+#
+# Its **learning rule** is just as short. Show it the examples one at a time; after each one, nudge the
+# weights by the error:
+#
+# $$ w \leftarrow w + \eta\,(y - \hat y)\,x, \qquad b \leftarrow b + \eta\,(y - \hat y). $$
+#
+# If the guess was right, $y - \hat y = 0$ and nothing changes. If it said 0 but should have said 1, the
+# weights move *towards* $x$ (the sum $w \cdot x + b$ grows); if it said 1 but should have said 0, they move
+# away. One pass over all examples is an **epoch**.
+
+# %%
+def perceptron_predict(X, w, b):
+    """The perceptron's 0/1 outputs for each row of X."""
+    return step(np.asarray(X, dtype=float) @ np.asarray(w, dtype=float) + b)
+
+
+X_and, y_and = data.logic_gate("and")
+print("inputs:", X_and.tolist())
+print("AND:   ", y_and.ravel().tolist())
+print("a hand-picked perceptron (w = [1, 1], b = -1.5):", perceptron_predict(X_and, [1, 1], -1.5).tolist())
+
+# %% [markdown]
+# ### Exercise 1 (graded, 3 points): the perceptron learning rule
+#
+# Write `train_perceptron(X, y, lr=1.0, max_epochs=100)`:
+#
+# * start from `w = 0` (one weight per column of `X`) and `b = 0`;
+# * each epoch, visit the rows **in order**; for each row compute $\hat y$ with `perceptron_predict` (so a
+#   sum of exactly 0 predicts 0), and apply the rule above;
+# * count the **mistakes** ($\hat y \ne y$) in each epoch; stop after the first epoch with **no** mistakes,
+#   or after `max_epochs` epochs, whichever comes first;
+# * return `w` (a float array of shape `(d,)`), `b` (a float) and `mistakes` (a list: mistakes per epoch).
+#
+# The perceptron **converged** if the last epoch had no mistakes: `mistakes[-1] == 0`. `y` may arrive as a
+# column `(n, 1)` or a flat `(n,)` array.
+
+# %% nbgrader={"grade": false, "grade_id": "perceptron", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def train_perceptron(X, y, lr=1.0, max_epochs=100):
+    """Rosenblatt's rule, one example at a time. Returns (w, b, mistakes per epoch)."""
+    ### BEGIN SOLUTION
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float).reshape(-1)
+    w, b = np.zeros(X.shape[1]), 0.0
+    mistakes = []
+    for _ in range(max_epochs):
+        wrong = 0
+        for x_i, y_i in zip(X, y):
+            error = y_i - perceptron_predict(x_i, w, b)
+            if error != 0:
+                w = w + lr * error * x_i
+                b = b + lr * error
+                wrong += 1
+        mistakes.append(wrong)
+        if wrong == 0:
+            break
+    return w, float(b), mistakes
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "perceptron_tests", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+w, b, mistakes = train_perceptron(X_and, y_and)
+checks.check_shape(w, (2,), name="w for AND")
+checks.check_type(mistakes, list, name="mistakes")
+assert mistakes[-1] == 0, f"the perceptron should converge on AND, but its last epoch had {mistakes[-1]} mistakes"
+checks.check_close(perceptron_predict(X_and, w, b), y_and.ravel(), name="predictions after training on AND",
+                   say=True)
+X_xor, y_xor = data.logic_gate("xor")
+w, b, mistakes = train_perceptron(X_xor, y_xor, max_epochs=20)
+assert len(mistakes) == 20, f"on XOR the perceptron should use all 20 epochs, it stopped after {len(mistakes)}"
+assert min(mistakes) > 0, "on XOR every epoch should contain a mistake"
+print("✓ XOR: no convergence within 20 epochs")
+### BEGIN HIDDEN TESTS
+for gate in ("or", "nand", "nor"):
+    Xg, yg = data.logic_gate(gate)
+    wg, bg, mg = train_perceptron(Xg, yg.ravel())  # a flat y must work too
+    assert mg[-1] == 0, f"{gate.upper()} is linearly separable: the perceptron must converge"
+    checks.check_close(perceptron_predict(Xg, wg, bg), yg.ravel(), name=f"predictions on {gate.upper()}")
+rng = np.random.default_rng(4)
+w_true = rng.normal(size=5)
+Xs = rng.normal(size=(200, 5))
+margin = Xs @ w_true + 0.3
+keep = np.abs(margin) > 0.5  # a clear margin: Novikoff's theorem bounds the number of mistakes
+Xs, ys = Xs[keep], (margin[keep] > 0).astype(float)
+ws, bs_, ms = train_perceptron(Xs, ys, lr=0.5, max_epochs=500)
+assert ms[-1] == 0 and len(ms) < 500, "the perceptron must converge on linearly separable data in 5-D"
+checks.check_close(perceptron_predict(Xs, ws, bs_), ys, name="predictions on separable 5-D data")
+assert isinstance(bs_, float), f"b should be a float, got {type(bs_).__name__}"
+X_par, y_par = data.parity(3)
+wp, bp, mp = train_perceptron(X_par, y_par, max_epochs=37)
+assert len(mp) == 37 and mp[-1] > 0, "3-bit parity is not linearly separable: no convergence in 37 epochs"
+w0, b0, m0 = train_perceptron(X_and, y_and, max_epochs=1)
+assert len(m0) == 1, "max_epochs=1 must stop after one epoch"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### It learns AND and OR
+#
+# Trained on AND and on OR, the perceptron converges within a few epochs. The line it found — where
+# $w \cdot x + b = 0$ — separates the "1" corners (red) from the "0" corners (blue).
+
+# %%
+gates = {}
+for gate in ("and", "or", "xor"):
+    Xg, yg = data.logic_gate(gate)
+    gates[gate] = (Xg, yg) + train_perceptron(Xg, yg, max_epochs=100)
+
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
+for ax, (gate, (Xg, yg, w_g, b_g, m_g)) in zip(axes, gates.items()):
+    perceptron.draw_regions(ax, lambda P: perceptron_predict(P, w_g, b_g), Xg, yg)
+    verdict = f"converged in {len(m_g)} epochs" if m_g[-1] == 0 else f"no convergence in {len(m_g)} epochs"
+    ax.set_title(f"{gate.upper()}: {verdict}")
+fig.suptitle("The perceptron's line after training")
+fig.tight_layout()
+plt.show()
+
+perceptron_converged = {gate: bool(v[4][-1] == 0) for gate, v in gates.items()}
+print(perceptron_converged)
+
+# %% [markdown]
+# ## 2. XOR: the function no line can draw
+#
+# XOR is 1 when exactly one input is 1. Its two red corners sit on one diagonal, its two blue corners on the
+# other. On XOR the perceptron above never settled: here are its mistakes, epoch by epoch. Rosenblatt's
+# **convergence theorem** (proved by Novikoff in 1962) promises that the rule stops making mistakes after a
+# finite number of updates *whenever some line separates the classes* — and says nothing when none does.
+
+# %%
+m_xor = gates["xor"][4]
+fig, ax = plt.subplots(figsize=(6, 2.8))
+for gate, v in gates.items():
+    ax.plot(np.arange(1, len(v[4]) + 1), v[4], marker="o" if len(v[4]) < 10 else None, ms=4, label=gate.upper())
+ax.set_xlabel("epoch")
+ax.set_ylabel("mistakes")
+ax.set_title("Mistakes per epoch: AND and OR reach 0, XOR never does")
+ax.legend()
+plt.show()
+print(f"XOR: {len(m_xor)} epochs, mistakes in the last ten: {m_xor[-10:]}")
+
+# %% [markdown]
+# ### Why no line works: the algebra
+#
+# Suppose a line $w_1 x_1 + w_2 x_2 + b = 0$ did separate XOR, with the "1" corners on the positive side.
+# The four corners demand:
+#
+# | corner | XOR | condition |
+# |---|---|---|
+# | (0, 0) | 0 | $b \le 0$ |
+# | (0, 1) | 1 | $w_2 + b > 0$ |
+# | (1, 0) | 1 | $w_1 + b > 0$ |
+# | (1, 1) | 0 | $w_1 + w_2 + b \le 0$ |
+#
+# Add the two middle rows: $w_1 + w_2 + 2b > 0$, so $w_1 + w_2 + b > -b \ge 0$ — contradicting the last
+# row. **No** weights and bias exist. Any line gets at least one of the four corners wrong, so the best a
+# single threshold unit can do on XOR is **3 out of 4 = 75 %**.
+#
+# The algebra is the proof; a cell can at least fail to find a counter-example. We draw 200,000 random lines
+# and keep the best accuracy each gate allows:
+
+# %%
+rng = np.random.default_rng(0)
+random_lines = rng.normal(size=(200_000, 3))  # rows of (w1, w2, b)
+best_line_acc = {}
+for gate in ("and", "or", "xor"):
+    Xg, yg = data.logic_gate(gate)
+    fires = (Xg @ random_lines[:, :2].T + random_lines[:, 2]) > 0  # (4 corners, 200,000 lines)
+    best_line_acc[gate] = float(((fires == (yg > 0.5)).mean(axis=0)).max())
+print("best accuracy over 200,000 random lines:", best_line_acc)
+
+# %% [markdown]
+# And the picture: three good attempts, each right on three corners and wrong on the fourth (circled).
+
+# %%
+attempts = [([1.0, 1.0], -0.5, "x₁ + x₂ > 0.5 (OR)"), ([-1.0, -1.0], 1.5, "x₁ + x₂ < 1.5 (NAND)"),
+            ([1.0, -1.0], -0.5, "x₁ − x₂ > 0.5 (x₁ AND NOT x₂)")]
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
+for ax, (w_try, b_try, label) in zip(axes, attempts):
+    perceptron.draw_regions(ax, lambda P: perceptron_predict(P, w_try, b_try), X_xor, y_xor)
+    wrong = perceptron_predict(X_xor, w_try, b_try) != y_xor.ravel()
+    ax.scatter(*X_xor[wrong].T, s=500, facecolors="none", edgecolors="k", linewidths=1.5)
+    ax.set_title(f"{label}\n{int(wrong.sum())} corner wrong → {1 - wrong.mean():.0%}", fontsize=9)
+fig.suptitle("XOR: every straight line misses a corner")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 3. *Perceptrons* (Minsky & Papert, 1969)
+#
+# Marvin Minsky and Seymour Papert, both at MIT, studied perceptrons as *mathematical objects*. Their
+# perceptron was slightly richer than ours: first a layer of **fixed** feature detectors $\varphi_i$, each
+# looking at a few points of the retina, then **one** trainable weighted sum with a threshold. They called
+# the largest number of inputs any $\varphi_i$ looks at the **order** of the perceptron, and proved, with
+# real mathematics, things like:
+#
+# * **parity** (is the number of active inputs odd?) needs order $n$: some feature must look at *all*
+#   $n$ inputs at once. XOR is parity with $n = 2$.
+# * **connectedness** (is the figure on the retina in one piece?) has no bounded order: the features must
+#   grow with the retina.
+#
+# In other words: for a single trainable layer, whether a problem can be learned at all depends on
+# features someone designed in advance — and for some natural problems those features must see
+# everything. Let us check the claim about order. Give the perceptron one extra feature that looks at both
+# inputs, $\varphi = x_1 x_2$ (order 2), and XOR becomes linearly separable:
+# $x_1 + x_2 - 2 x_1 x_2 > 0.5$.
+
+# %%
+def with_products(X, order):
+    """X plus the product of every group of `order` columns (features that each look at `order` inputs)."""
+    from itertools import combinations
+
+    cols = [X] + [np.prod(X[:, list(c)], axis=1, keepdims=True) for k in range(2, order + 1)
+                  for c in combinations(range(X.shape[1]), k)]
+    return np.hstack(cols)
+
+
+order_table = []
+for name, (Xp, yp) in {"XOR (2-bit parity)": (X_xor, y_xor), "3-bit parity": data.parity(3),
+                       "4-bit parity": data.parity(4)}.items():
+    n_bits = Xp.shape[1]
+    for order in range(1, n_bits + 1):
+        _, _, m = train_perceptron(with_products(Xp, order), yp, max_epochs=200)
+        order_table.append({"problem": name, "order": order, "features": with_products(Xp, order).shape[1],
+                            "converged": m[-1] == 0, "epochs": len(m)})
+order_table = pd.DataFrame(order_table)
+order_table
+
+# %% [markdown]
+# Each parity problem becomes learnable exactly when the features reach order $n$ — as the theorem says.
+#
+# ### What the book did *not* say, and what happened next
+#
+# The theorems are about **one layer of trainable weights**. Minsky and Papert knew that a network with a
+# hidden layer of threshold units can compute XOR, parity or anything else (you will build one by hand in
+# a moment). What nobody had in 1969 was a way to **train** the hidden layer: Rosenblatt's rule needs the
+# right answer for every unit, and a hidden unit has none. The book's last chapter guessed — explicitly as
+# an "intuitive judgment" — that multi-layer extensions would be "sterile".
+#
+# Many readers took away a simpler message: *perceptrons cannot even learn XOR; neural networks are a
+# dead end*. Combined with over-promising (remember the Navy's press event) and a general tightening of AI
+# funding, research money moved to symbolic AI. Rosenblatt died in 1971, and neural-network research
+# spent the 1970s on the margins — the first "AI winter" for connectionism. Historians still argue about how
+# much of this was the book's doing; what is certain is that its caveat was the part people forgot.
+#
+# The way out was a learning rule for hidden units: **backpropagation** — gradient descent through a
+# network with *smooth* activations, so every weight gets a gradient. Paul Werbos described it in his 1974
+# thesis; Rumelhart, Hinton and Williams made it famous in 1986, with XOR and parity among their first
+# examples. In 1988 Minsky and Papert re-issued *Perceptrons* with a new epilogue arguing that their
+# analysis still mattered — and the debate about what depth buys has not stopped since.
+
+# %% [markdown]
+# ### Exercise 2 (graded by your instructor, 2 points): what did Minsky and Papert show?
+#
+# In three to five sentences: state one limitation Minsky and Papert *proved* about perceptrons, which kind
+# of network their proofs apply to, and why "perceptrons can't learn XOR, so neural networks are useless"
+# does not follow from it.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "minsky_papert_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# ### BEGIN SOLUTION
+# They proved that a perceptron with a single layer of trainable weights over fixed, local features cannot
+# compute some simple predicates unless its features are of high order: parity needs a feature that looks
+# at all n inputs (XOR is the 2-input case), and connectedness needs features that grow with the retina.
+# The proofs apply to one trainable layer (fixed features → weighted sum → threshold), not to networks with
+# trainable hidden layers: a 2-2-1 network of threshold units computes XOR. What was missing in 1969 was a
+# training method for hidden units, which backpropagation supplied in the 1970s–80s, so the limits of one
+# layer say nothing about what multi-layer networks can learn.
+# ### END SOLUTION
+
+# %% [markdown]
+# ## 4. Two layers, set by hand
+#
+# XOR is "OR, but not AND" — or, as a circuit: **XOR(x₁, x₂) = AND(OR(x₁, x₂), NAND(x₁, x₂))**. Each of OR,
+# NAND and AND is linearly separable, so each is one threshold unit. Stack them and you have a **2-2-1
+# network**: two hidden units (OR and NAND) feeding one output unit (AND).
+#
+# In the weight layout both frameworks share (`get_weights`), a layer is a matrix `W` of shape
+# `(inputs, outputs)` — column $j$ holds the weights *into* unit $j$ — and a bias vector `b`:
+#
+# $$ h = \operatorname{step}(x W_1 + b_1), \qquad \hat y = \operatorname{step}(h W_2 + b_2). $$
+
+# %%
+def two_layer(X, weights):
+    """A threshold network: weights = [W1 (2, 2), b1 (2,), W2 (2, 1), b2 (1,)] → 0/1 outputs, shape (n, 1)."""
+    return forward(weights, X, act="step", out_act="step")
+
+
+def hidden_units(X, weights):
+    """The two hidden units' 0/1 outputs, shape (n, 2)."""
+    W1, b1 = weights[0], weights[1]
+    return step(np.asarray(X, dtype=float) @ np.asarray(W1, dtype=float) + np.asarray(b1, dtype=float))
+
+
+# %% [markdown]
+# ### Exercise 3 (graded, 2 points): XOR by hand
+#
+# Fill in `xor_by_hand()` so that it returns `[W1, b1, W2, b2]` with shapes `(2, 2)`, `(2,)`, `(2, 1)`,
+# `(1,)` and
+#
+# * hidden unit 1 (column 0 of `W1`) computes **OR**, hidden unit 2 (column 1) computes **NAND**;
+# * the output unit computes **AND** of the two hidden units, so the network computes **XOR**.
+#
+# Leave a margin: make every weighted sum at least **0.5 away from 0** on every input the unit sees (then
+# the same weights, scaled up, also work with smooth sigmoid units — we will try that below). The AND gate
+# you met in section 1 is a good start.
+
+# %% nbgrader={"grade": false, "grade_id": "xor_by_hand", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def xor_by_hand():
+    """[W1, b1, W2, b2] of a 2-2-1 threshold network: OR and NAND into AND."""
+    ### BEGIN SOLUTION
+    W1 = np.array([[1.0, -1.0],
+                   [1.0, -1.0]])
+    b1 = np.array([-0.5, 1.5])
+    W2 = np.array([[1.0],
+                   [1.0]])
+    b2 = np.array([-1.5])
+    return [W1, b1, W2, b2]
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "xor_by_hand_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+hand = xor_by_hand()
+checks.check_type(hand, (list, tuple), name="xor_by_hand()")
+assert len(hand) == 4, f"xor_by_hand(): expected 4 arrays [W1, b1, W2, b2], got {len(hand)}"
+for arr, shape, label in zip(hand, [(2, 2), (2,), (2, 1), (1,)], ["W1", "b1", "W2", "b2"]):
+    checks.check_shape(np.asarray(arr), shape, name=label)
+checks.check_close(hidden_units(X_xor, hand)[:, 0], data.logic_gate("or")[1].ravel(), name="hidden unit 1 (OR)")
+checks.check_close(hidden_units(X_xor, hand)[:, 1], data.logic_gate("nand")[1].ravel(), name="hidden unit 2 (NAND)")
+checks.check_close(two_layer(X_xor, hand), y_xor, name="network output (XOR)", say=True)
+### BEGIN HIDDEN TESTS
+W1h, b1h, W2h, b2h = [np.asarray(a, dtype=float) for a in hand]
+z_hidden = X_xor @ W1h + b1h
+assert np.abs(z_hidden).min() >= 0.5 - 1e-9, "every hidden weighted sum must be at least 0.5 away from 0"
+H_all = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)  # every pattern the hidden units could send
+z_out = H_all @ W2h + b2h
+checks.check_close(step(z_out).ravel(), [0, 0, 0, 1], name="output unit on all hidden patterns (AND)")
+assert np.abs(z_out).min() >= 0.5 - 1e-9, "every output weighted sum must be at least 0.5 away from 0"
+soft = forward([10 * a for a in hand], X_xor, act="sigmoid", out_act="sigmoid")
+checks.check_close(soft > 0.5, y_xor, name="the same weights ×10 with sigmoid units")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Here is what the two hidden units do: each draws one line (dashed). OR fires above the green line, NAND
+# below the purple one; the output unit fires only in the band between them — exactly the two XOR corners.
+
+# %%
+hand_weights = [np.asarray(a, dtype=np.float32) for a in xor_by_hand()]
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
+titles = ["hidden unit 1: OR", "hidden unit 2: NAND", "output: AND of the two = XOR"]
+for j, (ax, title) in enumerate(zip(axes, titles)):
+    if j < 2:
+        fn = lambda P, j=j: hidden_units(P, hand_weights)[:, j]  # noqa: E731
+    else:
+        fn = lambda P: two_layer(P, hand_weights).ravel()  # noqa: E731
+    perceptron.draw_regions(ax, fn, X_xor, y_xor, title=title)
+    for k, (w_k, b_k) in enumerate(perceptron.hidden_lines(hand_weights)):
+        if j == 2 or j == k:
+            draw_line(ax, w_k, b_k, ls="--", lw=2.5, color=perceptron.UNIT_COLORS[k])
+fig.suptitle("A 2-2-1 network computes XOR — no training, weights set by hand")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The frameworks use smooth units, not steps. Scale the same weights by 10 and put them into a sigmoid
+# network in **fastai** (PyTorch) and in **Keras** with `set_weights`: the outputs are XOR to within a few
+# percent. No training happened — the architecture and ten numbers are the whole solution.
+
+# %%
+hand_soft = [10 * a for a in hand_weights]
+hand_torch = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 1), nn.Sigmoid())
+fastai_side.set_weights(hand_torch, hand_soft)
+hand_keras = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(2, activation="sigmoid"),
+                               keras.layers.Dense(1, activation="sigmoid")])
+keras_side.set_weights(hand_keras, hand_soft)
+hand_out = pd.DataFrame({"x₁": X_xor[:, 0], "x₂": X_xor[:, 1], "XOR": y_xor.ravel(),
+                         "PyTorch": fastai_side.predict(hand_torch, X_xor).ravel().round(3),
+                         "Keras": keras_side.predict(hand_keras, X_xor).ravel().round(3)})
+hand_out
+
+# %% [markdown]
+# ## 5. Learning XOR with gradient descent, in fastai and in Keras
+#
+# Setting weights by hand does not scale; we want the network to **learn** them. Backpropagation needs
+# smooth units, so from now on the output is a score $z$ turned into a probability $\sigma(z)$, trained to
+# minimise the **binary cross-entropy**, and hidden units use $\tanh$.
+#
+# We train two models, each in both frameworks:
+#
+# * **single layer**: $2 \to 1$ — a smooth perceptron (logistic regression);
+# * **hidden layer**: $2 \to 4 \to 1$ with $\tanh$ — two hidden units are enough to *represent* XOR, four
+#   give gradient descent room to find a solution from any random start.
+#
+# To compare the frameworks honestly we make everything else identical:
+#
+# * the **same starting weights**: create the PyTorch model, read its weights with `get_weights` and load
+#   them into the Keras model with `set_weights`;
+# * the **same data and batches**: all four rows in every step (full batch), no shuffling;
+# * the **same optimiser**: plain SGD with learning rate 1.5, no momentum, no weight decay.
+#
+# Why not Adam? Its *defaults* differ between the libraries — look:
+
+# %%
+import inspect  # noqa: E402
+
+fastai_adam = {k: v.default for k, v in inspect.signature(Adam).parameters.items() if k in
+               ("mom", "sqr_mom", "eps", "wd")}
+keras_adam = {k: v for k, v in keras.optimizers.Adam().get_config().items() if k in
+              ("beta_1", "beta_2", "epsilon", "weight_decay")}
+print("fastai Adam:", fastai_adam)
+print("Keras Adam: ", keras_adam)
+
+# %% [markdown]
+# fastai's `Adam` is really AdamW (decoupled weight decay 0.01) with β₂ = 0.99 and ε = 1e-5; Keras uses
+# β₂ = 0.999, ε = 1e-7 and no weight decay — and adds ε at a slightly different place in the formula. You
+# can match all but the last detail by passing arguments (we do in section 8). Plain SGD has nothing to
+# mismatch: $w \leftarrow w - \eta \nabla L$ in both. So for a step-by-step comparison, SGD it is.
+
+# %%
+X_xor, y_xor = data.logic_gate("xor")
+STEPS, LR, HIDDEN = 100, 1.5, 4
+SEEDS = [0, 1, 2, 3, 4]
+KINDS = {"single layer": 0, "hidden layer": HIDDEN}
+
+# %% [markdown]
+# ### fastai
+#
+# fastai trains on `DataLoaders`. Ours holds the four XOR rows repeated `STEPS` times, cut into batches of
+# four without shuffling, so **one epoch = `STEPS` full-batch steps** (cheaper than `STEPS` tiny epochs).
+# A `Callback` copies the weights after every optimiser step; we will replay them later.
+
+# %%
+xor_rows = list(zip(torch.tensor(X_xor), torch.tensor(y_xor)))
+
+
+def xor_dls(steps=STEPS):
+    """fastai DataLoaders: one training epoch = `steps` batches of all four XOR rows."""
+    return DataLoaders(DataLoader(xor_rows * steps, bs=4, shuffle=False, num_workers=0),
+                       DataLoader(xor_rows, bs=4, num_workers=0))
+
+
+class WeightSnapshots(Callback):
+    "Record the weights (Keras layout) before training and after every optimiser step."
+    def before_fit(self):
+        self.weights = [fastai_side.get_weights(self.model)]
+
+    def after_step(self):
+        self.weights.append(fastai_side.get_weights(self.model))
+
+
+def fastai_xor_model(hidden):
+    if hidden == 0:
+        return nn.Sequential(nn.Linear(2, 1))
+    return nn.Sequential(nn.Linear(2, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+
+
+def fit_fastai(model):
+    snaps = WeightSnapshots()
+    learn = Learner(xor_dls(), model, loss_func=BCEWithLogitsLossFlat(), opt_func=SGD, lr=LR, cbs=snaps)
+    with learn.no_bar(), learn.no_logging():
+        learn.fit(1)
+    return learn, snaps.weights
+
+
+# %% [markdown]
+# ### Keras
+#
+# Keras builds the same layers with `Sequential`, picks optimiser and loss in `compile`, and trains with
+# `fit` on the same repeated rows (`batch_size=4, shuffle=False`: the same `STEPS` full batches). A
+# `LambdaCallback` records the weights after every batch.
+#
+# The first `fit` of a compiled model traces its training step into a TensorFlow graph, which costs about a
+# second. Plain SGD keeps no state between steps (only a step counter), so for each new seed we reuse the
+# compiled model and simply `set_weights` the new starting point — exactly a fresh run, without the second
+# of tracing.
+
+# %%
+def keras_xor_model(hidden):
+    layers = [keras.Input(shape=(2,))]
+    if hidden:
+        layers.append(keras.layers.Dense(hidden, activation="tanh"))
+    layers.append(keras.layers.Dense(1))
+    model = keras.Sequential(layers)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=LR),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    return model
+
+
+def fit_keras(model, start):
+    keras_side.set_weights(model, start)
+    snaps = [keras_side.get_weights(model)]
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: snaps.append(keras_side.get_weights(model)))
+    model.fit(np.tile(X_xor, (STEPS, 1)), np.tile(y_xor, (STEPS, 1)), batch_size=4, shuffle=False, epochs=1,
+              verbose=0, callbacks=[record])
+    return snaps
+
+
+# %% [markdown]
+# ### Five seeds, two models, two frameworks
+#
+# For every seed: make the PyTorch model, copy its starting weights into Keras, train both, and score both
+# with **their own** `predict`.
+
+# %%
+keras_models = {kind: keras_xor_model(hidden) for kind, hidden in KINDS.items()}
+snapshots = {}                                                      # (kind, framework, seed) -> weights per step
+xor_acc = {kind: {"fastai": [], "keras": []} for kind in KINDS}     # final accuracy per seed
+xor_seconds = {kind: {"fastai": 0.0, "keras": 0.0} for kind in KINDS}
+for kind, hidden in KINDS.items():
+    for seed in SEEDS:
+        torch.manual_seed(seed)
+        model = fastai_xor_model(hidden)
+        start = fastai_side.get_weights(model)
+        with compare.timed() as t_fastai:
+            learn, snapshots[kind, "fastai", seed] = fit_fastai(model)
+        with compare.timed() as t_keras:
+            snapshots[kind, "keras", seed] = fit_keras(keras_models[kind], start)
+        xor_seconds[kind]["fastai"] += t_fastai.seconds
+        xor_seconds[kind]["keras"] += t_keras.seconds
+        xor_acc[kind]["fastai"].append(compare.metrics(fastai_side.predict(model, X_xor), y_xor)["accuracy"])
+        xor_acc[kind]["keras"].append(
+            compare.metrics(keras_side.predict(keras_models[kind], X_xor), y_xor)["accuracy"])
+
+single_acc, hidden_acc = xor_acc["single layer"], xor_acc["hidden layer"]
+pd.DataFrame({(kind, fw): accs for kind in KINDS for fw, accs in xor_acc[kind].items()},
+             index=pd.Index(SEEDS, name="seed"))
+
+# %% [markdown]
+# The single layer ends at 75 % or less on every seed, in both frameworks; the hidden layer at 100 % on
+# every seed, in both. And "stuck" means stuck: the single layer's accuracy never exceeds 75 % at *any* step of *any*
+# run, while its loss creeps towards $\ln 2 \approx 0.693$ — the loss of answering 0.5 everywhere, the best a
+# line can do on XOR.
+
+# %%
+def curve(snaps, score):
+    """A score (accuracy or loss) of each weight snapshot on XOR, computed in NumPy."""
+    return np.array([score(forward(w, X_xor), y_xor) for w in snaps])
+
+
+single_best_acc = max(curve(snapshots["single layer", fw, s], perceptron.accuracy).max()
+                      for fw in ("fastai", "keras") for s in SEEDS)
+print(f"single layer, best accuracy at any step of any run: {single_best_acc:.0%}")
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+for ax, kind in zip(axes, KINDS):
+    for s in SEEDS:
+        for fw, ls in (("fastai", "-"), ("keras", "--")):
+            ax.plot(curve(snapshots[kind, fw, s], perceptron.bce), ls=ls, color=compare.COLORS[fw], alpha=0.8,
+                    lw=1.4, label=fw if s == SEEDS[0] else None)
+    ax.axhline(np.log(2), color="grey", lw=0.8, ls=":")
+    ax.text(STEPS, np.log(2) + 0.02, "ln 2", ha="right", fontsize=8, color="grey")
+    ax.set_title(f"{kind}: loss for {len(SEEDS)} seeds")
+    ax.set_xlabel("step")
+    ax.legend()
+axes[0].set_ylabel("binary cross-entropy")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ### Do the two frameworks really agree?
+#
+# In the figure above each Keras curve (dashed) hides exactly under its fastai twin. Let's measure: the
+# largest difference between any fastai weight and its Keras counterpart, step by step, over all seeds.
+
+# %%
+FIRST_STEPS = 50
+weight_gap = {kind: np.array([[max(np.abs(a - b).max() for a, b in zip(wf, wk))
+                               for wf, wk in zip(snapshots[kind, "fastai", s], snapshots[kind, "keras", s])]
+                              for s in SEEDS]) for kind in KINDS}
+traj_diff = float(max(gap[:, :FIRST_STEPS + 1].max() for gap in weight_gap.values()))
+traj_diff_all = float(max(gap.max() for gap in weight_gap.values()))
+print(f"largest weight difference in the first {FIRST_STEPS} steps: {traj_diff:.1e}; over all {STEPS}: "
+      f"{traj_diff_all:.1e}")
+
+fig, ax = plt.subplots(figsize=(6, 3.2))
+for kind, color in zip(KINDS, ("#7f7f7f", "#2ca02c")):
+    ax.plot(np.maximum(weight_gap[kind].max(axis=0), 1e-9), color=color, label=kind)
+ax.set_yscale("log")
+ax.set_ylim(1e-9, 1)
+ax.set_xlabel("step")
+ax.set_ylabel("max |w_fastai − w_keras|")
+ax.set_title("Same start, same SGD: the trajectories agree to float32 rounding")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# The differences are of the size of float32 rounding (about $10^{-7}$ relative), the two libraries adding
+# the same numbers in a slightly different order. They grow only slowly: a small network is a mildly chaotic
+# system, but not over 100 steps.
+#
+# The usual side-by-side summary for the hidden-layer network: same size, same number of steps, same
+# accuracy — and the time each framework took for its five runs (Keras's includes tracing the training step
+# into a graph once).
+
+# %%
+xor_runs = [compare.Run(fw, params=checks.count_params(fastai_xor_model(HIDDEN)),
+                        seconds=xor_seconds["hidden layer"][fw], steps=len(SEEDS) * STEPS,
+                        final={"mean accuracy": float(np.mean(hidden_acc[fw])),
+                               "mean final loss": float(np.mean([curve(snapshots["hidden layer", fw, s],
+                                                                       perceptron.bce)[-1] for s in SEEDS]))})
+            for fw in ("fastai", "keras")]
+compare.table(*xor_runs)
+
+# %% [markdown]
+# Finally the decision boundaries, seed 0, side by side. The single layer can only draw a line (and ends
+# up with almost no opinion at all, shading near 0.5); the hidden layer bends the boundary around the two
+# red corners.
+
+# %%
+final = {}  # (kind, framework) -> final weights of seed 0
+fig, axes = plt.subplots(2, 2, figsize=(8.5, 8))
+for row, kind in enumerate(KINDS):
+    for col, fw in enumerate(("fastai", "keras")):
+        final[kind, fw] = snapshots[kind, fw, 0][-1]
+        acc = xor_acc[kind][fw][0]
+        perceptron.draw_state(axes[row, col], final[kind, fw], X_xor, y_xor, lines=False,
+                              title=f"{'fastai' if fw == 'fastai' else 'Keras'} · {kind}: {acc:.0%}")
+fig.suptitle("XOR after training (seed 0): fastai left, Keras right")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 6. Scrub through training
+#
+# Drag the **step** slider (or press ▶) to replay training from the recorded snapshots: the shading is the
+# network's probability of "1", the black curve its decision boundary, and each dashed line is where one
+# hidden unit switches sign. Toggle between the **single layer** and the **hidden layer** model, and try
+# other **seeds**. Watch the hidden units' lines move until two of them fence off the red corners — the
+# network rediscovers your hand-made OR/NAND band.
+
+# %%
+def draw_training(model, seed, step):
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1, 1, 1.25]})
+    for ax, fw in zip(axes[:2], ("fastai", "keras")):
+        w_now = snapshots[model, fw, seed][step]
+        acc = perceptron.accuracy(forward(w_now, X_xor), y_xor)
+        perceptron.draw_state(ax, w_now, X_xor, y_xor, n=70, title=f"{'fastai' if fw == 'fastai' else 'Keras'}, "
+                                                             f"step {step}: {acc:.0%}")
+    for fw, ls in (("fastai", "-"), ("keras", "--")):
+        axes[2].plot(curve(snapshots[model, fw, seed], perceptron.bce), ls=ls, color=compare.COLORS[fw], label=fw)
+    axes[2].axvline(step, color="k", lw=1)
+    axes[2].set_xlabel("step")
+    axes[2].set_title(f"{model}, seed {seed}: loss")
+    axes[2].legend()
+    fig.tight_layout()
+
+
+explorer = widgets.Explorer(
+    draw_training,
+    model=widgets.choice("model", list(KINDS), value="hidden layer"),
+    seed=widgets.choice("seed", SEEDS, buttons=False),
+    step=widgets.player("step", STEPS + 1, value=STEPS, interval_ms=120),
+)
+explorer
+
+# %% [markdown]
+# ### Exercise 4 (graded, 2 points): your own hidden-layer network in fastai
+#
+# Write `train_xor_fastai(seed)`: seed PyTorch with `torch.manual_seed(seed)`, build a PyTorch network with
+# **at least one hidden layer**, train it on XOR with a fastai `Learner` (you may reuse `xor_dls`), and
+# return the trained `Learner`. It must classify all four XOR rows correctly — for this seed and for others.
+# Keep training quiet (`with learn.no_bar(), learn.no_logging(): ...`).
+
+# %% nbgrader={"grade": false, "grade_id": "xor_fastai", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def train_xor_fastai(seed=0):
+    """A trained fastai Learner whose model solves XOR."""
+    ### BEGIN SOLUTION
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
+    learn = Learner(xor_dls(80), model, loss_func=BCEWithLogitsLossFlat(), opt_func=SGD, lr=1.5)
+    with learn.no_bar(), learn.no_logging():
+        learn.fit(1)
+    return learn
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "xor_fastai_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+my_learn = train_xor_fastai(seed=0)
+checks.check_type(my_learn, Learner, name="train_xor_fastai(0)")
+n_linear = sum(isinstance(m, nn.Linear) for m in my_learn.model.modules())
+assert n_linear >= 2, f"the model needs a hidden layer: expected at least 2 nn.Linear layers, found {n_linear}"
+checks.check_between(compare.metrics(fastai_side.predict(my_learn.model, X_xor), y_xor)["accuracy"], 1.0, 1.0,
+                     name="fastai XOR accuracy", say=True)
+### BEGIN HIDDEN TESTS
+other = train_xor_fastai(seed=11)
+assert other is not my_learn, "train_xor_fastai must build a new Learner on every call"
+checks.check_between(compare.metrics(fastai_side.predict(other.model, X_xor), y_xor)["accuracy"], 1.0, 1.0,
+                     name="fastai XOR accuracy with seed 11")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 5 (graded, 2 points): the same in Keras
+#
+# Write `train_xor_keras(seed)`: call `keras.utils.set_random_seed(seed)`, build a **new**
+# `keras.Sequential` with at least one hidden `Dense` layer, `compile` it, `fit` it on XOR (quietly:
+# `verbose=0`), and return the trained model. Remember Keras's per-epoch cost: repeat the rows and fit one
+# epoch, as above.
+
+# %% nbgrader={"grade": false, "grade_id": "xor_keras", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def train_xor_keras(seed=0):
+    """A trained keras.Sequential that solves XOR."""
+    ### BEGIN SOLUTION
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(8, activation="tanh"),
+                              keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.5),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    model.fit(np.tile(X_xor, (80, 1)), np.tile(y_xor, (80, 1)), batch_size=4, shuffle=False, epochs=1,
+              verbose=0)
+    return model
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "xor_keras_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+my_keras = train_xor_keras(seed=0)
+checks.check_type(my_keras, keras.Model, name="train_xor_keras(0)")
+n_dense = sum(isinstance(layer, keras.layers.Dense) for layer in my_keras.layers)
+assert n_dense >= 2, f"the model needs a hidden layer: expected at least 2 Dense layers, found {n_dense}"
+checks.check_between(compare.metrics(keras_side.predict(my_keras, X_xor), y_xor)["accuracy"], 1.0, 1.0,
+                     name="Keras XOR accuracy", say=True)
+### BEGIN HIDDEN TESTS
+other_keras = train_xor_keras(seed=7)
+assert other_keras is not my_keras, "train_xor_keras must build a new model on every call"
+checks.check_between(compare.metrics(keras_side.predict(other_keras, X_xor), y_xor)["accuracy"], 1.0, 1.0,
+                     name="Keras XOR accuracy with seed 7")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 7. The 1990s: one hidden layer is enough — in theory
+#
+# Once backpropagation worked, a natural question was how much a network with **one** hidden layer can do.
+# The answer, proved in 1989 by George Cybenko (for sigmoids) and by Hornik, Stinchcombe and White (for
+# almost any squashing function), is the **universal approximation theorem**: a single hidden layer with
+# *enough* units can approximate any continuous function on a bounded region as closely as you like.
+#
+# A cell cannot prove a theorem, but it can show the mechanism. Below, the hidden layer's weights are drawn
+# at random and only the output layer is fitted (by least squares — no gradient descent). With more hidden
+# units, the sum of shifted, scaled tanh curves hugs the target more and more closely.
+
+# %%
+x_ua = np.linspace(-3, 3, 400).reshape(-1, 1)
+target_ua = np.sin(2 * x_ua) + 0.5 * np.abs(x_ua)  # continuous, with a kink at 0
+rng = np.random.default_rng(0)
+ua_error = {}
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1.4, 1]})
+axes[0].plot(x_ua, target_ua, color="k", lw=3, alpha=0.3, label="target")
+for units in (2, 4, 8, 16, 32, 64):
+    W_ua, b_ua = rng.normal(0, 2, size=(1, units)), rng.uniform(-6, 6, size=units)
+    H_ua = np.hstack([np.tanh(x_ua @ W_ua + b_ua), np.ones_like(x_ua)])  # hidden layer (+ output bias)
+    out_w, *_ = np.linalg.lstsq(H_ua, target_ua, rcond=None)
+    approx = H_ua @ out_w
+    ua_error[units] = float(np.abs(approx - target_ua).max())
+    if units in (2, 8, 64):
+        axes[0].plot(x_ua, approx, lw=1.5, label=f"{units} hidden units")
+axes[0].set_title("One hidden layer, more and more units")
+axes[0].legend()
+axes[1].semilogy(list(ua_error), list(ua_error.values()), marker="o")
+axes[1].set_xscale("log", base=2)
+axes[1].set_xlabel("hidden units")
+axes[1].set_title("largest error")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The theorem says *enough* units — not how many. For some functions, a shallow network needs
+# exponentially more units than a deep one. (The cleanest example is parity again: circuits of fixed depth
+# need exponentially many gates to compute it — Håstad, 1986.)
+#
+# So why not go deep? Because, through the 1990s, **deep networks were very hard to train**. With sigmoid
+# units the gradient shrinks by a factor (σ′ ≤ 0.25) at every layer it passes through on its way back, so the
+# first layers barely learn — the **vanishing gradient** problem analysed by Hochreiter (1991) and Bengio et
+# al. (1994). Here is a 10-layer network at initialisation — sigmoid units with PyTorch's default
+# initialisation, against ReLU units with the initialisation designed for them — and the gradient that
+# reaches each layer.
+
+# %%
+X_sp, y_sp = data.spirals(n=200, turns=3, noise=0.0, seed=0)
+torch.manual_seed(0)
+sigmoid_net = fastai_side.mlp([2] + [32] * 9 + [1], "sigmoid")  # PyTorch's default initialisation
+relu_net = fastai_side.mlp([2] + [32] * 9 + [1], "relu")
+for layer in relu_net:
+    if isinstance(layer, nn.Linear):  # He initialisation, designed for ReLU
+        nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+        nn.init.zeros_(layer.bias)
+grad_by_layer = {"sigmoid, default init": fastai_side.grad_norms(sigmoid_net, X_sp, y_sp),
+                 "ReLU, He init": fastai_side.grad_norms(relu_net, X_sp, y_sp)}
+fig, ax = plt.subplots(figsize=(6.5, 3.2))
+for (label, norms), marker in zip(grad_by_layer.items(), ("o", "s")):
+    ax.semilogy(range(1, 11), norms, marker=marker, label=label)
+ax.set_xlabel("layer (1 = closest to the input)")
+ax.set_ylabel("gradient norm")
+ax.set_title("At initialisation: gradients reaching each layer")
+ax.legend()
+plt.show()
+grad_ratio = {label: norms[-1] / norms[0] for label, norms in grad_by_layer.items()}
+for label, ratio in grad_ratio.items():
+    print(f"{label}: the last layer's gradient is {ratio:.2g} times the first layer's")
+
+# %% [markdown]
+# In the late 1990s and 2000s, support vector machines and other kernel methods took over most of machine
+# learning (convolutional networks, which LeCun used to read cheques, were a notable exception). What
+# changed, around 2006–2012:
+#
+# * **better units and starts** — ReLU (Nair & Hinton 2010; Glorot, Bordes & Bengio 2011) passes gradients
+#   through unchanged where it is active, and initialisations scaled to the layer sizes (Glorot & Bengio
+#   2010; He et al. 2015 for ReLU) keep signals at a sensible size — together, the flat line above;
+#   layer-wise pre-training (Hinton et al. 2006) had first shown that deep nets *could* be trained;
+# * **data** — ImageNet (2009) offered over a million labelled images, enough to feed big models;
+# * **GPUs** — AlexNet (2012) trained on two consumer graphics cards, in days rather than months.
+#
+# ### Depth pays off: two spirals
+#
+# The two-spirals problem was a classic benchmark of the late 1980s: two interleaved arms, three turns each.
+# We give a **shallow** network ($2 \to 90 \to 1$) and a **deep** one ($2 \to 12 \to 12 \to 12 \to 1$) the
+# **same budget of 361 parameters**, the same tanh units, the same starting weights in both frameworks
+# (copied as before) and the same training: 300 full-batch steps of Adam — with fastai's Adam told to behave
+# like Keras's (β₂ = 0.999, ε = 1e-7, no weight decay).
+
+# %%
+SPIRAL_STEPS, SPIRAL_LR = 300, 0.03
+ARCHS = {"shallow": [2, 90, 1], "deep": [2, 12, 12, 12, 1]}
+X_sp_valid, y_sp_valid = data.spirals(n=1000, turns=3, noise=0.0, seed=1)  # fresh points from the same arms
+print({name: checks.count_params(fastai_side.mlp(sizes, "tanh")) for name, sizes in ARCHS.items()})
+
+# %% [markdown]
+# In fastai, a `DataLoader` with `bs=None` treats each item as a ready-made batch: here, the whole training
+# set, `SPIRAL_STEPS` times. In Keras we repeat the rows and let `steps_per_execution` run 50 steps per
+# call into TensorFlow.
+
+# %%
+def spiral_fastai(sizes, start):
+    model = fastai_side.mlp(sizes, "tanh")
+    fastai_side.set_weights(model, start)
+    full = (torch.tensor(X_sp), torch.tensor(y_sp))
+    dls = DataLoaders(DataLoader([full] * SPIRAL_STEPS, bs=None, num_workers=0),
+                      DataLoader([full], bs=None, num_workers=0))
+    adam_like_keras = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-7, wd=0.0)
+    learn = Learner(dls, model, loss_func=BCEWithLogitsLossFlat(), opt_func=adam_like_keras, lr=SPIRAL_LR)
+    with learn.no_bar(), learn.no_logging():
+        learn.fit(1)
+    return model
+
+
+def spiral_keras(sizes, start):
+    model = keras_side.mlp(sizes, "tanh")
+    keras_side.set_weights(model, start)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=SPIRAL_LR, epsilon=1e-7),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True), steps_per_execution=50)
+    n = len(X_sp)
+    model.fit(np.tile(X_sp, (SPIRAL_STEPS, 1)), np.tile(y_sp, (SPIRAL_STEPS, 1)), batch_size=n, shuffle=False,
+              epochs=1, verbose=0)
+    return model
+
+
+depth_models, depth_acc, depth_seconds = {}, {"fastai": {}, "keras": {}}, {"fastai": {}, "keras": {}}
+for name, sizes in ARCHS.items():
+    torch.manual_seed(0)
+    start = fastai_side.get_weights(fastai_side.mlp(sizes, "tanh"))
+    for fw, fit_fn, side in (("fastai", spiral_fastai, fastai_side), ("keras", spiral_keras, keras_side)):
+        with compare.timed() as t:
+            depth_models[name, fw] = fit_fn(sizes, start)
+        depth_seconds[fw][name] = t.seconds
+        depth_acc[fw][name] = {
+            "train": compare.metrics(side.predict(depth_models[name, fw], X_sp), y_sp)["accuracy"],
+            "valid": compare.metrics(side.predict(depth_models[name, fw], X_sp_valid), y_sp_valid)["accuracy"]}
+
+pd.DataFrame([{"framework": fw, "network": name, "layers": str(ARCHS[name]),
+               "parameters": checks.count_params(depth_models[name, fw]),
+               "train accuracy": depth_acc[fw][name]["train"], "valid accuracy": depth_acc[fw][name]["valid"],
+               "seconds": round(depth_seconds[fw][name], 2)}
+              for fw in ("fastai", "keras") for name in ARCHS]).set_index(["framework", "network"])
+
+# %% [markdown]
+# Same parameters, same training — and the deep network wins clearly, in both frameworks, on the training
+# points and on fresh points from the same spirals. (The two frameworks agree less closely than with SGD:
+# Adam is not implemented identically — ε enters at a slightly different place — and over 300 steps small
+# differences grow. The verdict is the same in both.) The pictures show why: the shallow network's boundary
+# is a smooth blob that cuts across the arms, while the deep one, composing three layers of bends, starts
+# to follow them.
+
+# %%
+fig, axes = plt.subplots(2, 2, figsize=(8.5, 8.5))
+for row, name in enumerate(ARCHS):
+    for col, (fw, side) in enumerate((("fastai", fastai_side), ("keras", keras_side))):
+        model = depth_models[name, fw]
+        plots.decision_boundary(lambda P, m=model, s=side: s.predict_proba(m, P).ravel(), X_sp, y_sp,
+                                ax=axes[row, col], pad=0.15, n=120,
+                                title=f"{'fastai' if fw == 'fastai' else 'Keras'} · {name} "
+                                      f"{ARCHS[name]}: {depth_acc[fw][name]['train']:.0%}")
+fig.suptitle("Two spirals, 361 parameters each: shallow (top) vs deep (bottom)")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# One honest caveat: this compares the two architectures at equal size *and* equal training. Universal
+# approximation guarantees that some wide-enough shallow network fits the spirals too; depth makes the same
+# budget go further, and here it makes learning faster.
+
+# %% [markdown]
+# ## Recap
+#
+# * The **perceptron** (1958) is one threshold unit; its learning rule $w \leftarrow w + \eta (y - \hat y) x$
+#   provably converges whenever a line separates the classes — AND and OR in a few epochs.
+# * **XOR is not linearly separable**: four inequalities contradict each other, no line gets more than 3 of 4
+#   corners, and the perceptron never stops making mistakes.
+# * **Minsky & Papert** (1969) proved that one trainable layer over limited-order features cannot compute
+#   parity or connectedness. It was a result about **one layer**; read as a verdict on all neural networks,
+#   it helped freeze the field for over a decade.
+# * **Two layers** fix it: OR and NAND into AND is a 2-2-1 network for XOR, and backpropagation can *find*
+#   such weights. From the same start with plain SGD, **fastai and Keras follow the same trajectory** to
+#   float32 rounding; the single layer stays ≤ 75 % on every seed, the hidden layer reaches 100 %.
+# * **One hidden layer can approximate anything** (1989) — given enough units. Deep nets were long thought
+#   untrainable (vanishing gradients); ReLU, data and GPUs changed that. At a fixed budget of 361
+#   parameters, a deep net beats a shallow one on the two spirals in both frameworks.
+#
+# **Next:** lesson 05 takes the training loop apart: what fastai's `Learner` does for you, and what that
+# convenience hides.
