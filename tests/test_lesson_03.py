@@ -143,6 +143,16 @@ def test_minibatch_noise_escapes_the_shallow_valley(lesson):
     by_size = [escape[bs] for bs in sorted(escape, reverse=True)]
     assert by_size == sorted(by_size), f"escapes should grow as batches shrink: {escape}"
     assert live.eval("bool(np.all(traces[256][-1] > 0.7))"), "every full-batch run ends in the shallow valley"
+    went_back = live.eval("went_back")
+    assert max(went_back.values()) == 0.0, f"once deep in the left valley, no run should climb back out: {went_back}"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_batch_gradients_average_to_the_full_gradient(lesson):
+    live = lesson(NAME)
+    assert live.eval("batch_mean_error") < 1e-12
+    assert live.eval("float(np.std(batch_grads, axis=0).min())") > 0.1, "the batch gradients should scatter"
 
 
 @pytest.mark.slow

@@ -362,7 +362,7 @@ with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
 finite = np.isfinite(log_loss)
 ax.plot(np.flatnonzero(finite), log_loss[finite], color="#d62728", lw=2)
 ax.axhline(np.log10(np.finfo(float).max), color="grey", lw=0.8)
-ax.text(0, 300, "largest float64", fontsize=8, color="grey", va="top")
+ax.text(100, 300, "largest float64", fontsize=8, color="grey", va="top")
 ax.axvline(first_inf_step, color="k", ls="--", lw=1)
 ax.text(first_inf_step, 150, f"  loss = inf\n  from step {first_inf_step}", fontsize=9)
 ax.axvline(first_nan_step, color="grey", ls=":", lw=1.5)
@@ -427,6 +427,7 @@ def ravine_grad(p):
 RAVINE_START, RAVINE_STEPS, RAVINE_TOL = (1.0, 1.0), 60, 1e-6
 
 # %% nbgrader={"grade": false, "grade_id": "pick_lr", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# lr_ravine = a number
 ### BEGIN SOLUTION
 lr_ravine = 2 / (10 + 1)  # balances the two directions: both shrink by 9/11 per step
 ### END SOLUTION
@@ -510,6 +511,20 @@ assert not np.array_equal(_seen, np.sort(_seen)), "the rows come out in their or
 checks.check_close([len(xb) for xb, _ in minibatches(_X, _y, 500, seed=0)], [103], name="one batch when bs > rows")
 checks.check_close(len(list(minibatches(_X, _y, 1, seed=0))), 103, name="number of batches with bs=1")
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Noisy, but right on average
+#
+# Cut the 64 points into 8 batches of 8 and compute the gradient of each batch's loss at the starting point
+# $P_0$. The individual batch gradients scatter widely; their average over the epoch is exactly the
+# full-batch gradient (equal-sized batches, every point once).
+
+# %%
+batch_grads = np.array([line_grad(P0, xb, yb) for xb, yb in descent.minibatches(x_line, y_line, 8, seed=0)])
+print("full-batch gradient:       ", line_grad(P0).round(3))
+print("the 8 batch gradients:\n", batch_grads.round(3))
+print("their average:             ", batch_grads.mean(axis=0).round(3))
+batch_mean_error = float(np.max(np.abs(batch_grads.mean(axis=0) - line_grad(P0))))
 
 # %% [markdown]
 # ### The noise in the path
@@ -599,7 +614,10 @@ def sgd_many(bs, steps=200, lr=0.05, x0=2.0, runs=200, seed=0):
 batch_sizes = [256, 64, 16, 4, 2, 1]
 traces = {bs: sgd_many(bs) for bs in batch_sizes}
 escape = {bs: float(np.mean(trace[-1] < 0)) for bs, trace in traces.items()}
-pd.Series(escape, name="fraction of 200 runs that escaped").rename_axis("batch size").to_frame().T
+# runs that got deep into the left valley (x < -0.5) at some step, but ended outside it
+went_back = {bs: float(np.mean((trace < -0.5).any(axis=0) & (trace[-1] > 0))) for bs, trace in traces.items()}
+pd.DataFrame({"escaped: ends in the deep valley": escape,
+              "reached the deep valley, then left it": went_back}).rename_axis("batch size").T
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1.6, 1]})
@@ -630,15 +648,15 @@ plt.show()
 # batches jiggle enough to be kicked over the low ridge into the deep valley, and once there the ridge back
 # is too high to climb. Same learning rate, same number of steps, same data: only the noise differs.
 #
-# This is one reason small batches often generalise well in deep learning — but noise is not free: it is
-# also what keeps the line fit above from settling.
+# Noise cuts both ways: it can carry the descent out of a poor valley, and it is also what keeps the line fit
+# above from settling.
 
 # %% [markdown]
 # ### Try it: learning rate and batch size
 #
 # Drag the learning rate (log scale) and pick a batch size: the path on the line loss and its loss curve
 # are recomputed and redrawn (60 steps, NumPy). Find the cliff from section 3; see how a small batch makes
-# even a good learning rate wander; see that the cliff moves a little with the batch size.
+# even a good learning rate wander. Is the largest safe learning rate the same for every batch size?
 
 # %%
 def draw_sgd(lr, bs):
@@ -751,12 +769,13 @@ fig.tight_layout()
 plt.show()
 adam_first_steps = np.abs(np.diff(opt_paths["Adam, η = 0.1"][:4], axis=0))
 gd_first_steps = np.abs(np.diff(opt_paths["gradient descent, η = 0.05"][:4], axis=0))
+print(pd.Series(opt_final, name="loss above the minimum after 100 steps").to_string(float_format="%.2e"))
 print("first 3 steps, |Δw| and |Δb|:\n  gradient descent:", gd_first_steps.round(3).tolist(),
       "\n  Adam:            ", adam_first_steps.round(3).tolist())
 
 # %% [markdown]
-# At the same learning rate, momentum overshoots but rolls along the valley floor and ends about a thousand
-# times closer than plain descent. Adam's first steps have length $\eta = 0.1$ in *both* coordinates, so it
+# At the same learning rate, momentum overshoots but rolls along the valley floor, and its loss ends about a
+# thousand times closer to the minimum than plain descent's. Adam's first steps have length $\eta = 0.1$ in *both* coordinates, so it
 # heads across and along the valley at the same pace. Note that Adam's good learning rates are therefore
 # different from plain SGD's — one reason every framework ships its own defaults.
 
@@ -923,9 +942,9 @@ ax1.set_title("Validation loss")
 ax2.set_title("Validation accuracy")
 for ax in (ax1, ax2):
     ax.set_xlabel("step")
-ax1.legend(fontsize=8, loc="center right", frameon=True, framealpha=0.9)
+fig.legend(*ax1.get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=8)
 fig.suptitle(f"Digits, same model and {STEPS} steps: dashed = defaults, solid = tuned")
-fig.tight_layout()
+fig.tight_layout(rect=(0, 0.07, 1, 1))
 plt.show()
 
 table_runs = [compare.Run(name.split()[0].lower(), label=name, params=checks.count_params(model), seconds=seconds,
@@ -962,6 +981,14 @@ print(f"tuned:    fastai {fa_tuned_acc:.1%}, Keras {ks_tuned_acc:.1%}  (target {
 # | cut the rate when validation stalls | `cbs=ReduceLROnPlateau(...)` | `callbacks=[keras.callbacks.ReduceLROnPlateau(...)]` |
 # | SGD with momentum | `opt_func=partial(SGD, mom=0.9)` | `optimizer=keras.optimizers.SGD(learning_rate, momentum=0.9)` |
 #
+# The names in the table are each library's own; here is what Keras ships as callbacks, and fastai's
+# scheduling methods on `Learner`:
+
+# %%
+print("keras.callbacks:", ", ".join(n for n in dir(keras.callbacks) if n[0].isupper() and n != "Callback"))
+print("fastai Learner:  ", ", ".join(n for n in ("lr_find", "fit_one_cycle", "fit_flat_cos", "fit_sgdr") if hasattr(Learner, n)))
+
+# %% [markdown]
 # fastai bakes good practice into defaults and one-argument switches; Keras gives you well-documented parts
 # and expects you to assemble them. Whether that convenience is worth what it hides is lesson 05's question.
 
