@@ -114,6 +114,8 @@ walk_right, walk_left = walk_downhill(2.0), walk_downhill(-2.0)
 stuck_at, global_at = float(walk_right[-1]), float(walk_left[-1])
 print(f"from x = 2:  ends at x = {stuck_at:.3f}, loss {two_valleys(stuck_at):+.3f}")
 print(f"from x = -2: ends at x = {global_at:.3f}, loss {two_valleys(global_at):+.3f}")
+deep_min, ridge, shallow_min = np.sort(np.roots([1, 0, -1, 0.3]).real)  # where the slope x³ - x + 0.3 is zero
+print(f"the slope is zero at x = {deep_min:.3f} (deep valley), {ridge:.3f} (ridge), {shallow_min:.3f} (shallow valley)")
 
 # %%
 grid = np.linspace(-2.1, 2.1, 300)
@@ -137,7 +139,7 @@ plt.show()
 #
 # * the steps shrink by themselves: near a minimum the slope is small, so $\eta f'(x)$ is small;
 # * descent only sees the slope where it stands. From $x = 2$ it settles in the **local minimum** at
-#   $x \approx 0.79$ and never learns that a deeper valley exists on the left. Section 4 shows how
+#   $x \approx 0.79$ (after 25 steps it is at 0.81 and still creeping closer) and never learns that a deeper valley exists on the left. Section 4 shows how
 #   mini-batch noise can change that.
 
 # %% [markdown]
@@ -282,8 +284,7 @@ plt.show()
 # %% [markdown]
 # The surface is a long, narrow valley: changing $w$ and $b$ together in one direction barely changes
 # the fit, in the other it changes a lot. The path first drops across the valley, then walks slowly
-# along its floor. That shape — steep across, flat along — is typical of real losses, and it is what the
-# learning rate has to cope with.
+# along its floor. That shape — steep across, flat along — is what the learning rate has to cope with.
 
 # %% [markdown]
 # ## 3. The learning rate
@@ -624,10 +625,10 @@ fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_rati
 for bs, color, lw in ((1, "#d62728", 0.8), (4, "#ff7f0e", 0.8), (256, "k", 2.0)):
     ax1.plot(traces[bs][:, :12], color=color, lw=lw, alpha=0.7)
     ax1.plot([], [], color=color, label=f"bs = {bs}" + (" (full batch)" if bs == 256 else ""))
-ax1.axhline(stuck_at, color="grey", ls=":", lw=1)
-ax1.axhline(global_at, color="grey", ls=":", lw=1)
-ax1.text(200, stuck_at + 0.08, "shallow valley", ha="right", fontsize=8)
-ax1.text(200, global_at + 0.08, "deep valley", ha="right", fontsize=8)
+ax1.axhline(shallow_min, color="grey", ls=":", lw=1)
+ax1.axhline(deep_min, color="grey", ls=":", lw=1)
+ax1.text(200, shallow_min + 0.08, "shallow valley", ha="right", fontsize=8)
+ax1.text(200, deep_min + 0.08, "deep valley", ha="right", fontsize=8)
 ax1.set_xlabel("step")
 ax1.set_ylabel("x")
 ax1.set_title("12 runs per batch size")
@@ -818,10 +819,11 @@ fa_opt = {k: v.default for k, v in inspect.signature(learn_default.opt_func).par
           if v.default is not inspect.Parameter.empty}
 ks_opt = keras.optimizers.Adam().get_config()
 pd.DataFrame({
-    "fastai (Learner)": [learn_default.opt_func.__name__, learn_default.lr, fa_opt["mom"], fa_opt["sqr_mom"],
-                         fa_opt["eps"], f"{fa_opt['wd']} (decoupled)", "fit_one_cycle: warm up, then anneal"],
-    "Keras (compile)": ["Adam", ks_opt["learning_rate"], ks_opt["beta_1"], ks_opt["beta_2"], ks_opt["epsilon"],
-                        ks_opt["weight_decay"], "constant (fit)"],
+    "fastai (Learner)": [learn_default.opt_func.__name__, f"{learn_default.lr:g}", f"{fa_opt['mom']:g}",
+                         f"{fa_opt['sqr_mom']:g}", f"{fa_opt['eps']:g}", f"{fa_opt['wd']:g} (decoupled)",
+                         "fit_one_cycle: warm up, then anneal"],
+    "Keras (compile)": ["Adam", f"{ks_opt['learning_rate']:g}", f"{ks_opt['beta_1']:g}", f"{ks_opt['beta_2']:g}",
+                        f"{ks_opt['epsilon']:g}", str(ks_opt["weight_decay"]), "constant (fit)"],
 }, index=["optimizer", "learning rate", "β₁ (momentum)", "β₂ (squared-gradient average)", "ε", "weight decay",
           "schedule"])
 
