@@ -143,7 +143,7 @@ def test_every_refactoring_keeps_the_arithmetic(lesson):
     gaps = live.eval("{'v1-v2': gap_v1_v2, 'v2-v3': gap_v2_v3, 'v3-v4': gap_v3_v4, 'v4-fastai': gap_v4_fastai}")
     assert gaps["v1-v2"] <= 1e-6, gaps  # float rounding only: torch.optim.SGD orders one multiply-add differently
     assert gaps["v2-v3"] == gaps["v3-v4"] == gaps["v4-fastai"] == 0.0, gaps
-    assert abs(live.eval("acc_v0 - acc_v1")) <= 0.03, "the DataLoader only changes the shuffling"
+    assert abs(live.eval("acc_v0 - acc_v1")) <= 0.015, "the DataLoader only changes the shuffling (about a point)"
     # the comparison can fail: different starting weights give a large gap
     assert live.eval("params_gap(make_model(0), make_model(1))") > 0.01
     assert live.eval("[e for e in our_events if e not in fastai_events]") == []
@@ -205,6 +205,8 @@ def test_every_variant_trained(lesson):
     for key, (acc, epochs) in res.items():
         assert acc >= 0.85, f"{key} did not learn: accuracy {acc}"
         assert 1 <= epochs <= 5, key
+    steps = live.eval("[results['2 + metric', fw]['steps'] for fw in FRAMEWORKS]")
+    assert steps == [5 * 23, 5 * 22, 5 * 23], "fastai drops each epoch's last, incomplete batch"
 
 
 @pytest.mark.slow

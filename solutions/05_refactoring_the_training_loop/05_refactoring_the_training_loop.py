@@ -210,7 +210,7 @@ acc_v1 = log_v1[-1]["accuracy"]
 print(f"version 0: accuracy {acc_v0:.4f}   version 1: accuracy {acc_v1:.4f}")
 
 # %% [markdown]
-# The accuracy is the same to within a point, but not to the last digit: the `DataLoader` draws its random
+# The accuracy agrees to within about a point, but not to the last digit: the `DataLoader` draws its random
 # numbers in a different order than our `randperm` did, so the batches arrive in a different order. That is
 # the only change — from here on every run uses the same loaders, and we can demand **identical** weights.
 #
@@ -651,7 +651,7 @@ print(f"largest weight difference, our version 4 vs fastai.Learner: {gap_v4_fast
 # | layer | what it gives you | in this lesson |
 # |---|---|---|
 # | **high-level** | one-line recipes: `fit_one_cycle`, `lr_find`, `metrics=accuracy`, ready-made callbacks, `vision_learner`/`tabular_learner` | our `OneCycleCB`, `EarlyStoppingCB` |
-# | **mid-level** | `Learner` + `Callback` with ~20 events, `DataLoaders`, a generic `Optimizer` | our `MiniLearner`, `MetricsCB`, `PrintCB` |
+# | **mid-level** | `Learner` + `Callback` with two dozen events, `DataLoaders`, a generic `Optimizer` | our `MiniLearner`, `MetricsCB`, `PrintCB` |
 # | **low-level** | PyTorch tensors, autograd and modules; fastai's optimiser *steppers*, transforms | version 0 |
 #
 # fastai applied the same refactoring to the optimiser: an `Optimizer` is a list of small *stepper*
@@ -1251,7 +1251,7 @@ run_step("4 + early stop")
 #
 # Here the optimiser-object refactoring pays off in all three: one name changes (and the learning rate, as
 # Adam wants a smaller one). Defaults differ slightly: fastai's `Adam` applies a decoupled weight decay of
-# 0.01 (it is AdamW), PyTorch's and Keras's apply none.
+# 0.01 (it is AdamW) and uses $\beta_2 = 0.99$; PyTorch's and Keras's apply no weight decay and use 0.999.
 
 # %%
 @variant("5 + Adam", "PyTorch")
@@ -1395,7 +1395,7 @@ for fw in FRAMEWORKS:
 #
 # Step 2 trained the same network from the same starting weights with the same optimiser (SGD, momentum 0.9,
 # learning rate 0.1), batch size and number of epochs — by the hand-written PyTorch loop, by fastai and by
-# Keras. Only the shuffling differs. They should agree within a few points of accuracy; we allow
+# Keras. Only the shuffling differs (and fastai skips each epoch's last, incomplete batch: 110 steps, not 115). They should agree within a few points of accuracy; we allow
 # `TOLERANCE = 0.03`.
 
 # %%
@@ -1475,7 +1475,8 @@ compare.table(*step2_runs)
 # * A training program is **data, model, loss, optimiser, loop, metrics, logging**. Written by hand, they are
 #   one tangle and every experiment is surgery on it.
 # * Four refactorings untangle it — `DataLoader`, optimiser object, `Learner`, **callbacks** — and each one
-#   leaves the arithmetic unchanged: our versions 1–4 and the real `fastai.Learner` end with identical weights.
+#   leaves the arithmetic unchanged: our versions 1–4 and the real `fastai.Learner` end with the same weights
+#   (identical, or within float32 rounding).
 # * That is fastai's **mid-level API**: a `Learner` that announces events and callbacks that act on them.
 #   Its **high-level API** (`fit_one_cycle`, `metrics=accuracy`, `EarlyStoppingCallback`) is callbacks
 #   already written for you.
