@@ -406,6 +406,35 @@ compare.table(*real_runs.values(), metrics=["valid_loss", "valid_accuracy"])
 # wrecked even though its cross-entropy, computed in a numerically careful way, stays a finite number.
 
 # %% [markdown]
+# A model whose loss is a quadratic bowl, like the line's, shows the whole collapse. Linear regression on
+# scikit-learn's bundled diabetes data (442 patients, 10 standardised measurements), plain SGD in fastai
+# (batches of 442) with mean squared error: its cliff is $2/\lambda_{max}$ again, and we step at twice that.
+
+# %%
+from sklearn.datasets import load_diabetes  # noqa: E402
+
+X_diab, y_diab = load_diabetes(return_X_y=True)
+X_diab = ((X_diab - X_diab.mean(0)) / X_diab.std(0)).astype(np.float32)
+y_diab = ((y_diab - y_diab.mean()) / y_diab.std()).astype(np.float32).reshape(-1, 1)
+lr_crit_diabetes = float(2 / np.linalg.eigvalsh(2 * X_diab.T @ X_diab / len(X_diab)).max())
+
+regression = helpers.fastai_side.mlp([10, 1], seed=0)  # one linear layer
+blowup = helpers.fastai_side.train(regression, helpers.fastai_side.dataloaders(X_diab, y_diab, bs=len(X_diab)),
+                                   steps=100, lr=2 * lr_crit_diabetes, opt="sgd", loss="mse")
+weights_after = helpers.fastai_side.get_weights(regression)[0].ravel()
+real_nan = bool(np.isnan(weights_after).all())
+print(f"cliff 2/λ_max = {lr_crit_diabetes:.3f}; trained at η = {2 * lr_crit_diabetes:.3f}")
+for step in (1, 5, 10, 20, 30):
+    print(f"  loss at step {step:>2}: {blowup.loss[step - 1]:.3g}")
+print("weights after 100 steps:", weights_after)
+
+# %% [markdown]
+# Within a few dozen steps the loss passes $10^{30}$, overflows the 32-bit floats PyTorch trains in
+# (largest $\approx 3.4\times10^{38}$), and every weight ends as `nan`. In practice a `nan` loss is the
+# signature of a learning rate that is too large; Keras even ships a callback, `TerminateOnNaN`, that stops
+# training when it happens.
+
+# %% [markdown]
 # ### Exercise 2 (graded, 2 + 2 points): pick a learning rate
 #
 # The `ravine` below is a loss with curvature 10 in one direction and 1 in the other. Starting from
