@@ -398,54 +398,74 @@ class Lab:
           const out = box.querySelector('.widget-output');
           const imgs = [...out.querySelectorAll('img')];
           return {images: imgs.map(i => i.src), loaded: imgs.every(i => i.complete && i.naturalWidth > 0),
-                  text: (out.innerText || '').slice(0, 4000)};
+                  text: (out.innerText || '').slice(0, 4000), html: out.innerHTML};
         }""")
 
-    def change_control(self, box) -> str:
-        """Change the widget's first control through the UI; return what was done."""
-        handle = box.locator(".noUi-handle")
-        if handle.count():
-            h = handle.first
-            h.scroll_into_view_if_needed()
-            before = h.get_attribute("aria-valuenow")
+    @staticmethod
+    def controls(box) -> list[tuple[str, object]]:
+        """The box's controls, in order: sliders, dropdowns, toggle-button groups, checkboxes."""
+        found = []
+        for kind, selector in (("slider", ".noUi-handle"), ("dropdown", ".widget-dropdown select"),
+                               ("toggle buttons", ".widget-toggle-buttons"), ("checkbox", ".widget-checkbox input")):
+            loc = box.locator(selector)
+            found += [(kind, loc.nth(i)) for i in range(loc.count())]
+        return found
+
+    def change_control(self, kind: str, control) -> str:
+        """Change one control through the UI (keyboard on a slider, select, click); return what was done."""
+        control.scroll_into_view_if_needed()
+        if kind == "slider":
+            before = control.get_attribute("aria-valuenow")
             for key in ("ArrowRight", "ArrowLeft"):      # at the top of its range, go down instead
-                h.focus()
+                control.focus()
                 for _ in range(3):
-                    h.press(key)
+                    control.press(key)
                     self.page.wait_for_timeout(150)
                 try:
                     self.page.wait_for_function("([el, v]) => el.getAttribute('aria-valuenow') !== v",
-                                                arg=[h.element_handle(), before], timeout=3_000)
-                    return f"slider {before} -> {h.get_attribute('aria-valuenow')} ({key} x3)"
+                                                arg=[control.element_handle(), before], timeout=3_000)
+                    return f"slider {before} -> {control.get_attribute('aria-valuenow')} ({key} x3)"
                 except Exception:  # noqa: BLE001 - try the other direction
                     continue
             return f"slider stuck at {before}"
-        select = box.locator(".widget-dropdown select")
-        if select.count():
-            s = select.first
-            current = s.input_value()
-            values = s.locator("option").evaluate_all("(os) => os.map(o => o.value)")
-            other = next(v for v in values if v != current)
-            s.select_option(other)
+        if kind == "dropdown":
+            current = control.input_value()
+            values = control.locator("option").evaluate_all("(os) => os.map(o => o.value)")
+            other = next((v for v in values if v != current), current)
+            control.select_option(other)
             return f"dropdown {current!r} -> {other!r}"
-        buttons = box.locator(".widget-toggle-button:not(.mod-active)")
-        if buttons.count():
-            b = buttons.first
-            label = b.inner_text()
-            b.click()
+        if kind == "toggle buttons":
+            button = control.locator(".widget-toggle-button:not(.mod-active)").first
+            label = button.inner_text()
+            button.click()
             return f"toggle button -> {label!r}"
-        cb = box.locator(".widget-checkbox input").first
-        cb.click()
-        return "checkbox clicked"
+        was = control.is_checked()
+        control.click()
+        return f"checkbox {was} -> {not was}"
 
-    def wait_output_changed(self, box, before: dict, timeout: float = 90) -> dict:
-        """Wait until the widget's Output differs from ``before`` and then stays the same for ~1.5 s."""
+    @staticmethod
+    def mark_output(box):
+        """Tag what the widget's Output shows now; a redraw replaces it with untagged elements."""
+        box.evaluate("(box) => box.querySelectorAll('.widget-output .jp-OutputArea-child')"
+                     ".forEach(e => e.setAttribute('data-browser-test', 'old'))")
+
+    @staticmethod
+    def _redrawn(box) -> bool:
+        return box.evaluate("(box) => { const out = box.querySelector('.widget-output');"
+                            " return out.querySelectorAll('.jp-OutputArea-child').length > 0 &&"
+                            " !out.querySelector('[data-browser-test]'); }")
+
+    def wait_output_changed(self, box, before: dict, content: bool = True, timeout: float = 90) -> dict:
+        """Wait until the widget's Output was redrawn (``content=True``: and shows something different
+        from ``before``), then stays the same for ~1.5 s with the kernel idle.  Call ``mark_output``
+        before changing the control."""
         deadline = time.monotonic() + timeout
         last, stable = None, 0
         while time.monotonic() < deadline:
             sig = self.output_signature(box)
             idle = self.state()["status"] == "idle"
-            if sig != before and sig == last and idle and sig["loaded"]:
+            changed = (sig["html"] != before["html"]) if content else self._redrawn(box)
+            if changed and sig == last and idle and sig["loaded"]:
                 stable += 1
                 if stable >= 3:
                     return sig
