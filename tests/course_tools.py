@@ -52,6 +52,12 @@ def hidden_snippets(nb, min_len: int = 12) -> list:
     return out
 
 
+def secret_hidden_lines(nb) -> list:
+    """Hidden-test lines that the lesson does not also show openly in another cell."""
+    public = "\n".join(HIDDEN.sub("", c.source) for c in nb.cells if not nbg(c).get("solution"))
+    return [s for s in hidden_snippets(nb) if s not in public]
+
+
 def forge(source_nb, release_nb, fill: set | None) -> nbformat.NotebookNode:
     """A student submission: the release with the solution cells in ``fill`` (all if None) answered."""
     sub = nbformat.from_dict(release_nb)

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from course_tools import (answer_text, auto_points, course_copy, forge, graded_cells, grading_cli,
-                          hidden_snippets, points_for, solution_ids)
+                          points_for, secret_hidden_lines, solution_ids)
 from grading import course
 
 LESSONS = course.lessons()
@@ -172,7 +172,7 @@ def test_autograde_end_to_end(name, tmp_path):
     rows = {r["student_id"]: float(r["raw_score"]) for r in csv.DictReader(open(tmp_path / "grades.csv"))}
     assert rows == pytest.approx(expected)
 
-    secrets = hidden_snippets(src)
+    secrets = secret_hidden_lines(src)
     assert secrets, "the lesson has hidden tests to protect"
     for student in expected:
         fb = root / "grading" / "feedback" / student / name / f"{name}.html"

@@ -9,7 +9,7 @@ import time
 import nbformat
 import pytest
 
-from course_tools import HIDDEN, ROOT, course_copy, grading_cli, hidden_snippets
+from course_tools import HIDDEN, ROOT, course_copy, grading_cli, secret_hidden_lines
 from grading import course
 
 LESSONS = course.lessons()
@@ -32,9 +32,9 @@ def leaks(src, text: str) -> list:
     found = [m for m in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS") if m in text]
     rel = nbformat.reads(text, as_version=4)
     rel_sources = "\n".join(c.source for c in rel.cells)
+    found += [s for s in secret_hidden_lines(src) if s in rel_sources]
     # lines the lesson shows openly elsewhere (a demo cell the exercise mirrors) are not secrets
     public = "\n".join(HIDDEN.sub("", c.source) for c in src.cells if not c.metadata.get("nbgrader", {}).get("solution"))
-    found += [s for s in hidden_snippets(src) if s in rel_sources and s not in public]
     for c in src.cells:
         if c.metadata.get("nbgrader", {}).get("solution") and "### BEGIN SOLUTION" in c.source:
             body = c.source.split("### BEGIN SOLUTION", 1)[1].split("### END SOLUTION", 1)[0]
