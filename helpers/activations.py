@@ -230,14 +230,17 @@ def draw_curve(name: str, ax=None, lo: float = -5.0, hi: float = 5.0, derivative
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 3))
     x, y, dy = curve(name, lo, hi)
+    jumps = np.flatnonzero(np.abs(np.diff(dy)) > 0.5)  # don't draw a vertical line where the slope jumps
+    x_d, dy = np.insert(x, jumps + 1, np.nan), np.insert(dy, jumps + 1, np.nan)
     color = COLORS.get(name, "C0")
     ax.plot(x, y, color=color, lw=2.2, label=f"{LABELS.get(name, name)}")
     if derivative:
-        ax.plot(x, dy, color=color, lw=1.6, ls="--", label="derivative (autograd)")
+        ax.plot(x_d, dy, color=color, lw=1.6, ls="--", label="derivative (autograd)")
         if note:
-            i = int(np.argmax(dy))
-            ax.plot(x[i], dy[i], "o", color=color, ms=4)
-            ax.annotate(f"max slope {dy[i]:.2g}", (x[i], dy[i]), textcoords="offset points", xytext=(6, 6), fontsize=8)
+            i = int(np.nanargmax(dy))
+            ax.plot(x_d[i], dy[i], "o", color=color, ms=4)
+            ax.annotate(f"max slope {dy[i]:.2g}", (x_d[i], dy[i]), textcoords="offset points", xytext=(6, 6),
+                        fontsize=8)
     ax.axhline(0, color="grey", lw=0.6)
     ax.axvline(0, color="grey", lw=0.6)
     ax.set_title(title if title is not None else LABELS.get(name, name))
@@ -302,13 +305,13 @@ def grad_norm_figure(norms: dict, ax=None, title: str = "Gradient norm per layer
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.8))
-    markers = {"fastai": ("o", "-"), "keras": ("x", "--")}
+    styles = {"fastai": dict(marker="o", ls="-", ms=7, lw=1.6, alpha=0.55),
+              "keras": dict(marker="x", ls="--", ms=6, lw=1.0, mew=1.5)}
     for fw, by_act in norms.items():
-        marker, style = markers.get(fw, (".", ":"))
         for act, values in by_act.items():
             layers = np.arange(1, len(values) + 1)
-            ax.plot(layers, values, style, marker=marker, color=COLORS.get(act, None), ms=5, lw=1.4,
-                    label=f"{LABELS.get(act, act)} ({fw})")
+            ax.plot(layers, values, color=COLORS.get(act, None), label=f"{LABELS.get(act, act)} ({fw})",
+                    **styles.get(fw, dict(marker=".", ls=":")))
     ax.set_yscale("log")
     ax.set_xlabel("layer (1 = next to the input)")
     ax.set_ylabel("‖∂loss/∂W‖")

@@ -106,22 +106,22 @@ def with_activation(act):
     return model
 
 
-t = np.linspace(-4, 4, 400, dtype=np.float32)
+t = np.linspace(-5, 5, 500, dtype=np.float32)
 line = np.stack([t, 0.5 * t], axis=1)
-fig, ax = plt.subplots(figsize=(7, 3.4))
-for act in ["linear", "tanh", "relu"]:
-    ax.plot(t, fastai_side.predict(with_activation(act), line)[:, 0], lw=2, color=activations.COLORS[act],
-            label=activations.LABELS[act])
-ax.set_xlabel("t  (input x = t · (1, 0.5))")
-ax.set_ylabel("network output")
-ax.set_title("Same weights, different activations: only the linear one stays a straight line")
-ax.legend()
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+for ax, act in zip(axes, ["linear", "tanh", "relu"]):
+    ax.plot(t, fastai_side.predict(with_activation(act), line)[:, 0], lw=2, color=activations.COLORS[act])
+    ax.set_title(f"activation: {activations.LABELS[act]}")
+    ax.set_xlabel("t  (input x = t · (1, 0.5))")
+axes[0].set_ylabel("network output")
+fig.suptitle("The same four layers of weights, three activations")
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
 # Without activation the output is a straight line, however many layers. With tanh it bends smoothly; with
-# ReLU it becomes a **piecewise linear** curve with kinks — and kinks are enough: many of them can
-# approximate any curve. That is what activations are for.
+# ReLU it becomes a **piecewise linear** curve: straight pieces joined at kinks, one wherever a unit switches
+# on or off. Enough kinks can approximate any curve. That is what activations are for.
 
 # %% [markdown]
 # ## 2. The three classics: sigmoid, tanh, ReLU
@@ -392,9 +392,8 @@ relu_grad_at_zero
 #
 # **2. Training almost never lands exactly on the corner.** Pre-activations are sums of products of
 # float32 numbers; the chance that one comes out *exactly* 0.0 is tiny. To check, here is a ReLU whose
-# slope at 0 we choose ourselves (a custom PyTorch autograd function) and which counts how often it sees an
-# exact 0. We train the same network — same starting weights, same batches — with three different slopes
-# at 0, in a plain PyTorch loop:
+# slope at 0 we choose ourselves — a custom PyTorch autograd function, whose `backward` we write — and which
+# counts how often it sees an exact 0:
 
 # %%
 class CountingReLU(torch.autograd.Function):
@@ -425,33 +424,60 @@ class KinkReLU(nn.Module):
         return CountingReLU.apply(x, self.slope_at_zero)
 
 
+# %% [markdown]
+# The training data is this lesson's test problem, two interleaved spirals (section 4 looks at them), and
+# the training is a plain PyTorch loop — the loop that fastai's `Learner` runs for you. We will reuse it.
+
+# %%
 spirals = data.binary_split("spirals", n=2000, turns=1.0, seed=0)
-start_weights = keras_side.get_weights(keras_side.mlp([2, 16, 16, 1], "relu", seed=0))
 
 
-def train_kink(slope_at_zero, steps=200, bs=32):
-    model = nn.Sequential(nn.Linear(2, 16), KinkReLU(slope_at_zero), nn.Linear(16, 16), KinkReLU(slope_at_zero),
-                          nn.Linear(16, 1))
-    fastai_side.set_weights(model, start_weights)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+def valid_accuracy(model):
+    """Share of validation points on the right side of the boundary (logit > 0 means class 1)."""
+    return float(np.mean((fastai_side.predict(model, spirals.X_valid) > 0) == (spirals.y_valid > 0.5)))
+
+
+def train_torch(model, steps, lr=1e-2, bs=64, seed=0, every=0):
+    """Adam on random batches of the spirals' training points.
+
+    Returns {"loss": loss of every step, "accuracy": {step: validation accuracy} every `every` steps}.
+    """
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     X, y = torch.tensor(spirals.X_train), torch.tensor(spirals.y_train)
-    batches = torch.Generator().manual_seed(0)
-    losses = []
-    for _ in range(steps):
+    batches = torch.Generator().manual_seed(seed)
+    history = {"loss": [], "accuracy": {}}
+    for step in range(1, steps + 1):
         idx = torch.randint(0, len(X), (bs,), generator=batches)
         loss = nn.functional.binary_cross_entropy_with_logits(model(X[idx]), y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(loss.item())
-    return losses
+        history["loss"].append(loss.item())
+        if every and step % every == 0:
+            history["accuracy"][step] = valid_accuracy(model)
+    return history
+
+
+# %% [markdown]
+# Now train the same network — same starting weights, same batches — three times, with slope 0, 0.5 and 1
+# at the corner:
+
+# %%
+start_weights = keras_side.get_weights(keras_side.mlp([2, 16, 16, 1], "relu", seed=0))
+
+
+def kink_net(slope_at_zero):
+    model = nn.Sequential(nn.Linear(2, 16), KinkReLU(slope_at_zero), nn.Linear(16, 16), KinkReLU(slope_at_zero),
+                          nn.Linear(16, 1))
+    fastai_side.set_weights(model, start_weights)
+    return model
 
 
 CountingReLU.zeros_seen = 0
-kink_losses = {g: train_kink(g) for g in (0.0, 0.5, 1.0)}
+kink_losses = {g: train_torch(kink_net(g), steps=100)["loss"] for g in (0.0, 0.5, 1.0)}
 kink_zeros_seen = CountingReLU.zeros_seen
 kink_same_losses = all(kink_losses[g] == kink_losses[0.0] for g in kink_losses)
-print(f"pre-activations computed: {3 * 200 * 32 * 32:,};  exactly zero: {kink_zeros_seen}")
+print(f"pre-activations computed: {3 * 100 * 64 * 32:,};  exactly zero: {kink_zeros_seen}")
 print("identical loss at every step for slope 0, 0.5 and 1 at the corner:", kink_same_losses)
 print("final loss:", {g: round(v[-1], 5) for g, v in kink_losses.items()})
 
@@ -479,8 +505,8 @@ print("final loss:", {g: round(v[-1], 5) for g, v in kink_losses.items()})
 # %% [markdown]
 # ## 4. Side by side: one network, four activations, two frameworks
 #
-# The test problem: two interleaved **spirals**, 1,500 points to train on and 500 to validate. No straight
-# line separates them.
+# The test problem is the one we just trained on: two interleaved **spirals**, 1,500 points to train on and
+# 500 to validate. No straight line separates them.
 
 # %%
 print(spirals)
@@ -496,7 +522,7 @@ plt.show()
 # data), a `Learner`, and `fit`. `accuracy_multi` applies the sigmoid and thresholds at 0.5.
 
 # %%
-dls = fastai_side.dataloaders(*spirals, bs=32)
+dls = fastai_side.dataloaders(*spirals, bs=64)
 fastai_relu = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 1))
 learn = Learner(dls, fastai_relu, loss_func=BCEWithLogitsLossFlat(), metrics=accuracy_multi)
 learn.fit(8, lr=1e-2)
@@ -515,8 +541,18 @@ keras_relu = keras.Sequential([
 ])
 keras_relu.compile(optimizer=keras.optimizers.Adam(1e-2), loss=keras.losses.BinaryCrossentropy(from_logits=True),
                    metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)])
-history = keras_relu.fit(spirals.X_train, spirals.y_train, validation_data=(spirals.X_valid, spirals.y_valid),
-                         epochs=8, batch_size=32, verbose=2)
+history = keras_relu.fit(spirals.X_train, spirals.y_train, epochs=8, batch_size=64, verbose=2)
+
+# %% [markdown]
+# The same validation points, scored the same way for both (`evaluate` in the helpers computes loss and
+# accuracy from each model's raw outputs with one shared NumPy function):
+
+# %%
+explicit_acc = {
+    "fastai": fastai_side.evaluate(fastai_relu, dls)["valid_accuracy"],
+    "Keras": keras_side.evaluate(keras_relu, keras_side.dataloaders(*spirals))["valid_accuracy"],
+}
+explicit_acc
 
 # %% [markdown]
 # Both untangle the spirals. The activation is one argument in each framework: a module (`nn.ReLU()`)
@@ -583,22 +619,22 @@ assert build_fastai_mlp("relu") is not build_fastai_mlp("relu"), "build_fastai_m
 # %% [markdown]
 # ### Every activation, both frameworks
 #
-# Now the comparison. For each activation — and *none* (`"linear"`) as a baseline — we build the MLP in
-# both frameworks with the helpers `fastai_side.mlp` / `keras_side.mlp` (the same layers as above), start
-# both from **the same weights** (Keras's default initialisation, copied into the PyTorch model), and train
-# 400 Adam steps at learning rate 0.01 with batches of 32. `train(..., steps=400)` runs exactly the
-# `Learner.fit` and `model.fit` you saw, as one 400-step epoch: same training, less per-epoch overhead.
+# Now the comparison. For each activation we build the MLP in both frameworks with the helpers
+# `fastai_side.mlp` / `keras_side.mlp` (the same layers as above), start both from **the same weights**
+# (Keras's default initialisation, copied into the PyTorch model), and train 300 Adam steps at learning rate
+# 0.01 with batches of 64. `train(..., steps=300)` runs the `Learner.fit` and `model.fit` you saw, as one
+# 300-step epoch: same training, less per-epoch overhead.
 
 # %%
-ACTS = ["linear", "sigmoid", "tanh", "relu"]
-STEPS = 400
+ACTS = ["sigmoid", "tanh", "relu"]
+STEPS = 300
 runs = {"fastai": {}, "keras": {}}
 for act in ACTS:
     k_model = keras_side.mlp([2, 16, 16, 1], act, seed=0)
     f_model = fastai_side.mlp([2, 16, 16, 1], act)
     fastai_side.set_weights(f_model, keras_side.get_weights(k_model))  # same starting point
-    runs["fastai"][act] = fastai_side.train(f_model, fastai_side.dataloaders(*spirals, bs=32), steps=STEPS, lr=1e-2)
-    runs["keras"][act] = keras_side.train(k_model, keras_side.dataloaders(*spirals, bs=32), steps=STEPS, lr=1e-2)
+    runs["fastai"][act] = fastai_side.train(f_model, fastai_side.dataloaders(*spirals, bs=64), steps=STEPS, lr=1e-2)
+    runs["keras"][act] = keras_side.train(k_model, keras_side.dataloaders(*spirals, bs=64), steps=STEPS, lr=1e-2)
 
 final_acc = {fw: {act: runs[fw][act].final["valid_accuracy"] for act in ACTS} for fw in runs}
 train_seconds = {fw: {act: runs[fw][act].seconds for act in ACTS} for fw in runs}
@@ -609,7 +645,7 @@ param_counts = {fw: {act: runs[fw][act].params for act in ACTS} for fw in runs}
 # the shading is the fastai model's probability, the lines are both frameworks' decision boundaries).
 
 # %%
-activations.sweep_figure(runs, spirals, ACTS, title="2 → 16 → 16 → 1 on the spirals, 400 Adam steps")
+activations.sweep_figure(runs, spirals, ACTS, title="2 → 16 → 16 → 1 on the spirals, 300 Adam steps")
 plt.show()
 
 # %% [markdown]
@@ -635,17 +671,15 @@ summary.style.format({"fastai accuracy": "{:.1%}", "Keras accuracy": "{:.1%}", "
 # %% [markdown]
 # What the numbers say:
 #
-# * **No activation** draws one straight line (bottom left) and tops out around 75% — the collapse from
-#   section 1, now on data.
-# * **Sigmoid**, in the same 400 steps, is *no better than no activation at all*: its small slopes (at most
-#   1/4) and outputs centred on 0.5 make it slow to leave the nearly linear regime it starts in.
+# * **Sigmoid** has barely left its starting point: after 300 steps its boundary is still almost a straight
+#   line (bottom left) and it is stuck near 75%. Its small slopes (at most 1/4) and outputs centred on 0.5
+#   make it slow to leave the nearly linear regime it starts in.
 # * **tanh** gets most of the way; **ReLU** untangles the spirals almost perfectly.
-# * **fastai and Keras agree** to within a point or two for every activation, though they shuffle batches
+# * **fastai and Keras agree** to within a point or two for every activation, although they shuffle batches
 #   differently and their Adam defaults differ slightly (fastai uses $\epsilon = 10^{-5}$, $\beta_2 = 0.99$
-#   and a little weight decay). With other seeds, tanh sometimes sits on a plateau a few hundred steps longer
-#   in one framework than in the other — try `seed=3` in `data.binary_split` and in `keras_side.mlp`.
-# * The time column is dominated by each framework's per-step overhead, not by the activation; section 7
-#   measures the activation alone.
+#   and a little weight decay). Their learning curves have the same shape; the boundaries nearly coincide.
+# * The time column is dominated by each framework's fixed and per-step overhead (Keras first traces its
+#   training step into a TensorFlow graph), not by the activation; section 7 measures the activation alone.
 
 # %% [markdown]
 # ## 5. Vanishing gradients
@@ -685,23 +719,37 @@ grad_ratio = {fw: {act: v[0] / v[-1] for act, v in by_act.items()} for fw, by_ac
 pd.DataFrame(grad_ratio).style.format("{:.1e}").set_caption("first-layer / last-layer gradient norm")
 
 # %% [markdown]
-# With sigmoid the first layer's gradient is about a **million** times smaller than the last layer's: the
-# layers near the input barely move. With tanh and ReLU it stays within a factor of about ten. (ReLU's
-# gradients still drift with depth here because Glorot initialisation was designed for tanh; lesson 03's
-# *He initialisation* levels them.)
+# With sigmoid the first layer's gradient is **millions** of times smaller than the last layer's: the
+# layers near the input barely move. With tanh and ReLU the ratio stays within a factor of about ten.
+# (ReLU's norms are level but smaller overall: the Glorot initialisation used here was designed for tanh-like
+# units; He et al. (2015) proposed starting weights scaled for ReLU.)
 #
-# Does it matter for training? Train the 10-layer sigmoid and ReLU networks for 400 steps:
+# Does it matter for training? Train the 10-layer sigmoid and ReLU networks with the PyTorch loop from
+# section 3, checking the validation accuracy every 20 steps:
 
 # %%
-deep_acc = {}
-for act in ["sigmoid", "relu"]:
-    run = fastai_side.train(deep_models[act], fastai_side.dataloaders(*spirals, bs=32), steps=STEPS, lr=1e-2)
-    deep_acc[act] = run.final["valid_accuracy"]
-print({act: f"{acc:.1%}" for act, acc in deep_acc.items()})
+deep_history = {act: train_torch(deep_models[act], steps=300, every=20) for act in ["sigmoid", "relu"]}
+deep_acc = {act: h["accuracy"][300] for act, h in deep_history.items()}
+deep_acc_at_200 = {act: h["accuracy"][200] for act, h in deep_history.items()}
+
+fig, ax = plt.subplots(figsize=(6.5, 3.2))
+for act, h in deep_history.items():
+    ax.plot(list(h["accuracy"]), list(h["accuracy"].values()), "o-", ms=3, color=activations.COLORS[act],
+            label=f"{activations.LABELS[act]}, {DEPTH} hidden layers")
+ax.axhline(0.5, color="grey", ls=":", lw=1)
+ax.set_xlabel("step")
+ax.set_ylabel("validation accuracy")
+ax.set_ylim(0.4, 1.02)
+ax.set_title("Deep networks on the spirals")
+ax.legend()
+plt.show()
+print("after 200 steps:", {act: f"{a:.1%}" for act, a in deep_acc_at_200.items()})
 
 # %% [markdown]
-# The deep sigmoid network is stuck at chance (50%): its first layers receive almost no gradient. The deep
-# ReLU network learns. This — more than the cost of an `exp` — is why ReLU won.
+# The deep ReLU network learns within a hundred steps. The deep sigmoid network sits at chance (50%) for the
+# first couple of hundred steps, because its first layers receive almost no gradient; only slowly does Adam — which
+# scales each weight's step by the size of its recent gradients (lesson 03) — get it moving. This, far more than the
+# cost of an `exp`, is why ReLU won.
 
 # %% [markdown]
 # ## 6. Dead ReLUs
@@ -721,51 +769,87 @@ dead = {
 dead
 
 # %% [markdown]
-# A few dead units out of 16 per layer — capacity wasted, but the network copes. Now the same network
-# trained with a learning rate 100 times larger, once with ReLU and once with leaky ReLU (whose slope of 0.01
-# for negative inputs keeps a trickle of gradient flowing):
+# Some units are dead even here, in both frameworks (they started from the same weights): capacity wasted,
+# but the network copes. Now the same network, same start, trained with a learning rate 100 times larger —
+# big steps can throw a unit's weights and bias far into the negative side:
 
 # %%
-high_lr = {}
-for act in ["relu", "leaky_relu"]:
-    model = fastai_side.mlp([2, 16, 16, 1], act)
-    fastai_side.set_weights(model, start_weights)
-    high_lr[act] = fastai_side.train(model, fastai_side.dataloaders(*spirals, bs=32), steps=STEPS, lr=1.0)
-dead["fastai, lr 1.0"] = activations.dead_fraction(high_lr["relu"].model, spirals.X_train)
-high_lr_acc = {act: r.final["valid_accuracy"] for act, r in high_lr.items()}
+dead_net = fastai_side.mlp([2, 16, 16, 1], "relu")
+fastai_side.set_weights(dead_net, start_weights)
+high_lr_run = fastai_side.train(dead_net, fastai_side.dataloaders(*spirals, bs=64), steps=STEPS, lr=1.0)
+dead["fastai, lr 1.0"] = activations.dead_fraction(dead_net, spirals.X_train)
+high_lr_acc = high_lr_run.final["valid_accuracy"]
 print("dead fraction per layer:", {k: [f"{v:.0%}" for v in fr] for k, fr in dead.items()})
-print("validation accuracy at lr 1.0:", {k: f"{v:.1%}" for k, v in high_lr_acc.items()})
+print(f"validation accuracy at lr 1.0: {high_lr_acc:.1%}")
 
 # %% [markdown]
-# How often is each unit of the second hidden layer active (output > 0)? Dead units are the red bars at 0.
+# A dead unit is not just idle, it is stuck: the gradient reaching its incoming weights is exactly zero, so
+# no optimiser can ever move it. Leaky ReLU's slope of 0.01 for negative inputs changes that. Take the
+# **same** weights, swap ReLU for leaky ReLU, and measure the gradient that reaches each unit of the second
+# hidden layer (the norm of its row of incoming weights' gradient, over all training points):
 
 # %%
-rates = {"ReLU, lr 0.01": activations.active_rate(runs["fastai"]["relu"].model, spirals.X_train)[1],
-         "ReLU, lr 1.0": activations.active_rate(high_lr["relu"].model, spirals.X_train)[1]}
-fig, axes = plt.subplots(1, 2, figsize=(10, 2.8), sharey=True)
-for ax, (label, rate) in zip(axes, rates.items()):
-    ax.bar(np.arange(1, 17), rate, color=np.where(rate == 0, "#d62728", "#1f77b4"))
-    ax.bar(np.arange(1, 17)[rate == 0], 0.02, color="#d62728")  # make zero-height bars visible
-    ax.set_title(f"{label}: {np.mean(rate == 0):.0%} dead")
-    ax.set_xlabel("unit of hidden layer 2")
-    ax.set_xticks(range(1, 17))
-axes[0].set_ylabel("fraction of inputs active")
+def unit_gradients(model):
+    """Norm of the loss gradient on each hidden-layer-2 unit's incoming weights, over all training points."""
+    model.zero_grad()
+    loss = nn.functional.binary_cross_entropy_with_logits(model(torch.tensor(spirals.X_train)),
+                                                          torch.tensor(spirals.y_train))
+    loss.backward()
+    return model[2].weight.grad.norm(dim=1).numpy()  # model[2] is the second Linear layer
+
+
+leaky_twin = fastai_side.mlp([2, 16, 16, 1], "leaky_relu")
+fastai_side.set_weights(leaky_twin, fastai_side.get_weights(dead_net))
+unit_grads = {"ReLU": unit_gradients(dead_net), "leaky ReLU, same weights": unit_gradients(leaky_twin)}
+zero_grad_units = {k: int(np.sum(g == 0)) for k, g in unit_grads.items()}
+zero_grad_units
+
+# %% [markdown]
+# The picture, unit by unit: how often each unit of the second layer is active (left; dead units are red,
+# at 0), and the gradient each unit of the lr-1.0 network receives (right; exactly 0 is drawn at the bottom
+# as a red ×):
+
+# %%
+rates = {"lr 0.01": activations.active_rate(runs["fastai"]["relu"].model, spirals.X_train)[1],
+         "lr 1.0": activations.active_rate(dead_net, spirals.X_train)[1]}
+units = np.arange(1, 17)
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.2))
+for k, (label, rate) in enumerate(rates.items()):
+    ax1.bar(units + (k - 0.5) * 0.4, rate, 0.4, color=["#1f77b4", "#ff7f0e"][k],
+            label=f"ReLU, {label}: {np.mean(rate == 0):.0%} dead")
+    ax1.plot(units[rate == 0] + (k - 0.5) * 0.4, np.zeros(int(np.sum(rate == 0))), "x", color="#d62728", mew=2)
+ax1.set_xlabel("unit of hidden layer 2")
+ax1.set_ylabel("fraction of inputs active")
+ax1.set_xticks(units)
+ax1.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1), ncol=2)
+floor = 1e-9
+for k, (label, g) in enumerate(unit_grads.items()):
+    x = units + (k - 0.5) * 0.4
+    ax2.bar(x, np.where(g > 0, g, np.nan), 0.4, color=["#ff7f0e", activations.COLORS["leaky_relu"]][k], label=label)
+    ax2.plot(x[g == 0], np.full(int(np.sum(g == 0)), floor), "x", color="#d62728", mew=2)
+ax2.set_yscale("log")
+ax2.set_ylim(floor / 2, None)
+ax2.set_xlabel("unit of hidden layer 2 (network trained at lr 1.0)")
+ax2.set_ylabel("gradient reaching the unit")
+ax2.set_xticks(units)
+ax2.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1), ncol=2)
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# At learning rate 1.0 most ReLU units die and accuracy drops; leaky ReLU, whose units can always recover,
-# does much better with the same steps. This is the main reason leaky ReLU, GELU and SiLU exist.
+# With ReLU, every dead unit gets exactly zero gradient: it will stay dead for the rest of training. With
+# leaky ReLU the same units get a small but nonzero gradient and can come back. Keeping units alive is the
+# main reason leaky ReLU, GELU and SiLU exist.
 
 # %% [markdown]
 # ## 7. Cost: one forward and backward pass per activation
 #
 # ReLU is a comparison; sigmoid and tanh need an exponential; GELU needs the error function. How much does
-# that cost? We time the activation **alone**, forward and backward, on a million numbers, in PyTorch
-# (`backward`) and TensorFlow (`GradientTape`); best of 3 repeats, in milliseconds:
+# that cost? We time the activation **alone**, forward and backward, on $2^{18} \approx 262{,}000$ numbers,
+# in PyTorch (`backward`) and TensorFlow (`GradientTape`); best of 3 repeats, in milliseconds:
 
 # %%
-cost_ms = {fw: {name: activations.time_forward_backward(fw, name) for name in activations.NAMES}
+cost_ms = {fw: {name: activations.time_forward_backward(fw, name, n=2**18) for name in activations.NAMES}
            for fw in ("pytorch", "tensorflow")}
 fig, ax = plt.subplots(figsize=(8, 3.2))
 width = 0.38
@@ -773,15 +857,16 @@ pos = np.arange(len(activations.NAMES))
 for i, (fw, color) in enumerate((("pytorch", "#1f77b4"), ("tensorflow", "#d62728"))):
     ax.bar(pos + (i - 0.5) * width, [cost_ms[fw][n] for n in activations.NAMES], width, label=fw, color=color)
 ax.set_xticks(pos, [activations.LABELS[n] for n in activations.NAMES])
+ax.set_yscale("log")
 ax.set_ylabel("ms per forward + backward")
-ax.set_title("One activation over 10⁶ numbers (lower is faster)")
+ax.set_title("One activation over 2¹⁸ numbers (log scale; lower is faster)")
 ax.legend()
 plt.show()
 pd.DataFrame(cost_ms).round(2).T
 
 # %% [markdown]
-# ReLU is among the cheapest in each framework, but for a network this small the difference is lost in
-# everything else a training step does (compare the training times in section 4, which barely depend on the
+# ReLU is among the cheapest in each framework; the smooth GELU and SiLU are the dearest in TensorFlow's
+# eager mode. But for a network this small the difference is lost in everything else a training step does (compare the training times in section 4, which barely depend on the
 # activation). The speed-up AlexNet reported came from needing **fewer steps**, not from cheaper steps —
 # which is what sections 4 and 5 showed. (Timings are noisy on a shared machine: rerun the cell to see how
 # much they move.)
@@ -830,12 +915,14 @@ explorer
 # * ReLU's **kink** does not matter: at 0 any slope in $[0, 1]$ is a subgradient (PyTorch and TensorFlow
 #   both use 0), and training practically never hits exactly 0 — three different choices gave identical
 #   training runs.
-# * On the spirals, in the same 400 steps: no activation ≈ sigmoid ≈ 75%, tanh ≈ 97%, ReLU ≈ 99%, with
-#   fastai and Keras within a point of each other.
-# * **Vanishing gradients**: through 10 sigmoid layers the first layer's gradient is ~10⁶ times smaller than
-#   the last's, and the network does not learn; ReLU keeps gradients alive.
-# * **Dead ReLUs**: units that are never active get no gradient; large learning rates kill many; leaky
-#   ReLU, GELU and SiLU avoid it.
+# * On the spirals, in the same 300 steps: sigmoid ≈ 75% (a nearly straight boundary), tanh ≈ 97%,
+#   ReLU ≈ 99%, with fastai and Keras within a point or two of each other.
+# * **Vanishing gradients**: through 10 sigmoid layers the first layer's gradient is millions of times
+#   smaller than the last's, and the network sits at chance for hundreds of steps; ReLU keeps gradients
+#   alive.
+# * **Dead ReLUs**: a unit that is never active gets exactly zero gradient and stays dead; a large learning
+#   rate kills most of them. Leaky ReLU, GELU and SiLU always pass some gradient.
+# * **Cost**: ReLU is among the cheapest activations, but its real advantage is needing fewer steps.
 #
-# **Next:** lesson 03 — initialisation and optimisers: how to start the weights so gradients neither
-# vanish nor explode, and what Adam does that plain gradient descent does not.
+# **Next:** lesson 03 — gradient descent: what the optimiser does with the gradients we measured here,
+# learning rates, mini-batches, momentum and Adam.
