@@ -55,8 +55,9 @@ from helpers.perceptron import draw_line, forward, step  # noqa: E402
 # Frank Rosenblatt, a psychologist at the Cornell Aeronautical Laboratory, described the **perceptron** in
 # 1958 and then built it in hardware: the *Mark I Perceptron* looked at the world through a 20 × 20 grid of
 # photocells, and its adjustable weights were potentiometers turned by electric motors. At a press event
-# in July 1958 the US Navy, which funded it, presented it as the embryo of a computer that would one day
-# "walk, talk, see, write, reproduce itself and be conscious of its existence" (*The New York Times*).
+# in July 1958 — still a simulation on an IBM 704 — the US Navy, which funded the work, presented it as the
+# embryo of a computer that would one day "walk, talk, see, write, reproduce itself and be conscious of its
+# existence" (*The New York Times*).
 # The real machine learned to tell simple shapes apart — which was remarkable enough: it **learned from
 # examples** instead of being programmed.
 #
@@ -81,6 +82,7 @@ def perceptron_predict(X, w, b):
 
 
 X_and, y_and = data.logic_gate("and")
+X_xor, y_xor = data.logic_gate("xor")
 print("inputs:", X_and.tolist())
 print("AND:   ", y_and.ravel().tolist())
 print("a hand-picked perceptron (w = [1, 1], b = -1.5):", perceptron_predict(X_and, [1, 1], -1.5).tolist())
@@ -130,7 +132,6 @@ checks.check_type(mistakes, list, name="mistakes")
 assert mistakes[-1] == 0, f"the perceptron should converge on AND, but its last epoch had {mistakes[-1]} mistakes"
 checks.check_close(perceptron_predict(X_and, w, b), y_and.ravel(), name="predictions after training on AND",
                    say=True)
-X_xor, y_xor = data.logic_gate("xor")
 w, b, mistakes = train_perceptron(X_xor, y_xor, max_epochs=20)
 assert len(mistakes) == 20, f"on XOR the perceptron should use all 20 epochs, it stopped after {len(mistakes)}"
 assert min(mistakes) > 0, "on XOR every epoch should contain a mistake"
@@ -450,8 +451,9 @@ hand_out
 # We train two models, each in both frameworks:
 #
 # * **single layer**: $2 \to 1$ — a smooth perceptron (logistic regression);
-# * **hidden layer**: $2 \to 4 \to 1$ with $\tanh$ — two hidden units are enough to *represent* XOR, four
-#   give gradient descent room to find a solution from any random start.
+# * **hidden layer**: $2 \to 4 \to 1$ with $\tanh$. Two hidden units are enough to *represent* XOR (you
+#   built one); four give gradient descent more ways to find a solution from a random start. (Try
+#   `HIDDEN = 2` later: on some seeds training stalls.)
 #
 # To compare the frameworks honestly we make everything else identical:
 #
@@ -479,7 +481,6 @@ print("Keras Adam: ", keras_adam)
 # mismatch: $w \leftarrow w - \eta \nabla L$ in both. So for a step-by-step comparison, SGD it is.
 
 # %%
-X_xor, y_xor = data.logic_gate("xor")
 STEPS, LR, HIDDEN = 100, 1.5, 4
 SEEDS = [0, 1, 2, 3, 4]
 KINDS = {"single layer": 0, "hidden layer": HIDDEN}
@@ -647,9 +648,9 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# The differences are of the size of float32 rounding (about $10^{-7}$ relative), the two libraries adding
-# the same numbers in a slightly different order. They grow only slowly: a small network is a mildly chaotic
-# system, but not over 100 steps.
+# The differences are of the size of float32 rounding (about $10^{-7}$ relative): the two libraries add the
+# same numbers in a slightly different order. Over the 100 steps they grow only slowly — compare them with
+# how far the weights themselves move, which is of order 1.
 #
 # The usual side-by-side summary for the hidden-layer network: same size, same number of steps, same
 # accuracy — and the time each framework took for its five runs (Keras's includes tracing the training step
@@ -688,8 +689,9 @@ plt.show()
 # Drag the **step** slider (or press ▶) to replay training from the recorded snapshots: the shading is the
 # network's probability of "1", the black curve its decision boundary, and each dashed line is where one
 # hidden unit switches sign. Toggle between the **single layer** and the **hidden layer** model, and try
-# other **seeds**. Watch the hidden units' lines move until two of them fence off the red corners — the
-# network rediscovers your hand-made OR/NAND band.
+# other **seeds**. On seed 3 (shown first) two hidden units end up as two parallel lines fencing off the
+# red corners — the network rediscovers your hand-made OR/NAND band. On other seeds it finds a different
+# arrangement of lines that works just as well: there is more than one way to compute XOR.
 
 # %%
 def draw_training(model, seed, step):
@@ -711,7 +713,7 @@ def draw_training(model, seed, step):
 explorer = widgets.Explorer(
     draw_training,
     model=widgets.choice("model", list(KINDS), value="hidden layer"),
-    seed=widgets.choice("seed", SEEDS, buttons=False),
+    seed=widgets.choice("seed", SEEDS, value=3, buttons=False),
     step=widgets.player("step", STEPS + 1, value=STEPS, interval_ms=120),
 )
 explorer
@@ -825,9 +827,10 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The theorem says *enough* units — not how many. For some functions, a shallow network needs
-# exponentially more units than a deep one. (The cleanest example is parity again: circuits of fixed depth
-# need exponentially many gates to compute it — Håstad, 1986.)
+# The theorem says *enough* units — not how many. For some functions a shallow network needs exponentially
+# more units than a deeper one (Eldan & Shamir 2016; Telgarsky 2016). The idea is older, and parity is
+# again the star: circuits of AND, OR and NOT gates with a fixed number of layers need exponentially many
+# gates to compute parity (Håstad, 1986).
 #
 # So why not go deep? Because, through the 1990s, **deep networks were very hard to train**. With sigmoid
 # units the gradient shrinks by a factor (σ′ ≤ 0.25) at every layer it passes through on its way back, so the
