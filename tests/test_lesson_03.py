@@ -124,6 +124,7 @@ def test_learning_rate_on_the_real_model(lesson):
     assert live.eval("real_diverged") is True
     assert live.eval("bool(max(real_runs[30.0].loss[:10]) > 10 * real_runs[30.0].loss[0])"), \
         "η = 30: the loss should jump far above where it started"
+    assert live.eval("min(min(r.loss) for r in real_runs.values())") > 0, "per-step losses are positive numbers"
     assert 0.2 < live.eval("lr_crit_diabetes") < 0.3
     assert live.eval("real_nan") is True, "linear regression at twice its cliff should end with nan weights"
     assert live.eval("bool(max(blowup.loss[:30]) > 1e20)"), "the regression loss should explode before going nan"

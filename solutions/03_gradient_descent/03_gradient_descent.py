@@ -838,11 +838,19 @@ print(f"{EPOCHS} epochs of {len(digits.X_train)} digits in batches of {BS} = {ST
 # %% [markdown]
 # ### What each framework picks when you say nothing
 #
-# Both default to Adam, but not the same Adam, and only fastai comes with a schedule.
+# A fastai `Learner` uses Adam unless told otherwise. Keras's `compile` falls back to RMSprop, but nearly
+# every Keras example — and this course — passes `optimizer="adam"`:
 
 # %%
 import inspect  # noqa: E402
 
+print("fastai Learner(opt_func=...) default:", inspect.signature(Learner).parameters["opt_func"].default.__name__)
+print("Keras compile(optimizer=...) default:", inspect.signature(keras.Model.compile).parameters["optimizer"].default)
+
+# %% [markdown]
+# So both use Adam — but not the same Adam, and only fastai comes with a schedule:
+
+# %%
 learn_default = Learner(dls_digits, make_fastai_model(), loss_func=CrossEntropyLossFlat(), metrics=accuracy)
 fa_opt = {k: v.default for k, v in inspect.signature(learn_default.opt_func).parameters.items()
           if v.default is not inspect.Parameter.empty}
@@ -1021,7 +1029,7 @@ print("fastai Learner:  ", ", ".join(n for n in ("lr_find", "fit_one_cycle", "fi
 
 # %% [markdown]
 # fastai bakes good practice into defaults and one-argument switches; Keras gives you well-documented parts
-# and expects you to assemble them. Whether that convenience is worth what it hides is lesson 05's question.
+# and expects you to assemble them. Why one is easier to use, and what that costs, is lesson 05's question.
 
 # %% [markdown]
 # ### Exercise 4 (graded, 2 + 2 points): reach 90% in 3 epochs
@@ -1119,8 +1127,9 @@ checks.check_param_count(model_ex, 2410, name="the Keras model")
 #   it can also carry the descent out of a shallow valley that full-batch descent never leaves.
 # * **Momentum** accumulates speed along consistent directions; **Adam** gives every weight a step of about
 #   $\eta$ — so good learning rates depend on the optimiser.
-# * fastai: Adam with weight decay, `lr_find` and `fit_one_cycle`, each one argument away. Keras: Adam at a
-#   constant $10^{-3}$; schedules and plateaus are callbacks you assemble. With the same tuning, both reach
-#   the same accuracy.
+# * fastai: Adam with weight decay by default, and `lr_find` and `fit_one_cycle` one call away. Keras:
+#   `optimizer="adam"` gives Adam at a constant $10^{-3}$; schedules and plateaus are callbacks you assemble.
+#   Tuned the same way, both reach the same accuracy; neither's defaults are enough for a short budget.
 #
-# **Next:** lesson 04 asks why depth matters at all — and lesson 05 weighs what fastai's convenience hides.
+# **Next:** lesson 04 asks why depth matters at all (XOR and the Minsky–Papert story); lesson 05 refactors a
+# training loop step by step to ask why fastai is easier to use.
