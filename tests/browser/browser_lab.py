@@ -22,6 +22,12 @@ from pathlib import Path
 
 import nbformat
 
+try:  # the fixtures turn a missing playwright into a failure that says how to install it
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:  # pragma: no cover
+    class PlaywrightTimeout(Exception):
+        pass
+
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = ROOT / "lessons"
 SOLUTIONS = ROOT / "solutions"
@@ -39,7 +45,7 @@ _LESSON_RE = re.compile(r"^\d\d_[a-z0-9_]+$")
 INSTALL_HINT = (
     "The browser tests need Debian's Chromium and the pinned Python `playwright` package:\n"
     "    sudo apt-get update && sudo apt-get install -y chromium     # gives /usr/bin/chromium\n"
-    "    .venv/bin/pip install -r requirements.lock                  # includes playwright\n"
+    "    make install    # or: .venv/bin/pip install -r requirements.lock (pins playwright)\n"
     "(never `playwright install`: the suite drives /usr/bin/chromium, or $DLSBS_CHROMIUM)."
 )
 
@@ -287,9 +293,18 @@ class Lab:
 
     def menu(self, menu: str, command: str):
         """Click a main-menu item (``menu`` is the menu bar label, ``command`` the item's command id)."""
-        self.page.get_by_role("menuitem", name=menu, exact=True).click()
-        item = self.page.locator(f"li.lm-Menu-item[data-command='{command}']")
-        item.wait_for(state="visible", timeout=10_000)
+        self.page.wait_for_selector("#jp-MainMenu .lm-MenuBar-item", timeout=60_000)
+        top = self.page.locator("#jp-MainMenu").get_by_role("menuitem", name=menu, exact=True)
+        if top.count() == 0:
+            labels = self.page.locator("#jp-MainMenu .lm-MenuBar-itemLabel").all_inner_texts()
+            raise AssertionError(f"JupyterLab's menu bar has no {menu!r} menu (it has {labels}): "
+                                 "is the extension that provides it installed and enabled?")
+        top.click()
+        item = self.page.locator(f".lm-Menu li.lm-Menu-item[data-command='{command}']")
+        try:
+            item.wait_for(state="visible", timeout=10_000)
+        except PlaywrightTimeout as exc:
+            raise AssertionError(f"the {menu!r} menu has no item for the command {command!r}") from exc
         item.click()
 
     # -- kernel ---------------------------------------------------------------------------
@@ -425,7 +440,7 @@ class Lab:
                     self.page.wait_for_function("([el, v]) => el.getAttribute('aria-valuenow') !== v",
                                                 arg=[control.element_handle(), before], timeout=3_000)
                     return f"slider {before} -> {control.get_attribute('aria-valuenow')} ({key} x3)"
-                except Exception:  # noqa: BLE001 - try the other direction
+                except PlaywrightTimeout:  # try the other direction
                     continue
             return f"slider stuck at {before}"
         if kind == "dropdown":

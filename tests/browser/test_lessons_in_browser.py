@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 
+import nbformat
 import pytest
 
 from browser_lab import SCREENSHOTS, copy_lesson, lessons, nbgrader_meta
@@ -115,7 +116,7 @@ def test_student_copy_runs_in_browser(lesson, lab, workdir):
     path = copy_lesson(lesson, workdir, fill=False)
     lab.open_notebook(path)
     lab.run_all(RUN_TIMEOUT)
-    source = __import__("nbformat").read(path, as_version=4)
+    source = nbformat.read(path, as_version=4)
     # Run All stops at an error; carry on below it, as a student skipping an exercise would.
     for _ in range(len(source.cells)):
         pending = _pending(lab.cells(), source)

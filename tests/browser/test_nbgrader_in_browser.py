@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_lab import SCREENSHOTS, copy_lesson, lessons
+from browser_lab import SCREENSHOTS, PlaywrightTimeout, copy_lesson, lessons
 
 LESSONS = lessons()
 VALIDATE_TIMEOUT = 900   # the validator runs the whole notebook on the server
@@ -73,10 +73,14 @@ def test_assignment_list_panel_is_present(lab):
     for section in ("Released assignments", "Downloaded assignments", "Submitted assignments"):
         assert panel.get_by_text(section, exact=True).is_visible(), f"the Assignment List has no {section!r} section"
     # it has asked the server: the "Loading, please wait..." placeholders are gone
-    lab.page.wait_for_function(
-        "() => ![...document.querySelectorAll('#nbgrader-assignment-list *')]"
-        ".some(e => e.children.length === 0 && e.offsetParent !== null && /Loading, please wait/.test(e.textContent))",
-        timeout=60_000)
+    try:
+        lab.page.wait_for_function(
+            "() => ![...document.querySelectorAll('#nbgrader-assignment-list *')]"
+            ".some(e => e.children.length === 0 && e.offsetParent !== null && /Loading, please wait/.test(e.textContent))",
+            timeout=60_000)
+    except PlaywrightTimeout:
+        pytest.fail("the Assignment List still says 'Loading, please wait...' after 60 s: does nbgrader's "
+                    "assignment_list server extension answer?\n" + panel.inner_text()[:1000], pytrace=False)
     errors = panel.locator(".alert-danger:visible, .text-danger:visible")
     assert errors.count() == 0, f"the Assignment List shows an error: {errors.all_inner_texts()}"
     lab.page.screenshot(path=str(SCREENSHOTS / "nbgrader__assignment-list.png"))
@@ -89,8 +93,24 @@ def test_formgrader_lists_every_lesson(lab):
     lab.open_lab()
     lab.menu("Nbgrader", "nbgrader:open-formgrader")
     frame = lab.page.frame_locator("iframe[src*='formgrader']")
-    frame.get_by_text("Manage Assignments").first.wait_for(state="visible", timeout=60_000)
+
+    def shown() -> str:
+        try:
+            return frame.locator("body").inner_text(timeout=5_000)[:1500]
+        except PlaywrightTimeout:
+            return "(nothing)"
+
+    try:
+        frame.get_by_text("Manage Assignments").first.wait_for(state="visible", timeout=60_000)
+    except PlaywrightTimeout:
+        pytest.fail("the formgrader did not load (is nbgrader's formgrader server extension enabled, and "
+                    f"JUPYTER_CONFIG_PATH=grading?); its frame shows:\n{shown()}", pytrace=False)
+    missing = []
     for lesson in LESSONS:
-        row = frame.locator("tr", has=frame.get_by_text(lesson, exact=True))
-        row.first.wait_for(state="visible", timeout=60_000)
+        try:
+            frame.locator("tr", has=frame.get_by_text(lesson, exact=True)).first.wait_for(
+                state="visible", timeout=30_000)
+        except PlaywrightTimeout:
+            missing.append(lesson)
+    assert not missing, f"the formgrader does not list {missing}; it shows:\n{shown()}"
     lab.page.screenshot(path=str(SCREENSHOTS / "nbgrader__formgrader.png"))
