@@ -169,16 +169,18 @@ def test_frameworks_follow_the_same_trajectory(lesson):
 def test_explorer_reacts_to_its_controls(lesson):
     live = lesson(NAME)
     assert live.eval("explorer.last_error") is None
-    before = live.eval("explorer.renders")
-    live.exec("explorer.controls['step'].value = 10")
-    assert live.eval("explorer.renders") == before + 1
-    live.exec("explorer.controls['model'].value = 'single layer'")
-    live.exec("explorer.controls['seed'].value = 1")
-    assert live.eval("explorer.renders") == before + 3
-    assert live.eval("explorer.last_error") is None
-    assert live.eval("explorer.values") == {"model": "single layer", "seed": 1, "step": 10}
-    live.exec("explorer.controls['model'].value = 'hidden layer'; explorer.controls['step'].value = STEPS")
-    assert live.eval("explorer.last_error") is None
+    assert live.eval("sorted(explorer.controls)") == ["model", "seed", "step"]
+    assert live.eval("list(explorer.controls['model'].options)") == ["single layer", "hidden layer"]
+    # other tests may already have moved the controls: always set a value different from the current one
+    changes = [("step", "10 if explorer.controls['step'].value != 10 else 11"),
+               ("model", "'single layer' if explorer.controls['model'].value != 'single layer' else 'hidden layer'"),
+               ("seed", "1 if explorer.controls['seed'].value != 1 else 2"),
+               ("step", "STEPS if explorer.controls['step'].value != STEPS else 0")]
+    for control, value in changes:
+        before = live.eval("explorer.renders")
+        live.exec(f"explorer.controls['{control}'].value = {value}")
+        assert live.eval("explorer.renders") == before + 1, f"setting {control} did not redraw"
+        assert live.eval("explorer.last_error") is None
 
 
 @pytest.mark.slow
