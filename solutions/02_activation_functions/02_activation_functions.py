@@ -121,7 +121,8 @@ plt.show()
 # %% [markdown]
 # Without activation the output is a straight line, however many layers. With tanh it bends smoothly; with
 # ReLU it becomes a **piecewise linear** curve: straight pieces joined at kinks, one wherever a unit switches
-# on or off. Enough kinks can approximate any curve. That is what activations are for.
+# on or off. With enough units, kinks can bend a boundary into almost any shape — section 4 shows a ReLU
+# network wrapping one around a spiral. That is what activations are for.
 
 # %% [markdown]
 # ## 2. The three classics: sigmoid, tanh, ReLU
@@ -132,8 +133,8 @@ plt.show()
 # | **tanh** | $\tanh(x) = \dfrac{e^{x} - e^{-x}}{e^{x} + e^{-x}} = 2\sigma(2x) - 1$ | $1 - \tanh^2(x)$ | $(-1, 1)$ | $1$ at $x = 0$ |
 # | **ReLU** | $\max(0, x)$ | $0$ for $x < 0$, $1$ for $x > 0$, *undefined at 0* | $[0, \infty)$ | $1$ for all $x > 0$ |
 #
-# Sigmoid was the original "firing rate" neuron; tanh is a sigmoid stretched to be centred on 0; ReLU (the
-# *rectified linear unit*) just cuts off the negative half. The dashed lines below are the derivatives as
+# Sigmoid is a smooth version of the perceptron's on/off step (read as a neuron's firing rate); tanh is a
+# sigmoid stretched to be centred on 0; ReLU (the *rectified linear unit*) just cuts off the negative half. The dashed lines below are the derivatives as
 # **PyTorch's autograd** computes them — nobody typed a derivative formula:
 
 # %%
@@ -347,18 +348,19 @@ plt.show()
 # Backpropagation, as popularised in 1986, is the chain rule: it needs the derivative of every unit. So
 # through the 1980s and 1990s networks used smooth units — sigmoid, then tanh (LeCun's *Efficient BackProp*,
 # 1998, recommended tanh). A unit with a **corner**, whose derivative does not exist at 0, looked simply
-# incorrect: a reviewer would have rejected it.
+# incorrect: a reviewer would likely have rejected it.
 #
 # In the 2000s people tried it anyway. Nair & Hinton (2010) used rectified units in Boltzmann machines;
 # Glorot, Bordes & Bengio (2011) showed that deep ReLU networks train as well as or better than tanh
-# networks; AlexNet (2012) reported that its ReLU network reached a target training error about six times
-# faster than the same network with tanh. Today ReLU and its smooth descendants are the default.
+# networks; the AlexNet paper (2012) reported that a convolutional network with ReLUs reached 25% training
+# error on CIFAR-10 six times faster than the same network with tanh. Today ReLU and its smooth descendants are the default.
 #
 # Why does the corner not matter? Two reasons, each demonstrated below.
 #
 # **1. At the corner, any slope between 0 and 1 is a valid answer.** Every line through the origin with a
-# slope $g \in [0, 1]$ stays below the ReLU curve: each is a *subgradient*, and gradient descent with
-# subgradients still goes downhill. A framework just has to pick one:
+# slope $g \in [0, 1]$ touches the ReLU curve at 0 and stays below it everywhere: each is a *subgradient*,
+# the standard stand-in for a derivative at a corner (it is how optimisers handle $|x|$, too). A framework
+# just has to pick one:
 
 # %%
 fig, ax = plt.subplots(figsize=(5.5, 3.4))
@@ -494,16 +496,16 @@ print("final loss:", {g: round(v[-1], 5) for g, v in kink_losses.items()})
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "kink_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
 # ### BEGIN SOLUTION
-# Gradient descent only needs a direction that decreases the loss, and at the corner any slope between 0
-# and 1 is a subgradient: a line under the function that still points downhill, so picking one of them
-# (PyTorch and TensorFlow both pick 0) keeps every update valid. Moreover, a pre-activation is a sum of
+# At the corner any slope between 0 and 1 is a subgradient — a line that touches ReLU at 0 and stays below
+# it — so a framework can simply pick one (PyTorch and TensorFlow both pick 0) and every update is still
+# well defined. Moreover, a pre-activation is a sum of
 # products of floating-point numbers and essentially never equals 0.0 exactly — in our run not one of
 # 614,400 did — so the undefined point is almost never visited and the choice there does not change
 # training at all. Everywhere else ReLU's derivative is exactly 0 or 1, which is perfectly well defined.
 # ### END SOLUTION
 
 # %% [markdown]
-# ## 4. Side by side: one network, four activations, two frameworks
+# ## 4. Side by side: one network, three activations, two frameworks
 #
 # The test problem is the one we just trained on: two interleaved **spirals**, 1,500 points to train on and
 # 500 to validate. No straight line separates them.
@@ -675,11 +677,26 @@ summary.style.format({"fastai accuracy": "{:.1%}", "Keras accuracy": "{:.1%}", "
 #   line (bottom left) and it is stuck near 75%. Its small slopes (at most 1/4) and outputs centred on 0.5
 #   make it slow to leave the nearly linear regime it starts in.
 # * **tanh** gets most of the way; **ReLU** untangles the spirals almost perfectly.
-# * **fastai and Keras agree** to within a point or two for every activation, although they shuffle batches
-#   differently and their Adam defaults differ slightly (fastai uses $\epsilon = 10^{-5}$, $\beta_2 = 0.99$
-#   and a little weight decay). Their learning curves have the same shape; the boundaries nearly coincide.
-# * The time column is dominated by each framework's fixed and per-step overhead (Keras first traces its
-#   training step into a TensorFlow graph), not by the activation; section 7 measures the activation alone.
+# * **fastai and Keras agree** to within a point or two for every activation: their learning curves have
+#   the same shape and their boundaries nearly coincide.
+# * The time column barely depends on the activation: each framework's own overhead, per run and per step,
+#   dominates. Section 7 measures the activation alone.
+#
+# Why agree only *within a point or two*, from identical starting weights? The two frameworks shuffle the
+# batches differently, and their "Adam" is not quite the same optimiser — compare the defaults:
+
+# %%
+adam_defaults = {
+    "fastai": runs["fastai"]["relu"].learner.opt.hypers[0],
+    "Keras": {k: runs["keras"]["relu"].model.optimizer.get_config()[k]
+              for k in ("learning_rate", "beta_1", "beta_2", "epsilon", "weight_decay")},
+}
+adam_defaults
+
+# %% [markdown]
+# fastai's `mom` and `sqr_mom` are Keras's `beta_1` and `beta_2`: fastai averages squared gradients over a
+# shorter window (0.99 vs 0.999), uses a larger $\epsilon$ and adds a little weight decay (`wd`). Small
+# differences, compounded over 300 steps.
 
 # %% [markdown]
 # ## 5. Vanishing gradients
@@ -784,7 +801,7 @@ print(f"validation accuracy at lr 1.0: {high_lr_acc:.1%}")
 
 # %% [markdown]
 # A dead unit is not just idle, it is stuck: the gradient reaching its incoming weights is exactly zero, so
-# no optimiser can ever move it. Leaky ReLU's slope of 0.01 for negative inputs changes that. Take the
+# no gradient step can switch it back on. Leaky ReLU's slope of 0.01 for negative inputs changes that. Take the
 # **same** weights, swap ReLU for leaky ReLU, and measure the gradient that reaches each unit of the second
 # hidden layer (the norm of its row of incoming weights' gradient, over all training points):
 
