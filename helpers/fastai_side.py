@@ -157,31 +157,42 @@ def train(model, dls, *, epochs: int | None = None, steps: int | None = None, lr
     else:
         n_epochs = int(epochs)
     learn = learner(model, dls, lr=lr, loss=loss, opt=opt)
+    raw = _RawLoss()
+    learn.add_cb(raw)
     with timed() as t, learn.no_logging():
         if hasattr(learn, "no_bar"):
             with learn.no_bar():
                 (learn.fit_one_cycle if one_cycle else learn.fit)(n_epochs, lr)
         else:
             (learn.fit_one_cycle if one_cycle else learn.fit)(n_epochs, lr)
-    losses = [float(v) for v in learn.recorder.losses]
+    learn.remove_cb(raw)
+    losses = raw.losses
     run = Run(FRAMEWORK, model=model, params=count_params(model), seconds=t.seconds, steps=len(losses),
-              loss_steps=list(range(1, len(losses) + 1)), loss=_raw_losses(learn, losses), label=label,
-              learner=learn)
+              loss_steps=list(range(1, len(losses) + 1)), loss=losses, label=label, learner=learn)
     run.final = evaluate(model, dls)
     return run
 
 
-def _raw_losses(learn, smoothed):
-    """fastai's Recorder stores an exponentially smoothed loss; undo the smoothing (beta=0.98)."""
-    beta = getattr(learn.recorder, "beta", None)
-    b = float(getattr(beta, "beta", 0.98)) if beta is not None else 0.98
-    raw, prev = [], 0.0
-    for i, s in enumerate(smoothed, start=1):
-        # s_i = avg_i / (1 - b**i), avg_i = b*avg_{i-1} + (1-b)*x_i
-        avg = s * (1 - b**i)
-        raw.append((avg - b * prev) / (1 - b))
-        prev = avg
-    return raw
+def _raw_loss_callback():
+    from fastai.callback.core import Callback
+
+    class RawLoss(Callback):
+        """Record each training batch's loss as computed (fastai's Recorder keeps a smoothed one)."""
+
+        order = 60
+
+        def before_fit(self):
+            self.losses = []
+
+        def after_batch(self):
+            if self.training:
+                self.losses.append(float(self.learn.loss))
+
+    return RawLoss
+
+
+def _RawLoss():
+    return _raw_loss_callback()()
 
 
 def predict(model, X) -> np.ndarray:
