@@ -40,6 +40,11 @@ def _check_act(act: str):
         raise ValueError(f"unknown activation {act!r}; choose one of {sorted(ACTIVATIONS)}")
 
 
+def _leaky_relu(x):
+    """Leaky ReLU with PyTorch's slope (0.01), so both twins build the same model (Keras's default is 0.2)."""
+    return keras.activations.leaky_relu(x, negative_slope=0.01)
+
+
 def mlp(sizes, act: str = "relu", seed: int | None = None):
     """A multilayer perceptron ``sizes[0] -> ... -> sizes[-1]`` that outputs raw scores (logits).
 
@@ -55,7 +60,7 @@ def mlp(sizes, act: str = "relu", seed: int | None = None):
     layers = [keras.Input((sizes[0],))]
     for i, n in enumerate(sizes[1:]):
         last = i == len(sizes) - 2
-        layers.append(keras.layers.Dense(n, activation=None if last else act))
+        layers.append(keras.layers.Dense(n, activation=None if last else (_leaky_relu if act == "leaky_relu" else act)))
     return keras.Sequential(layers)
 
 

@@ -51,6 +51,21 @@ def test_torch_and_tensorflow_functions_agree(act):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=name)
 
 
+def test_twin_mlps_compute_the_same_function_for_every_activation(act):
+    """fastai_side.mlp and keras_side.mlp with the same weights agree (leaky ReLU: slope 0.01 in both)."""
+    from helpers import fastai_side, keras_side
+
+    X = np.linspace(-3, 3, 40, dtype=np.float32).reshape(20, 2)
+    for name in act.NAMES + ("linear",):
+        k = keras_side.mlp([2, 5, 1], name, seed=1)
+        f = fastai_side.mlp([2, 5, 1], name)
+        W = [w + np.float32(0.5) for w in keras_side.get_weights(k)]
+        keras_side.set_weights(k, W)
+        fastai_side.set_weights(f, W)
+        np.testing.assert_allclose(fastai_side.predict(f, X), keras_side.predict(k, X), rtol=1e-5, atol=1e-5,
+                                   err_msg=name)
+
+
 def test_hidden_outputs_and_dead_units_in_both_frameworks(act):
     from helpers import fastai_side, keras_side
 
