@@ -186,7 +186,7 @@ def _raw_loss_callback():
 
         def after_batch(self):
             if self.training:
-                self.losses.append(float(self.learn.loss))
+                self.losses.append(float(self.learn.loss.detach()))  # no requires_grad warning on stderr
 
     return RawLoss
 
