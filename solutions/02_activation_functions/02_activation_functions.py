@@ -907,7 +907,7 @@ def draw_explorer(act, depth):
         ax2.plot(np.arange(1, depth + 2), norms, "o-", color=activations.COLORS[name], ms=3,
                  lw=3 if name == act else 1.2, alpha=1 if name == act else 0.6, label=activations.LABELS[name])
     ax2.set_yscale("log")
-    ax2.set_ylim(1e-12, 10)
+    ax2.set_ylim(1e-14, 10)
     ax2.set_xlabel("layer (1 = next to the input)")
     ax2.set_ylabel("‖∂loss/∂W‖")
     ax2.set_title(f"{depth} hidden layers")
