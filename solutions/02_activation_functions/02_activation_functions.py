@@ -134,8 +134,9 @@ plt.show()
 # | **ReLU** | $\max(0, x)$ | $0$ for $x < 0$, $1$ for $x > 0$, *undefined at 0* | $[0, \infty)$ | $1$ for all $x > 0$ |
 #
 # Sigmoid is a smooth version of the perceptron's on/off step (read as a neuron's firing rate); tanh is a
-# sigmoid stretched to be centred on 0; ReLU (the *rectified linear unit*) just cuts off the negative half. The dashed lines below are the derivatives as
-# **PyTorch's autograd** computes them — nobody typed a derivative formula:
+# sigmoid stretched to be centred on 0; ReLU (the *rectified linear unit*) just cuts off the negative half.
+# The dashed lines below are the derivatives as **PyTorch's autograd** computes them — nobody typed a
+# derivative formula:
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
@@ -222,9 +223,9 @@ checks.check_close(sigmoid(xr), torch.sigmoid(xt).numpy(), name="sigmoid vs torc
 checks.check_close(tanh(xr), torch.tanh(xt).numpy(), name="tanh vs torch.tanh", rtol=1e-7, atol=1e-10)
 checks.check_close(relu(xr), torch.relu(xt).numpy(), name="relu vs torch.relu", rtol=1e-7, atol=1e-10)
 xf = xr.astype(np.float32)
-checks.check_close(sigmoid(xf), np.asarray(keras.ops.sigmoid(xf)), name="sigmoid vs keras.ops.sigmoid", rtol=1e-5, atol=1e-6)
-checks.check_close(tanh(xf), np.asarray(keras.ops.tanh(xf)), name="tanh vs keras.ops.tanh", rtol=1e-5, atol=1e-6)
-checks.check_close(relu(xf), np.asarray(keras.ops.relu(xf)), name="relu vs keras.ops.relu", rtol=1e-5, atol=1e-6)
+for mine, op in ((sigmoid, keras.ops.sigmoid), (tanh, keras.ops.tanh), (relu, keras.ops.relu)):
+    checks.check_close(mine(xf), np.asarray(op(xf)), name=f"{mine.__name__} vs keras.ops.{op.__name__}",
+                       rtol=1e-5, atol=1e-6)
 checks.check_shape(sigmoid(np.zeros((3, 1, 2))), (3, 1, 2), name="sigmoid on shape (3, 1, 2)")
 checks.check_shape(relu(np.zeros(5)), (5,), name="relu on shape (5,)")
 ### END HIDDEN TESTS
@@ -353,7 +354,8 @@ plt.show()
 # In the 2000s people tried it anyway. Nair & Hinton (2010) used rectified units in Boltzmann machines;
 # Glorot, Bordes & Bengio (2011) showed that deep ReLU networks train as well as or better than tanh
 # networks; the AlexNet paper (2012) reported that a convolutional network with ReLUs reached 25% training
-# error on CIFAR-10 six times faster than the same network with tanh. Today ReLU and its smooth descendants are the default.
+# error on CIFAR-10 six times faster than the same network with tanh. Today ReLU and its smooth descendants
+# are the default.
 #
 # Why does the corner not matter? Two reasons, each demonstrated below.
 #
@@ -723,7 +725,7 @@ for act in ["sigmoid", "tanh", "relu"]:
     deep_grad_norms["fastai"][act] = fastai_side.grad_norms(f_deep, X_batch, y_batch)
     deep_grad_norms["keras"][act] = keras_side.grad_norms(k_deep, X_batch, y_batch)
 
-activations.grad_norm_figure(deep_grad_norms, title=f"Gradient norm per layer, {DEPTH} hidden layers, at initialisation")
+activations.grad_norm_figure(deep_grad_norms, title=f"Gradient norm per layer, {DEPTH} hidden layers, at the start")
 plt.show()
 
 # %% [markdown]
@@ -883,10 +885,11 @@ pd.DataFrame(cost_ms).round(2).T
 
 # %% [markdown]
 # ReLU is among the cheapest in each framework; the smooth GELU and SiLU are the dearest in TensorFlow's
-# eager mode. But for a network this small the difference is lost in everything else a training step does (compare the training times in section 4, which barely depend on the
-# activation). The speed-up AlexNet reported came from needing **fewer steps**, not from cheaper steps —
-# which is what sections 4 and 5 showed. (Timings are noisy on a shared machine: rerun the cell to see how
-# much they move.)
+# eager mode. But for a network this small the difference is lost in everything else a training step does
+# (the training times in section 4 barely depend on the activation). The speed-up AlexNet reported was
+# measured in **training epochs**, not seconds per step: ReLU networks need fewer steps, which is what
+# sections 4 and 5 showed. (Timings are noisy on a shared machine: rerun the cell to see how much they
+# move.)
 
 # %% [markdown]
 # ## 8. Explore
