@@ -15,6 +15,8 @@ PYTEST_ARGS ?=
 # make test BROWSER=0 skips the browser tests (no Chromium needed)
 BROWSER ?= 1
 export JUPYTER_CONFIG_PATH := $(CURDIR)/grading
+# nbgrader shells out to `alembic` (gradebook migrations): the course's .venv/bin comes first on PATH
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 3
 
 .PHONY: install browser-deps lab test test-fast bench release check validate doctor clean-venv
