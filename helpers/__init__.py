@@ -31,9 +31,15 @@ __all__ = [
     "keras_side",
     "plots",
     "widgets",
+    "activations",
+    "descent",
+    "perceptron",
+    "loops",
 ]
 
-_SUBMODULES = {"checks", "compare", "data", "env", "fastai_side", "keras_side", "plots", "widgets"}
+_SUBMODULES = {"checks", "compare", "data", "env", "fastai_side", "keras_side", "plots", "widgets",
+               # lesson-specific helpers
+               "activations", "descent", "perceptron", "loops"}
 
 
 def setup(*args, **kwargs):
