@@ -38,7 +38,7 @@ lab: $(STAMP)
 	@mkdir -p grading/exchange
 	@if [ -n "$$DISPLAY" ] || [ "$$(uname)" = Darwin ]; then BROWSER_FLAG=""; else BROWSER_FLAG="--no-browser"; fi; \
 	if [ "$$(id -u)" = 0 ]; then BROWSER_FLAG="$$BROWSER_FLAG --allow-root"; fi; \
-	echo "Starting JupyterLab on lessons/ — open the http://127.0.0.1:$(PORT)/lab?token=... link printed below."; \
+	echo "Starting JupyterLab on lessons/ — open the http://127.0.0.1:$(PORT)/lab/tree/lessons?token=... link printed below."; \
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.port=$(PORT) --ServerApp.ip=127.0.0.1 \
 	  --LabApp.default_url=/lab/tree/lessons $$BROWSER_FLAG
 

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import signal
 import socket
 import subprocess
+import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -28,25 +31,42 @@ def lab():
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}  # headless: must not try to open a browser
     proc = subprocess.Popen(["make", "-s", "lab", f"PORT={port}"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: queue.Queue = queue.Queue()
+
+    def drain():  # keep reading for the server's whole life, so a full pipe can never block it
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=drain, daemon=True).start()
     url, log, deadline = None, [], time.time() + 180
     try:
-        while time.time() < deadline and url is None:
-            line = proc.stdout.readline()
-            if not line:
-                if proc.poll() is not None:
-                    break
-                continue
+        while url is None and time.time() < deadline:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.time()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
             log.append(line)
-            m = re.search(rf"(http://127\.0\.0\.1:{port}/lab\?token=\w+)", line)
+            m = re.search(rf"http://127\.0\.0\.1:{port}/lab[^?\s]*\?token=(\w+)", line)
             if m:
-                url = m.group(1)
-        assert url, "make lab did not print a URL with a token:\n" + "".join(log[-30:])
-        token = url.split("token=")[1]
-        yield {"base": f"http://127.0.0.1:{port}", "token": token, "log": log}
+                url = m.group(0)
+        assert url, "make lab did not print a URL with a token within 180 s:\n" + "".join(log[-30:])
+        info = {"base": f"http://127.0.0.1:{port}", "token": url.split("token=")[1], "log": log}
+        while time.time() < deadline:  # the URL can be printed a moment before the port accepts
+            try:
+                get(info, "/api/status")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.5)
+        yield info
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
         try:
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=20)
+        except ProcessLookupError:
+            pass
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
 
@@ -69,7 +89,7 @@ def test_lab_opens_on_lessons_with_nbgrader_and_widgets(lab):
     for ext in ("@jupyter/nbgrader", "@jupyter-widgets/jupyterlab-manager"):
         assert ext in names, f"{ext} is not served by JupyterLab (found {sorted(names)})"
         assert ext not in disabled
-    assert config.get("defaultUrl", "").rstrip("/").endswith("/lab/tree/lessons"), "JupyterLab opens on lessons/"
+    assert any("/lab/tree/lessons?token=" in line for line in lab["log"]), "the printed link opens lessons/"
     status, listing = get(lab, "/api/contents/lessons")
     found = {item["name"] for item in json.loads(listing)["content"]}
     assert set(course.lessons()) <= found
