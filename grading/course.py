@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from helpers._importorder import quiet_env
+
 ROOT = Path(os.environ.get("DLSBS_COURSE_ROOT") or Path(__file__).resolve().parent.parent).resolve()
 CONFIG_DIR = Path(__file__).resolve().parent  # grading/nbgrader_config.py lives here
 SOLUTIONS = ROOT / "solutions"
@@ -93,9 +95,7 @@ def env() -> dict:
     e["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), e.get("PATH", "")])
     e["JUPYTER_CONFIG_PATH"] = os.pathsep.join(filter(None, [str(CONFIG_DIR), e.get("JUPYTER_CONFIG_PATH", "")]))
     e["DLSBS_COURSE_ROOT"] = str(ROOT)
-    e.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    e.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    e.setdefault("KERAS_BACKEND", "tensorflow")
+    quiet_env(e)
     e.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     e.setdefault("MPLBACKEND", "agg")
     return e
@@ -243,12 +243,14 @@ def _snapshot(folder: Path) -> dict:
 
 def stale(lesson: str | None = None) -> list[str]:
     """Lessons whose committed release differs from a fresh one (nothing is written to lessons/)."""
+    import nbformat
+
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in resolve(lesson):
             fresh = notebook_from_py(source_py(name))
             current = source_ipynb(name)
-            if not current.exists() or _cells_key(fresh) != _cells_key(__import__("nbformat").read(current, as_version=4)):
+            if not current.exists() or _cells_key(fresh) != _cells_key(nbformat.read(current, as_version=4)):
                 out.append(f"{name}: solutions/{name}/{name}.ipynb is out of sync with {name}.py")
                 continue
             gen = generate(name, dest_root=Path(tmp), db=False)

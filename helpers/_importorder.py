@@ -38,12 +38,20 @@ class _TorchFirst:
 
 _FINDER = _TorchFirst()
 
+#: Environment defaults that keep TensorFlow quiet and Keras on TensorFlow (must precede their import).
+QUIET_ENV = {"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
+def quiet_env(environ=None) -> None:
+    """Apply :data:`QUIET_ENV` to ``environ`` (default: this process) without overriding the user's choices."""
+    environ = os.environ if environ is None else environ
+    for key, value in QUIET_ENV.items():
+        environ.setdefault(key, value)
+
 
 def torch_first() -> bool:
     """Import torch and torchvision now if they are installed. Returns True if they are loaded."""
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    quiet_env()
     if "torchvision" in sys.modules:
         return True
     if "tensorflow" in sys.modules:
@@ -63,9 +71,7 @@ def torch_first() -> bool:
 
 
 def install() -> None:
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    quiet_env()
     if "torchvision" in sys.modules or "tensorflow" in sys.modules:
         return
     if _FINDER not in sys.meta_path:

@@ -45,9 +45,7 @@ _state: dict = {"threads": None, "seed": None, "frameworks": ()}
 
 
 def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    _importorder.quiet_env()
     # Keras prints progress bars and absl warnings on stderr; graded cells must stay quiet.
     for name in ("tensorflow", "absl", "keras", "h5py"):
         logging.getLogger(name).setLevel(logging.ERROR)

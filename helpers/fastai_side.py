@@ -11,9 +11,12 @@ once instead of N times.  See ``benchmarks/bench_helpers.py`` for the numbers.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import _importorder
+from .checks import count_params as _count_params
 from .compare import Run, metrics, proba as _proba, timed
 
 FRAMEWORK = "fastai"
@@ -60,8 +63,7 @@ def mlp(sizes, act: str = "relu", seed: int | None = None):
 
 def count_params(model) -> int:
     """Trainable parameters (a torch module or a fastai Learner)."""
-    model = getattr(model, "model", model)
-    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+    return _count_params(model)
 
 
 class _Cycle(torch.utils.data.Dataset):
@@ -173,7 +175,9 @@ def train(model, dls, *, epochs: int | None = None, steps: int | None = None, lr
     return run
 
 
+@functools.lru_cache(maxsize=None)
 def _raw_loss_callback():
+    """The callback class, defined once (fastai is imported lazily, so it cannot be module-level)."""
     from fastai.callback.core import Callback
 
     class RawLoss(Callback):

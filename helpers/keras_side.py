@@ -18,6 +18,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import _importorder
+from .checks import count_params as _count_params
 from .compare import Run, metrics, proba as _proba, timed
 from .env import _quiet_tensorflow
 
@@ -66,7 +67,7 @@ def mlp(sizes, act: str = "relu", seed: int | None = None):
 
 def count_params(model) -> int:
     """Trainable parameters of a Keras model."""
-    return int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
+    return _count_params(model)
 
 
 def _arrays(X, y):
