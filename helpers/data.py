@@ -142,3 +142,19 @@ def binary_split(kind: str = "moons", n: int = 400, valid_pct: float = 0.25, see
         raise ValueError(f"unknown dataset {kind!r}; choose one of {sorted(makers)}")
     X, y = makers[kind](n=n, seed=seed, **kwargs)
     return split(X, y, valid_pct=valid_pct, seed=seed, name=kind, classes=(0, 1))
+
+
+def step_order(n: int, steps: int, bs: int, shuffle: bool = True, seed: int = 0) -> np.ndarray:
+    """Row indices for ``steps`` mini-batches of ``bs`` rows drawn from ``n`` rows, shape ``(steps, bs)``.
+
+    Passes over the data are concatenated (each pass a fresh permutation when ``shuffle``) and the
+    stream is cut into batches, so ``steps`` need not be a whole number of epochs.  Both twins'
+    ``train(..., steps=N)`` use this order: given the same seed they see the same batches.
+    """
+    n, steps, bs = int(n), int(steps), int(bs)
+    if n < 1 or steps < 1 or not 1 <= bs <= n:
+        raise ValueError(f"step_order needs n >= 1, steps >= 1 and 1 <= bs <= n; got n={n}, steps={steps}, bs={bs}")
+    rng = np.random.default_rng(seed)
+    passes = -(-steps * bs // n)
+    idx = np.concatenate([rng.permutation(n) if shuffle else np.arange(n) for _ in range(passes)])
+    return idx[: steps * bs].reshape(steps, bs)

@@ -66,19 +66,6 @@ def count_params(model) -> int:
     return _count_params(model)
 
 
-class _Cycle(torch.utils.data.Dataset):
-    """``n`` items drawn cyclically from a small dataset: N steps in one epoch."""
-
-    def __init__(self, items, n):
-        self.items, self.n = items, n
-
-    def __len__(self):
-        return self.n
-
-    def __getitem__(self, i):
-        return self.items[i % len(self.items)]
-
-
 def _items(X, y):
     X = torch.as_tensor(np.asarray(X, dtype=np.float32))
     yy = np.asarray(y)
@@ -100,14 +87,16 @@ def dataloaders(X, y, X_valid=None, y_valid=None, bs: int = 64, shuffle: bool = 
     valid = _items(X_valid, y_valid) if X_valid is not None else train
     bs = max(1, min(int(bs), len(train)))
     torch.manual_seed(seed)
-    return DataLoaders(
+    dls = DataLoaders(
         DataLoader(train, bs=bs, shuffle=shuffle, num_workers=0),
         DataLoader(valid, bs=max(bs, 256), shuffle=False, num_workers=0),
     )
+    dls.seed = seed  # the batch order of train(..., steps=N), shared with the Keras twin
+    return dls
 
 
 def _is_classes(dls) -> bool:
-    return dls.train.dataset[0][1].dtype == torch.int64
+    return _tensors(dls.train)[1].dtype == torch.int64
 
 
 def loss_for(dls, loss: str | None = None):
@@ -122,53 +111,193 @@ def loss_for(dls, loss: str | None = None):
 
 
 def _optimizer(opt: str):
+    """fastai's optimizer ``opt`` (its own defaults: Adam is mom 0.9, sqr_mom 0.99, eps 1e-5, wd 0.01 decoupled)."""
     from fastai.optimizer import SGD, Adam, RMSProp
 
     table = {"adam": Adam, "sgd": SGD, "rmsprop": RMSProp}
     if opt not in table:
         raise ValueError(f"unknown optimizer {opt!r}; choose one of {sorted(table)}")
-    return table[opt]
+    return functools.partial(_lean_optimizer, table[opt])
+
+
+def _lean_optimizer(opt_func, params, **kwargs):
+    """``opt_func(params, **kwargs)`` (a fastai ``Optimizer``) with the step loop of :func:`_lean_optimizer_class`."""
+    opt = opt_func(params, **kwargs)
+    opt.__class__ = _lean_optimizer_class()
+    return opt
+
+
+@functools.lru_cache(maxsize=None)
+def _lean_optimizer_class():
+    """fastai's ``Optimizer`` with ``step``/``zero_grad`` as plain loops: the same callbacks on the same
+    parameters in the same order (so the same math, bit for bit), without building fastcore ``L`` lists
+    of (param, group, state, hypers) tuples on every call, which costs more than the update itself
+    for a lesson-sized model."""
+    from fastai.optimizer import Optimizer, _update
+
+    class Optimizer(Optimizer):  # noqa: F811 - the same name in reprs
+        def _with_grad(self):
+            for pg, hyper in zip(self.param_lists, self.hypers):
+                for p in pg:
+                    if getattr(p, "grad", None) is not None:
+                        yield p, hyper
+
+        def zero_grad(self):
+            for p, _ in self._with_grad():
+                p.grad.detach_()
+                p.grad.zero_()
+
+        def step(self, closure=None):
+            if closure is not None:
+                raise NotImplementedError("fastai optimizers currently do not support closure")
+            for p, hyper in self._with_grad():
+                state = self.state[p]
+                for cb in self.cbs:
+                    state = _update(state, cb(p, **{**state, **hyper}))
+                self.state[p] = state
+
+    Optimizer.__module__, Optimizer.__qualname__ = __name__, "Optimizer"
+    return Optimizer
 
 
 def learner(model, dls, lr: float = 1e-2, loss: str | None = None, opt: str = "adam"):
-    """A quiet fastai ``Learner`` (no progress bar or printed table: fit inside graded cells stays silent)."""
+    """A fastai ``Learner`` for ``model`` on ``dls`` (quiet inside :func:`train`; ``fit_one_cycle``, ``lr_find`` work)."""
     import fastai.callback.all  # noqa: F401 - fit_one_cycle, lr_find, no_bar
+
+    return _learner_class()(dls, model, loss_func=_plain_tensors(loss_for(dls, loss)), opt_func=_optimizer(opt), lr=lr)
+
+
+@functools.lru_cache(maxsize=None)
+def _learner_class():
+    """fastai's ``Learner`` with an event dispatch that skips callbacks which do not handle the event.
+
+    Stock ``Learner`` calls every callback for each of the ~10 events of a batch, re-sorting them every
+    time, and each call looks the handler up through ``GetAttr`` delegation (~1 ms per batch in all):
+    more than the forward and backward pass of a lesson-sized model.  This subclass computes, per event,
+    the ordered list of callbacks that define a handler (cached until the callbacks change) and then calls
+    them exactly as ``Learner`` does (``Callback.__call__``: ``run``/``run_train``/``run_valid`` and
+    exception wrapping unchanged).  ``after_fit`` still reaches every callback (it resets ``run``).
+    ``tests/test_helpers.py`` checks the weights equal stock ``Learner.fit``'s bit for bit.
+    """
+    from fastai.callback.core import event
     from fastai.learner import Learner
 
-    learn = Learner(dls, model, loss_func=loss_for(dls, loss), opt_func=_optimizer(opt), lr=lr)
-    return learn
+    class Learner(Learner):  # noqa: F811 - the same name in reprs and error messages
+        def __call__(self, event_name):
+            if isinstance(event_name, str):
+                self._call_one(event_name)
+            else:
+                super().__call__(event_name)
+
+        def _call_one(self, event_name):
+            cbs = self.cbs.items  # the list inside fastcore's L
+            cache = self.__dict__.get("_dispatch")
+            if cache is None or cache[0] != cbs:  # callbacks added or removed since: start over
+                cache = self.__dict__["_dispatch"] = (list(cbs), {})
+            handlers = cache[1].get(event_name)
+            if handlers is None:
+                if not hasattr(event, event_name):
+                    raise Exception(f"missing {event_name}")
+                handlers = cache[1][event_name] = [cb for cb in self.cbs.sorted("order") if _handles(cb, event_name)]
+            for cb in handlers:
+                cb(event_name)
+
+        def _set_device(self, b):
+            device = next(self.model.parameters()).device
+            if all(isinstance(t, torch.Tensor) and t.device == device for t in b):
+                return b
+            return super()._set_device(b)
+
+    Learner.__module__, Learner.__qualname__ = __name__, "Learner"  # picklable (learn.export) as helpers.fastai_side.Learner
+    return Learner
+
+
+def __getattr__(name):
+    """``helpers.fastai_side.Learner`` is the subclass above, built on first use (fastai imports lazily)."""
+    if name == "Learner":
+        return _learner_class()
+    if name == "Optimizer":
+        return _lean_optimizer_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _handles(cb, event_name: str) -> bool:
+    """Does callback ``cb`` define a handler for ``event_name`` (on its class or, via kwargs, on itself)?"""
+    return (event_name == "after_fit" or event_name in vars(cb)
+            or any(event_name in vars(k) for k in type(cb).__mro__))
+
+
+def _contiguous_plain(axis, x):
+    return x.transpose(axis, -1).contiguous() if isinstance(x, torch.Tensor) else x
+
+
+def _plain_tensors(loss):
+    """fastai's flattened loss, computed on plain tensors.
+
+    ``BaseLoss`` wraps its inputs in ``TensorBase``, whose Python-level ``__torch_function__`` then runs for
+    every later operation on the loss (clone, backward, the Recorder's smoothing): ~40 % of a tiny
+    model's step.  The math (flatten, float targets, activation/decodes for ``get_preds``) is unchanged.
+    """
+    loss._contiguous = functools.partial(_contiguous_plain, loss.axis)
+    return loss
+
+
+class _Steps:
+    """A training "DataLoader" for ``train(..., steps=N)``: N batches of plain tensors in a given row order."""
+
+    n_inp = 1  # read by Learner for every batch; defined here so the lookup does not fail its way through GetAttr
+
+    def __init__(self, X, y, order):
+        self.X, self.y, self.order = X, y, torch.as_tensor(order)
+        self.bs = order.shape[1]
+
+    def __len__(self):
+        return len(self.order)
+
+    def __iter__(self):
+        X, y = self.X, self.y
+        for rows in self.order:
+            yield X[rows], y[rows]
+
+
+def _tensors(dl):
+    """The (inputs, targets) of a DataLoader's dataset of ``(x, y)`` pairs, stacked."""
+    if isinstance(dl, _Steps):
+        return dl.X, dl.y
+    ds = dl.dataset
+    return torch.stack([x for x, _ in ds]), torch.stack([t for _, t in ds])
 
 
 def train(model, dls, *, epochs: int | None = None, steps: int | None = None, lr: float = 1e-2,
           loss: str | None = None, opt: str = "adam", one_cycle: bool = False, label: str = "") -> Run:
-    """Train ``model`` and return a :class:`~helpers.compare.Run` (loss curve, time, final metrics).
+    """Train ``model`` with a fastai ``Learner`` and return a :class:`~helpers.compare.Run`.
 
-    Give either ``epochs`` (passes over the data) or ``steps`` (optimiser steps, run as one epoch).
+    Give either ``epochs`` (passes over ``dls.train``) or ``steps`` (optimiser steps, run as one epoch
+    whose batches follow :func:`helpers.data.step_order` — the same batches the Keras twin sees).
+    The run holds the loss of every step, the wall time, final metrics and the ``Learner``.
     """
     from fastai.data.core import DataLoaders
-    from fastai.data.load import DataLoader
+
+    from .data import step_order
 
     if (epochs is None) == (steps is None):
         raise ValueError("train() needs exactly one of epochs=... or steps=...")
     if steps is not None:
-        bs = dls.train.bs
-        ds = dls.train.dataset
-        cyc = DataLoader(_Cycle(ds, int(steps) * bs), bs=bs, shuffle=dls.train.shuffle, num_workers=0, drop_last=False)
-        dls = DataLoaders(cyc, dls.valid)
+        X, y = _tensors(dls.train)
+        order = step_order(len(X), steps, dls.train.bs, dls.train.shuffle, getattr(dls, "seed", 0))
+        fit_dls = DataLoaders(_Steps(X, y, order), dls.valid)
         n_epochs = 1
     else:
-        n_epochs = int(epochs)
-    learn = learner(model, dls, lr=lr, loss=loss, opt=opt)
+        fit_dls, n_epochs = dls, int(epochs)
+    learn = learner(model, fit_dls, lr=lr, loss=loss, opt=opt)
+    if steps is not None:
+        from fastai.learner import CastToTensor
+
+        learn.remove_cb(CastToTensor)  # _Steps yields plain tensors: nothing to cast
     raw = _RawLoss()
-    learn.add_cb(raw)
-    with timed() as t, learn.no_logging():
-        if hasattr(learn, "no_bar"):
-            with learn.no_bar():
-                (learn.fit_one_cycle if one_cycle else learn.fit)(n_epochs, lr)
-        else:
-            (learn.fit_one_cycle if one_cycle else learn.fit)(n_epochs, lr)
-    learn.remove_cb(raw)
-    losses = raw.losses
+    with timed() as t, learn.no_logging(), learn.no_bar(), learn.added_cbs(raw):
+        (learn.fit_one_cycle if one_cycle else learn.fit)(n_epochs, lr)
+    losses = torch.stack(raw.losses).tolist() if raw.losses else []
     run = Run(FRAMEWORK, model=model, params=count_params(model), seconds=t.seconds, steps=len(losses),
               loss_steps=list(range(1, len(losses) + 1)), loss=losses, label=label, learner=learn)
     run.final = evaluate(model, dls)
@@ -189,8 +318,8 @@ def _raw_loss_callback():
             self.losses = []
 
         def after_batch(self):
-            if self.training:
-                self.losses.append(float(self.learn.loss.detach()))  # no requires_grad warning on stderr
+            if self.learn.training:
+                self.losses.append(self.learn.loss.detach())  # converted once, after fit
 
     return RawLoss
 
@@ -219,10 +348,8 @@ def evaluate(model, dls) -> dict:
     """Loss and accuracy on the training and validation sets, computed the same way as the Keras twin."""
     res = {}
     for split, dl in (("train", dls.train), ("valid", dls.valid)):
-        ds = dl.dataset.items if isinstance(dl.dataset, _Cycle) else dl.dataset
-        X = np.stack([x.numpy() for x, _ in ds])
-        y = np.stack([t.numpy() for _, t in ds])
-        res.update({f"{split}_{k}": v for k, v in metrics(predict(model, X), y).items()})
+        X, y = _tensors(dl)
+        res.update({f"{split}_{k}": v for k, v in metrics(predict(model, X.numpy()), y.numpy()).items()})
     return res
 
 
