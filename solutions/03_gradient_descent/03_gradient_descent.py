@@ -378,8 +378,8 @@ plt.show()
 # ### The same on a real model
 #
 # The digits classifier from lesson 01 (64 → 32 → 10, cross-entropy), trained for 100 steps with plain SGD
-# in fastai, at three learning rates. `helpers.fastai_side.train` runs a standard fastai `Learner`; it
-# returns the loss of every step and the final accuracy.
+# in fastai, at three learning rates. `helpers.fastai_side.train` builds a fastai `Learner`
+# and calls `fit`, as lesson 01 did by hand; it returns the loss of every step and the final accuracy.
 
 # %%
 digits = data.digits(valid_pct=0.2, seed=0)
