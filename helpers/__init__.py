@@ -27,6 +27,7 @@ __all__ = [
     "compare",
     "data",
     "env",
+    "hints",
     "fastai_side",
     "keras_side",
     "plots",
@@ -37,7 +38,7 @@ __all__ = [
     "loops",
 ]
 
-_SUBMODULES = {"checks", "compare", "data", "env", "fastai_side", "keras_side", "plots", "widgets",
+_SUBMODULES = {"checks", "compare", "data", "env", "hints", "fastai_side", "keras_side", "plots", "widgets",
                # lesson-specific helpers
                "activations", "descent", "perceptron", "loops"}
 

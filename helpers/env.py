@@ -104,6 +104,8 @@ def seed_everything(seed: int = 0) -> None:
 def setup(seed: int = 0, threads: int = 1, frameworks=FRAMEWORKS, plots: bool = True, verbose: bool = True):
     """Prepare this kernel for a lesson. Call it once, in the first code cell.
 
+    Also installs :mod:`helpers.hints` (tracebacks from unfinished exercises say which and what to do).
+
     Parameters
     ----------
     seed: seeds Python, NumPy, torch and Keras so a re-run gives the same numbers.
@@ -144,6 +146,9 @@ def setup(seed: int = 0, threads: int = 1, frameworks=FRAMEWORKS, plots: bool = 
 
         use_style()
     _state.update(threads=threads, seed=seed, frameworks=frameworks)
+    from . import hints
+
+    hints.install()  # unfinished exercises: say which, and what to do
     if verbose:
         parts = [f"{k} {v}" for k, v in loaded.items()]
         print(" · ".join(parts + [f"{threads} thread{'s' if threads != 1 else ''}", f"seed {seed}"]))
