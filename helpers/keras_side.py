@@ -4,22 +4,35 @@ What lives here is what the lessons do *many times* (sweeps, comparisons,
 plots).  The first time a lesson builds a model it writes the Keras code out in
 the cell; these helpers are for the tenth time.
 
-Speed: Keras pays a fixed cost per epoch (callbacks, iterator, a Python round
-trip per step).  ``train(..., steps=N)`` runs N optimiser steps as *one* epoch
-and executes ``steps_per_execution`` steps per call into TensorFlow, which is
-what makes a 300-step fit of a tiny net cost ~0.6 s instead of ~8 s
-(see ``benchmarks/bench_helpers.py``).  The loss curve is still recovered
-at every logging interval from Keras's running mean.
+Speed.  ``model.fit`` on a tiny net is mostly fixed cost: every new model gets
+its train function traced and optimised by TensorFlow, plus a tf.data pipeline
+and a Python round trip per ``steps_per_execution`` steps.  ``train`` instead
+runs *all* its steps in one call of a ``tf.function`` that loops over batch
+indices of the in-memory arrays, and it traces that function once per
+architecture: for a plain MLP (a ``Sequential`` of ``Dense`` layers, what
+:func:`mlp` builds) it trains a private template model of the same shape and
+copies weights and optimiser state in before and out after.  A sweep of
+same-shaped models pays the trace once; a 300-step XOR fit then costs ~0.06 s
+instead of ~0.6 s (see ``benchmarks/bench_helpers.py``).  Any other model is
+traced for its own call (correct, just without the reuse).
+
+Same math as ``fit``.  Each step is Keras's own ``model.train_step`` (forward,
+compiled loss, gradient, ``optimizer.apply_gradients``) with the optimiser and
+loss ``learner`` compiles, on the same batches ``model.fit(X[idx], y[idx],
+shuffle=False)`` would see; ``tests/test_helpers.py`` checks the weights
+against a plain ``compile`` + ``fit``.  The loss curve is the mean, over
+every 10 steps, of each step's loss as Keras computed it for the update.
 """
 from __future__ import annotations
 
-from collections import namedtuple
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from . import _importorder
 from .checks import count_params as _count_params
 from .compare import Run, metrics, proba as _proba, timed
+from .data import step_order
 from .env import _quiet_tensorflow
 
 FRAMEWORK = "keras"
@@ -96,17 +109,23 @@ def _is_classes(dls) -> bool:
     return dls.train[1].dtype == np.int64
 
 
+_LOSSES = {
+    "bce": lambda: keras.losses.BinaryCrossentropy(from_logits=True),
+    "ce": lambda: keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    "mse": lambda: keras.losses.MeanSquaredError(),
+}
+
+
+def _loss_kind(dls, loss: str | None) -> str:
+    kind = loss or ("ce" if _is_classes(dls) else "bce")
+    if kind not in _LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(_LOSSES)}")
+    return kind
+
+
 def loss_for(dls, loss: str | None = None):
     """The Keras loss for these targets, on raw outputs (``from_logits=True``)."""
-    kind = loss or ("ce" if _is_classes(dls) else "bce")
-    table = {
-        "bce": lambda: keras.losses.BinaryCrossentropy(from_logits=True),
-        "ce": lambda: keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        "mse": lambda: keras.losses.MeanSquaredError(),
-    }
-    if kind not in table:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(table)}")
-    return table[kind]()
+    return _LOSSES[_loss_kind(dls, loss)]()
 
 
 def _optimizer(opt: str, lr: float):
@@ -122,33 +141,8 @@ def learner(model, dls, lr: float = 1e-2, loss: str | None = None, opt: str = "a
     return model
 
 
-#: optimiser steps per call into TensorFlow; also the logging interval of the loss curve
+#: steps per call into TensorFlow in a ``model.fit`` after :func:`learner`; also ``train``'s loss-logging interval
 _SPE = 10
-
-
-class _ChunkLoss(keras.callbacks.Callback):
-    """Recover the mean loss of each logging interval from Keras's running mean over the epoch."""
-
-    def __init__(self):
-        super().__init__()
-        self.steps, self.loss = [], []
-        self._prev_step, self._prev_mean = 0, 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._base = self.steps[-1] if self.steps else 0
-        self._prev_step, self._prev_mean = 0, 0.0
-
-    def on_train_batch_end(self, batch, logs=None):
-        if not logs or "loss" not in logs:
-            return
-        k = batch + 1
-        mean = float(logs["loss"])
-        n = k - self._prev_step
-        if n <= 0:
-            return
-        self.loss.append((k * mean - self._prev_step * self._prev_mean) / n)
-        self.steps.append(self._base + k)
-        self._prev_step, self._prev_mean = k, mean
 
 
 def _one_cycle(total: int, lr_max: float):
@@ -170,33 +164,133 @@ def _one_cycle(total: int, lr_max: float):
     return OneCycle()
 
 
+def _batches(n: int, bs: int, shuffle: bool, seed: int, epochs: int | None, steps: int | None):
+    """Row indices of every batch, concatenated, and where each batch starts (plus the end).
+
+    ``steps``: :func:`helpers.data.step_order` (shuffled passes cut into full batches; the fastai twin's order).
+    ``epochs``: a fresh permutation per epoch (seeded like the steps); an epoch's last batch may be smaller.
+    """
+    if steps is not None:
+        idx = step_order(n, steps, bs, shuffle, seed).ravel()
+        return idx.astype(np.int32), np.arange(0, steps * bs + 1, bs, dtype=np.int32)
+    rng = np.random.default_rng(seed)
+    idx = [rng.permutation(n) if shuffle else np.arange(n) for _ in range(epochs)]
+    starts = [e * n + np.arange(0, n, bs) for e in range(epochs)] + [[epochs * n]]
+    return np.concatenate(idx or [[]]).astype(np.int32), np.concatenate(starts).astype(np.int32)
+
+
+def _state(model) -> list:
+    return model.trainable_variables + model.optimizer.variables
+
+
+class _Trainer:
+    """Run Keras's ``net.train_step`` on every batch inside one ``tf.function`` call; returns each step's loss.
+
+    ``net`` is the user's model (traced for this call) or a private template of the same architecture
+    (traced once): then the user's weights and optimiser state are copied in before and out after.
+    """
+
+    def __init__(self, net, X, y):
+        self.net = net
+        spec = lambda a: tf.TensorSpec((None,) + a.shape[1:], tf.as_dtype(a.dtype))  # noqa: E731
+        ints = tf.TensorSpec([None], tf.int32)
+
+        @tf.function(input_signature=[spec(X), spec(y), ints, ints], autograph=False)
+        def loop(X, y, idx, starts):
+            n = tf.shape(starts)[0] - 1
+
+            def step(i, losses):
+                b = idx[starts[i]:starts[i + 1]]
+                net.reset_metrics()  # so the logged loss is this step's, not the running mean
+                logs = net.train_step((tf.gather(X, b), tf.gather(y, b)))
+                return i + 1, losses.write(i, logs["loss"])
+
+            _, losses = tf.while_loop(lambda i, _: i < n, step,
+                                      (tf.constant(0), tf.TensorArray(tf.float32, size=n, element_shape=[])))
+            return losses.stack()
+
+        self.loop = loop
+
+    def __call__(self, model, X, y, idx, starts) -> np.ndarray:
+        if self.net is not model:
+            for dst, src in zip(_state(self.net), _state(model), strict=True):
+                dst.assign(src)
+        losses = self.loop(X, y, idx, starts).numpy()
+        if self.net is not model:
+            for dst, src in zip(_state(model), _state(self.net), strict=True):
+                dst.assign(src)
+        return losses
+
+
+#: traced trainers of plain MLPs by architecture, optimiser, loss and data shape (least recently used dropped)
+_TRAINERS: OrderedDict = OrderedDict()
+_MAX_TRAINERS = 32
+_NONE_ATTRS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
+               "bias_constraint", "quantization_mode")
+
+
+def _architecture(model):
+    """``((kernel shape, activation, use_bias), ...)`` of a trainable Sequential of plain float32 Dense layers.
+
+    None for any other model: it is trained by a trainer traced for it alone.
+    """
+    layers = model.layers
+    plain = (type(model) is keras.Sequential and model.trainable and layers and all(
+        type(layer) is keras.layers.Dense and layer.trainable and not layer.lora_enabled
+        and layer.dtype_policy.name == "float32" and all(getattr(layer, a) is None for a in _NONE_ATTRS)
+        for layer in layers))
+    return tuple((tuple(layer.kernel.shape), layer.activation, layer.use_bias) for layer in layers) if plain else None
+
+
+def _trainer(model, X, y, opt: str, rate, loss_kind: str, schedule) -> _Trainer:
+    arch = _architecture(model)
+    if arch is None:
+        return _Trainer(model, X, y)
+    key = (arch, opt, schedule, loss_kind, X.shape[1:], y.shape[1:], y.dtype)
+    if key in _TRAINERS:
+        _TRAINERS.move_to_end(key)
+        return _TRAINERS[key]
+    # explicit names and zero initialisers: the template takes no automatic names and draws no random numbers
+    net = keras.Sequential([keras.Input(X.shape[1:], name="ks_template_input")] + [
+        keras.layers.Dense(layer.units, activation=layer.activation, use_bias=layer.use_bias,
+                           kernel_initializer="zeros", name=f"ks_template_dense_{i}")
+        for i, layer in enumerate(model.layers)], name="ks_template")
+    net.compile(optimizer=_optimizer(opt, rate), loss=_LOSSES[loss_kind]())
+    net.optimizer.build(net.trainable_variables)
+    _TRAINERS[key] = _Trainer(net, X, y)
+    if len(_TRAINERS) > _MAX_TRAINERS:
+        _TRAINERS.popitem(last=False)
+    return _TRAINERS[key]
+
+
 def train(model, dls, *, epochs: int | None = None, steps: int | None = None, lr: float = 1e-2,
           loss: str | None = None, opt: str = "adam", one_cycle: bool = False, label: str = "") -> Run:
     """Train ``model`` and return a :class:`~helpers.compare.Run` (loss curve, time, final metrics).
 
     Give either ``epochs`` (passes over the data) or ``steps`` (optimiser steps, run as one epoch).
+    ``model`` ends up compiled by :func:`learner` and holding the trained weights and optimiser state,
+    exactly as after ``model.fit`` on the same batches (see the module docstring).
     """
     if (epochs is None) == (steps is None):
         raise ValueError("train() needs exactly one of epochs=... or steps=...")
     X, y = dls.train
     n = len(X)
-    per_epoch = int(np.ceil(n / dls.bs))
-    total = int(steps) if steps is not None else int(epochs) * per_epoch
+    epochs, steps = (int(epochs), None) if steps is None else (None, int(steps))
+    total = steps if steps is not None else epochs * -(-n // dls.bs)
     rate = _one_cycle(total, lr) if one_cycle else lr
-    learner(model, dls, lr=rate, loss=loss, opt=opt)
-    log = _ChunkLoss()
+    kind = _loss_kind(dls, loss)
+    learner(model, dls, lr=rate, loss=kind, opt=opt)
+    if not model.built:
+        model(X[:1])  # what fit would build it with
+    model.optimizer.build(model.trainable_variables)
+    idx, starts = _batches(n, dls.bs, dls.shuffle, dls.seed, epochs, steps)
     with timed() as t:
-        if steps is not None:
-            # N steps as one epoch: a repeated, shuffled index stream cut into batches.
-            rng = np.random.default_rng(dls.seed)
-            reps = int(np.ceil(total * dls.bs / n))
-            idx = np.concatenate([rng.permutation(n) if dls.shuffle else np.arange(n) for _ in range(reps)])
-            idx = idx[: total * dls.bs]
-            model.fit(X[idx], y[idx], batch_size=dls.bs, epochs=1, shuffle=False, verbose=0, callbacks=[log])
-        else:
-            model.fit(X, y, batch_size=dls.bs, epochs=int(epochs), shuffle=dls.shuffle, verbose=0, callbacks=[log])
+        trainer = _trainer(model, X, y, opt, rate, kind, ("one_cycle", total, float(lr)) if one_cycle else None)
+        losses = trainer(model, X, y, idx, starts)
+    chunks = range(0, total, _SPE)  # the loss curve: the mean loss of every _SPE steps
     run = Run(FRAMEWORK, model=model, params=count_params(model), seconds=t.seconds, steps=total,
-              loss_steps=log.steps, loss=log.loss, label=label, learner=model)
+              loss_steps=[min(c + _SPE, total) for c in chunks],
+              loss=[float(np.mean(losses[c:c + _SPE], dtype=np.float64)) for c in chunks], label=label, learner=model)
     run.final = evaluate(model, dls)
     return run
 

@@ -39,6 +39,17 @@ def lesson_runner(request):
     return get
 
 
+@pytest.fixture(scope="module")
+def twins():
+    """``(helpers.fastai_side, helpers.keras_side)`` after ``helpers.setup()``."""
+    import helpers
+
+    helpers.setup(verbose=False)
+    from helpers import fastai_side, keras_side
+
+    return fastai_side, keras_side
+
+
 @pytest.fixture
 def lesson(lesson_runner):
     """``lesson("02_activation_functions")`` → the executed, still-running solution notebook."""

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -13,6 +14,11 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 MARKERS = re.compile(r"^\s*###\s*(BEGIN|END) SOLUTION\s*$")
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+
+
+def run_py(code: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run Python ``code`` (dedented) in a fresh interpreter of this venv; capture its output."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout)
 
 
 def nbg(cell) -> dict:

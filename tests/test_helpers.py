@@ -2,18 +2,12 @@
 from __future__ import annotations
 
 import inspect
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 
+from course_tools import run_py
 from helpers import checks, compare, data
-
-
-def run_py(code: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout)
 
 
 # --------------------------------------------------------------------------- data
@@ -222,16 +216,6 @@ def test_twins_expose_the_same_interface():
         assert fa.__doc__ and ks.__doc__, f"{name} needs a docstring in both twins"
 
 
-@pytest.fixture(scope="module")
-def twins():
-    import helpers
-
-    helpers.setup(verbose=False)
-    from helpers import fastai_side, keras_side
-
-    return fastai_side, keras_side
-
-
 def test_same_mlp_same_parameter_count(twins):
     fa, ks = twins
     for sizes in ([2, 8, 1], [64, 32, 10], [5, 4, 4, 3]):
@@ -307,3 +291,4 @@ def test_log_slider_spans_decades():
 
     s = widgets.log_slider("lr", 0.1, -4, 1)
     assert s.min == -4 and s.max == 1 and s.value == pytest.approx(0.1)
+

@@ -1,9 +1,12 @@
 """The helpers' fast training paths compute what the frameworks' own paths compute.
 
 ``helpers.fastai_side.train`` uses a fastai ``Learner`` subclass (leaner event dispatch), fastai's
-optimizers with a leaner step loop, and fastai's flattened losses on plain tensors; the speed-ups
-(``benchmarks/bench_helpers.py``) are only worth having if the numbers stay the same.  These tests
-hold them to stock fastai, bit for bit, and pin the shared batch order of ``train(..., steps=N)``.
+optimizers with a leaner step loop, and fastai's flattened losses on plain tensors;
+``helpers.keras_side.train`` runs Keras's own ``train_step`` for every batch inside one traced
+``tf.function``, reused across same-shaped models.  The speed-ups (``benchmarks/bench_helpers.py``)
+are only worth having if the numbers stay the same: these tests hold the fastai path to stock
+fastai bit for bit, the Keras path to ``compile`` + ``fit`` on the same batches, and pin the shared
+batch order of ``train(..., steps=N)``.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import random
 import numpy as np
 import pytest
 
+from course_tools import run_py
 from helpers import data
 
 
@@ -191,3 +195,157 @@ def test_train_steps_uses_the_shared_batch_order(fastai_parts):
     for xb, rows in zip(seen, order):
         assert torch.equal(xb, torch.tensor(X[rows]))
     assert run.loss[0] == pytest.approx(float(learn.recorder.losses[0]), rel=1e-6), "same first batch, same loss"
+
+
+# --------------------------------------------------------------------------- Keras
+# helpers.keras_side.train runs Keras's own train_step in one tf.function per architecture (see its docstring).
+# These tests pin that it is the same training as a plain compile + fit on the same batches.
+
+
+def _keras_reference(ks, start, sizes, act, model_fn, X, y, bs, fits, opt, rate, loss):
+    """A plain ``compile`` + ``fit`` from ``start`` weights; ``fits`` is one row order per ``fit`` call."""
+    import keras
+
+    ref = model_fn(sizes, act)
+    ks.set_weights(ref, start)
+    opts = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+    losses = {"bce": keras.losses.BinaryCrossentropy(from_logits=True),
+              "ce": keras.losses.SparseCategoricalCrossentropy(from_logits=True)}
+    ref.compile(optimizer=opts[opt](learning_rate=rate), loss=losses[loss])
+    for rows in fits:
+        ref.fit(X[rows], y[rows], batch_size=bs, shuffle=False, epochs=1, verbose=0)
+    return ref
+
+
+def _fit_orders(n, bs, shuffle, seed, epochs=None, steps=None):
+    """The batches train() promises, written out independently: seeded passes cut into batches."""
+    rng = np.random.default_rng(seed)
+    if steps is not None:
+        rows = np.concatenate([rng.permutation(n) if shuffle else np.arange(n) for _ in range(-(-steps * bs // n))])
+        return [rows[: steps * bs]]
+    return [rng.permutation(n) if shuffle else np.arange(n) for _ in range(epochs)]
+
+
+def _functional_mlp(sizes, act):
+    import keras
+
+    inp = keras.Input((sizes[0],))
+    h = inp
+    for i, units in enumerate(sizes[1:]):
+        h = keras.layers.Dense(units, activation=None if i == len(sizes) - 2 else act)(h)
+    return keras.Model(inp, h)
+
+
+def _assert_same_training(ks, model, ref, atol=1e-5):
+    for a, b in zip(ks.get_weights(model), ks.get_weights(ref), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=atol)
+    assert int(model.optimizer.iterations) == int(ref.optimizer.iterations)
+    for a, b in zip(model.optimizer.variables, ref.optimizer.variables, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=atol, err_msg=a.path)
+
+
+@pytest.mark.parametrize("opt", ["adam", "sgd", "rmsprop"])
+@pytest.mark.parametrize("path", [{"steps": 25}, {"epochs": 3}])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_keras_train_equals_fit_on_the_same_batches(twins, opt, path, shuffle):
+    """Fresh model, cached-trainer model (same architecture) and a functional model: all equal to fit."""
+    _, ks = twins
+    X, y = data.moons(n=50, seed=1)  # 50 rows, bs 16: epochs end with a 2-row batch, steps span passes
+    dls = ks.dataloaders(X, y, bs=16, shuffle=shuffle, seed=4)
+    fits = _fit_orders(50, 16, shuffle, 4, **path)
+    # cold or cached trainer, cached trainer with another learning rate, per-model trainer
+    for model_fn, lr in ((ks.mlp, 0.03), (ks.mlp, 0.07), (_functional_mlp, 0.05)):
+        model = model_fn([2, 6, 1], "tanh")
+        start = ks.get_weights(model)
+        run = ks.train(model, dls, lr=lr, opt=opt, **path)
+        ref = _keras_reference(ks, start, [2, 6, 1], "tanh", model_fn, X, y, 16, fits, opt, lr, "bce")
+        _assert_same_training(ks, model, ref)
+        assert run.steps == ref.optimizer.iterations == (25 if "steps" in path else 3 * 4)
+        assert run.learner is model and model.optimizer.get_config()["learning_rate"] == pytest.approx(lr)
+    assert any(key[0] == ks._architecture(ks.mlp([2, 6, 1], "tanh")) for key in ks._TRAINERS), "trainer reused"
+
+
+def test_keras_train_equals_fit_for_classes_and_one_cycle(twins):
+    _, ks = twins
+    s = data.digits()
+    X, y = s.X_train[:100], s.y_train[:100]
+    dls = ks.dataloaders(X, y, bs=32, seed=2)
+    for kwargs, total in (({"epochs": 2}, 8), ({"steps": 30, "one_cycle": True}, 30)):
+        model = ks.mlp([64, 8, 10], "relu", seed=3)
+        start = ks.get_weights(model)
+        ks.train(model, dls, lr=0.02, **kwargs)
+        rate = ks._one_cycle(total, 0.02) if kwargs.get("one_cycle") else 0.02
+        fits = _fit_orders(100, 32, True, 2, epochs=kwargs.get("epochs"), steps=kwargs.get("steps"))
+        ref = _keras_reference(ks, start, [64, 8, 10], "relu", ks.mlp, X, y, 32, fits, "adam", rate, "ce")
+        _assert_same_training(ks, model, ref)
+
+
+def test_keras_train_loss_curve_is_the_true_mean_of_every_10_steps(twins):
+    """Each point is the mean over 10 steps (fewer for the last) of the loss of each batch at the weights
+    before its update: what fit computed for that step."""
+    import keras
+
+    _, ks = twins
+    X, y = data.moons(n=40, seed=2)
+    dls = ks.dataloaders(X, y, bs=16, seed=1)
+    model = ks.mlp([2, 5, 1], "relu")
+    start = ks.get_weights(model)
+    run = ks.train(model, dls, epochs=8, lr=0.05)
+    assert run.loss_steps == [10, 20, 24]
+    ref = ks.mlp([2, 5, 1], "relu")
+    ks.set_weights(ref, start)
+    ref.compile(optimizer=keras.optimizers.Adam(0.05), loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    expected = []
+    for rows in _fit_orders(40, 16, True, 1, epochs=8):
+        for b in range(0, 40, 16):
+            xb, yb = X[rows[b:b + 16]], y[rows[b:b + 16]]
+            expected.append(float(bce(yb, ref(xb))))
+            ref.train_on_batch(xb, yb)
+    means = [np.mean(expected[:10]), np.mean(expected[10:20]), np.mean(expected[20:])]
+    np.testing.assert_allclose(run.loss, means, rtol=1e-5, atol=1e-6)
+    _assert_same_training(ks, model, ref)
+
+
+def test_keras_train_draws_no_random_numbers_and_stays_usable(twins):
+    """A cold trainer builds a template model: it must not shift the seeded initial weights of later models."""
+    import keras
+
+    _, ks = twins
+    X, y = data.moons(n=30)
+    dls = ks.dataloaders(X, y, bs=8)
+    keras.utils.set_random_seed(11)
+    ks.train(ks.mlp([2, 9, 3, 1], "gelu"), dls, steps=3)  # an architecture no other test uses: cold
+    after_train = ks.get_weights(ks.mlp([2, 4, 1]))
+    keras.utils.set_random_seed(11)
+    ks.mlp([2, 9, 3, 1], "gelu")
+    untouched = ks.get_weights(ks.mlp([2, 4, 1]))
+    for a, b in zip(after_train, untouched):
+        np.testing.assert_array_equal(a, b)
+    model = ks.mlp([2, 9, 3, 1], "gelu")
+    ks.train(model, dls, steps=3)
+    model.fit(X, y, batch_size=8, epochs=1, verbose=0)  # compiled for these data, as learner() leaves it
+    assert int(model.optimizer.iterations) == 3 + 4 and np.isfinite(model.evaluate(X, y, verbose=0))
+
+
+def test_keras_train_is_quiet():
+    """Nothing on stdout/stderr from train(): cold, cached, per-model trainer, new data shapes, one_cycle."""
+    p = run_py("""
+        import helpers
+        helpers.setup(verbose=False)
+        import keras
+        from helpers import data, keras_side as ks
+        X, y = data.moons(n=60)
+        s = data.digits()
+        for i in range(7):
+            sizes = [2, 3 + i % 3, 1]
+            ks.train(ks.mlp(sizes, "tanh"), ks.dataloaders(X[: 20 + 5 * i], y[: 20 + 5 * i], bs=8),
+                     steps=5 + i, lr=0.01 * (i + 1), one_cycle=i == 6, opt=("adam", "sgd", "rmsprop")[i % 3])
+        ks.train(ks.mlp([64, 16, 10], "relu"), ks.dataloaders(*s, bs=128), epochs=1)
+        free = keras.Sequential([keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
+        ks.train(free, ks.dataloaders(X, y, bs=16), epochs=2)
+    """)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout == "", p.stdout[-2000:]
+    noise = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert not noise, f"train() must keep graded cells quiet, got: {noise[:5]}"
