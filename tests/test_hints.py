@@ -68,3 +68,23 @@ def test_top_level_stub_says_this_cell(ran):
     err, text = _error(ran, 7)
     assert err.ename == "NotImplementedError"
     assert "This cell is an exercise you have not done yet" in text
+
+
+@pytest.mark.xdist_group("04_xor_minsky_papert")
+def test_the_released_lesson_04_hints_at_its_unfinished_exercises():
+    """The student copy as released: stub errors name their exercise; later demo cells point back at it."""
+    from course_tools import ROOT
+
+    with LiveNotebook(ROOT / "lessons" / "04_xor_minsky_papert" / "04_xor_minsky_papert.ipynb") as live:
+        live.run()
+        nb = live.nb
+    errors = [(i, o) for i, c in enumerate(nb.cells) for o in c.get("outputs", []) if o.output_type == "error"]
+    stubs = [(i, o) for i, o in errors if o.ename == "NotImplementedError"]
+    names = [(i, o) for i, o in errors if o.ename == "NameError"]
+    assert stubs and names, "lesson 04's student copy should stop at stubs and at cells that need their results"
+    for i, o in stubs:
+        text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(o.traceback))
+        assert "Hint:" in text and "exercise you have not done yet" in text, f"cell {i}: {text[-600:]}"
+    for i, o in names:
+        text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(o.traceback))
+        assert "stopped at an unfinished exercise" in text, f"cell {i}: {text[-600:]}"
