@@ -22,7 +22,9 @@ For every ``grading/submitted/<student>/<lesson>/`` it
 Results are stored one JSON file per submission (``grading/.grader-cache/results``), written
 atomically by the parent process only and keyed by a hash of everything that decides the grade,
 so re-running grades only what is new or changed and an interrupted run loses nothing.  Then
-feedback HTML (no hidden-test source), a CSV and a grade report are written (:mod:`grading.report`).
+feedback HTML (no hidden-test source), a CSV and a grade report are written (:mod:`grading.report`),
+and graded submissions are recorded in nbgrader's gradebook (formgrader, ``nbgrader export``;
+manual scores already entered are kept).
 """
 from __future__ import annotations
 
@@ -695,6 +697,15 @@ def grade_lesson(name: str, *, students: list[str] | None = None, workers: int |
             continue
         subs.append(sub)
     log(f"[{name}] {len(subs)} to grade, {len(skipped)} unchanged (already graded); {workers} worker(s)")
+    gradebook = False
+    if subs and feedback:
+        try:  # formgrader and `nbgrader export` read the gradebook: it must know this lesson's graded cells
+            course.ensure_gradebook(name)
+            gradebook = True
+        except (Exception, course.CourseError) as exc:  # CourseError is a SystemExit: the grading goes on
+            lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()] or [type(exc).__name__]
+            cause = next((ln for ln in reversed(lines) if "Error" in ln and "|" not in ln), lines[-1])
+            log(f"  WARNING: grading/gradebook.db not updated ({cause}); the grades are in grading/reports/")
     done: list[dict] = []
     bar = None
     ref_future = None
@@ -711,11 +722,19 @@ def grade_lesson(name: str, *, students: list[str] | None = None, workers: int |
             result = fut.result()
             _atomic_write(results_dir(name) / f"{result['student']}.json", json.dumps(result, indent=1))
             if feedback and result["status"] != "error":
+                notes = len(result.get("notes", []))
                 try:
                     rep.write_feedback(lesson, result)
                     rep.write_autograded(lesson, result)
                 except Exception as exc:  # feedback must never lose a grade
                     result.setdefault("notes", []).append(f"feedback not written: {exc}")
+                if gradebook:
+                    try:
+                        rep.save_to_gradebook(lesson, result)
+                    except Exception as exc:
+                        result.setdefault("notes", []).append(f"not saved in the gradebook: {exc}")
+                if len(result.get("notes", [])) != notes:  # keep the notes with the grade
+                    _atomic_write(results_dir(name) / f"{result['student']}.json", json.dumps(result, indent=1))
             done.append(result)
             if bar:
                 bar.update(1)

@@ -17,6 +17,7 @@ import csv
 import html
 import io
 import json
+import warnings
 from pathlib import Path
 
 from . import course
@@ -149,6 +150,39 @@ def write_autograded(lesson, result: dict) -> Path | None:
 
     _atomic_write(dest, nbf.writes(nb))
     return dest
+
+
+def save_to_gradebook(lesson, result: dict) -> None:
+    """Record a graded submission in nbgrader's gradebook, where ``nbgrader autograde`` would put it.
+
+    Formgrader then lists it (written answers are graded by hand there) and ``nbgrader export``
+    includes it.  Automatic scores are the grader's own (a test that never ran scores 0 here, whereas
+    nbgrader would read a cell without outputs as passed).  A manual score a grader already entered is
+    kept and flagged for review, as nbgrader does; an unanswered written question scores 0.  Flagged
+    submissions are left out: they wait for review in the lesson report.
+    """
+    if result["status"] != "graded":
+        return
+    from nbgrader.api import Gradebook
+
+    sid, name = result["student"], lesson.name
+    answers = result.get("answers", {})
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{course.GRADEBOOK}") as gb:
+        warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notices from inside nbgrader's add_submission
+        gb.update_or_create_student(sid)
+        gb.update_or_create_submission(name, sid)
+        for t in result["tests"]:
+            grade = gb.find_grade(t["grade_id"], name, name, sid)
+            grade.auto_score = float(t["score"])
+            grade.needs_manual_grade = grade.manual_score is not None
+        for c in lesson.cells:
+            if c.kind != "manual":
+                continue
+            grade = gb.find_grade(c.grade_id, name, name, sid)
+            blank = answers.get(c.grade_id, "").strip() in ("", c.release_source.strip())
+            grade.auto_score = 0.0 if blank else None
+            grade.needs_manual_grade = grade.manual_score is not None or not blank
+        gb.db.commit()
 
 
 # ----------------------------------------------------------------------------- CSV and report

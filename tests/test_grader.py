@@ -195,6 +195,34 @@ def test_real_lesson_01(tmp_path):
     assert (got["untouched"]["status"], got["untouched"]["score"]) == ("graded", 0), got["untouched"]
     assert (got["partial"]["status"], got["partial"]["score"]) == ("graded", 5), got["partial"]
     assert got["cheat"]["status"] == "flagged", got["cheat"]
+    # the grades are in nbgrader's gradebook too: formgrader lists them, manual grading and export work
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{tmp_path / 'grading' / 'gradebook.db'}") as gb:
+        subs_db = {s.student.id: s for s in gb.assignment_submissions(LESSON01)}
+        assert set(subs_db) == {"right", "untouched", "partial"}, "a flagged submission waits for review instead"
+        assert [subs_db[k].code_score for k in ("right", "partial", "untouched")] == [7, 5, 0]
+        assert subs_db["right"].needs_manual_grade, "written answers are graded by hand in formgrader"
+        assert not subs_db["untouched"].needs_manual_grade, "an unanswered written question scores 0 by itself"
+    export = subprocess.run([sys.executable, "-m", "grading", "export"], cwd=tmp_path, capture_output=True,
+                            text=True, env={**os.environ, "DLSBS_COURSE_ROOT": str(tmp_path)}, timeout=300)
+    assert export.returncode == 0, export.stdout + export.stderr
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "grading" / "grades.csv").open()))
+    assert {r["student_id"]: float(r["score"]) for r in rows if r["assignment"] == LESSON01} == \
+        {"right": 7.0, "partial": 5.0, "untouched": 0.0}
+    # a written answer graded by hand survives a forced regrade (and is marked for review, as nbgrader does)
+    with Gradebook(f"sqlite:///{tmp_path / 'grading' / 'gradebook.db'}") as gb:
+        manual = [g for nb in gb.find_submission(LESSON01, "right").notebooks for g in nb.grades if g.auto_score is None]
+        assert manual, "lesson 01 has written answers"
+        for g in manual:
+            g.manual_score = 1.5
+        gb.db.commit()
+    run_grade(tmp_path, "01", "--force", "--student", "right")
+    with Gradebook(f"sqlite:///{tmp_path / 'grading' / 'gradebook.db'}") as gb:
+        sub = gb.find_submission(LESSON01, "right")
+        assert (sub.code_score, sub.written_score) == (7, 1.5 * len(manual)) and sub.needs_manual_grade
     from grading.grader import HIDDEN_BEGIN
 
     for sid in subs:
