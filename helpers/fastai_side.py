@@ -163,8 +163,43 @@ def _lean_optimizer_class():
 def learner(model, dls, lr: float = 1e-2, loss: str | None = None, opt: str = "adam"):
     """A fastai ``Learner`` for ``model`` on ``dls`` (quiet inside :func:`train`; ``fit_one_cycle``, ``lr_find`` work)."""
     import fastai.callback.all  # noqa: F401 - fit_one_cycle, lr_find, no_bar
+    from fastai.learner import Recorder
 
-    return _learner_class()(dls, model, loss_func=_plain_tensors(loss_for(dls, loss)), opt_func=_optimizer(opt), lr=lr)
+    learn = _learner_class()(dls, model, loss_func=_plain_tensors(loss_for(dls, loss)), opt_func=_optimizer(opt), lr=lr)
+    stock = learn.recorder
+    learn.remove_cb(Recorder)
+    learn.add_cb(_recorder_class()(add_time=stock.add_time, train_metrics=stock.train_metrics,
+                                   valid_metrics=stock.valid_metrics, beta=stock.smooth_loss.beta))
+    return learn
+
+
+@functools.lru_cache(maxsize=None)
+def _recorder_class():
+    """fastai's ``Recorder`` with a leaner training ``after_batch``: the same records (``losses``, ``lrs``,
+    ``values``, ``learn.smooth_loss``), but the list of training metrics is built once per epoch instead
+    of on every batch, and the smoothed loss is computed once per batch instead of twice."""
+    from fastai.learner import Recorder
+
+    class Recorder(Recorder):  # noqa: F811 - learn.recorder, as with the stock one
+        def before_train(self):
+            super().before_train()
+            self._train_now = super()._train_mets
+
+        def after_batch(self):
+            learn = self.learn
+            if not learn.training or getattr(self, "cancel_train", False) or "_train_now" not in vars(self):
+                return super().after_batch()
+            if len(learn.yb) == 0:
+                return
+            for met in self._train_now:
+                met.accumulate(learn)
+            self.lrs.append(learn.opt.hypers[-1]["lr"])
+            value = self.smooth_loss.value
+            self.losses.append(value)
+            learn.smooth_loss = value
+
+    Recorder.__module__, Recorder.__qualname__ = __name__, "Recorder"
+    return Recorder
 
 
 @functools.lru_cache(maxsize=None)
@@ -218,6 +253,8 @@ def __getattr__(name):
         return _learner_class()
     if name == "Optimizer":
         return _lean_optimizer_class()
+    if name == "Recorder":
+        return _recorder_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
