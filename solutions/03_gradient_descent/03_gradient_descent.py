@@ -1020,12 +1020,16 @@ print(f"tuned:    fastai {fa_tuned_acc:.1%}, Keras {ks_tuned_acc:.1%}  (target {
 # | cut the rate when validation stalls | `cbs=ReduceLROnPlateau(...)` | `callbacks=[keras.callbacks.ReduceLROnPlateau(...)]` |
 # | SGD with momentum | `opt_func=partial(SGD, mom=0.9)` | `optimizer=keras.optimizers.SGD(learning_rate, momentum=0.9)` |
 #
-# The names in the table are each library's own; here is what Keras ships as callbacks, and fastai's
-# scheduling methods on `Learner`:
+# The names in the table are each library's own; here is what Keras ships as callbacks, fastai's
+# scheduling methods on `Learner`, and fastai's training-tracking callbacks:
 
 # %%
+import fastai.callback.tracker as fastai_tracker  # noqa: E402
+
 print("keras.callbacks:", ", ".join(n for n in dir(keras.callbacks) if n[0].isupper() and n != "Callback"))
 print("fastai Learner:  ", ", ".join(n for n in ("lr_find", "fit_one_cycle", "fit_flat_cos", "fit_sgdr") if hasattr(Learner, n)))
+print("fastai callbacks:", ", ".join(n for n in ("ReduceLROnPlateau", "EarlyStoppingCallback", "SaveModelCallback")
+                                     if hasattr(fastai_tracker, n)))
 
 # %% [markdown]
 # fastai bakes good practice into defaults and one-argument switches; Keras gives you well-documented parts
