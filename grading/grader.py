@@ -793,6 +793,11 @@ def print_summary(summaries: list[dict], log=print) -> int:
 
 
 def grade(lesson: str | None = None, *, students=None, workers=None, force=False, limits=None, progress=True) -> int:
+    from .sandbox import sweep
+
+    stale = sweep()
+    if stale:
+        print(f"removed {stale} sandbox(es) left behind by an earlier grader run that was killed")
     summaries = []
     for name in course.resolve(lesson):
         if not course.submitted_students(name) and not students:

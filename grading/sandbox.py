@@ -42,6 +42,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 LAUNCHER = Path(__file__).resolve().with_name("sandbox_launch.py")
 UID_BASE, UID_COUNT = 61000, 2000
+
+#: Runs first in every sandbox process tree, then ``exec``s the sandbox command: a parent-death signal
+#: (``PR_SET_PDEATHSIG``, kept across ``exec``) means that if the grader dies — even by SIGKILL or the
+#: OOM killer — the sandbox's top process is killed too (``unshare --kill-child`` then kills PID 1 of the
+#: namespace, and with it every process the student started), instead of running on unsupervised.
+#: The signal follows the *thread* that started the sandbox; grader threads outlive their sandboxes.
+_DIE_WITH_GRADER = (
+    "import ctypes, ctypes.util, os, sys\n"
+    "libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)\n"
+    "libc.prctl(1, 9, 0, 0, 0)\n"  # PR_SET_PDEATHSIG, SIGKILL
+    "if os.getppid() != int(sys.argv[1]):\n    os._exit(1)\n"  # the grader died before prctl took effect
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
 CGROUP_V1 = Path("/sys/fs/cgroup")
 
 
@@ -110,6 +123,66 @@ def _cgroup_dir(controller: str) -> Path | None:
         return parent
     except OSError:
         return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep(stale_after: float = 3600.0) -> int:
+    """Clean up after grader runs that were killed: their sandbox directories (and tmpfs mounts) and
+    cgroups, once the grader that owned them is gone.  Returns how many sandboxes were removed.
+
+    A sandbox records its grader's pid in ``owner``; one without it (still starting, or from an older
+    version) is only removed when it is older than ``stale_after`` seconds.  A live owner — another
+    grader running now — keeps its sandboxes.
+    """
+    base = sandbox_base()
+    if not base.is_dir():
+        return 0
+    caps = capabilities()
+    removed = 0
+    for d in sorted(base.glob("sb-*")):
+        try:
+            owner = int((d / "owner").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            owner = None
+            try:
+                if time.time() - d.stat().st_mtime < stale_after:
+                    continue
+            except OSError:
+                continue
+        if owner is not None and _alive(owner):
+            continue
+        for key in ("memory_cgroup", "pids_cgroup"):
+            cg = Path(caps[key]) / d.name if caps.get(key) else None
+            if cg is None or not cg.is_dir():
+                continue
+            try:
+                for pid in (cg / "cgroup.procs").read_text().split():
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except (ProcessLookupError, ValueError):
+                        pass
+            except OSError:
+                pass
+            for _ in range(50):
+                try:
+                    cg.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        if os.path.ismount(d):
+            subprocess.run(["umount", "-l", str(d)], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+        removed += 1
+    return removed
 
 
 def capabilities() -> dict:
@@ -361,6 +434,9 @@ class Sandbox:
         if c["namespaces"]:
             cmd = [shutil.which("unshare"), "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc",
                    "--propagation", "private", *cmd]
+        cmd = [sys.executable, "-I", "-c", _DIE_WITH_GRADER, str(os.getpid()), *cmd]
+        (self.dir / "owner").write_text(f"{os.getpid()}\n")  # for sweep() after a grader that was killed
+        os.chmod(self.dir / "owner", 0o600)
         self.log_file = open(self.dir / "kernel.log", "wb")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=self.log_file,
                                      start_new_session=True, close_fds=True)

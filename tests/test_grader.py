@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -50,8 +52,27 @@ def tree_hash(folder: Path) -> dict:
 
 
 def leftover_processes() -> list[str]:
-    out = subprocess.run(["ps", "-eo", "uid,args"], capture_output=True, text=True).stdout.splitlines()[1:]
-    return [line for line in out if line.split(None, 1)[0].isdigit() and 61000 <= int(line.split(None, 1)[0]) < 63000]
+    """Processes under the sandbox uids that no running grader owns (other tests may be grading right now)."""
+    from grading.sandbox import _alive, sandbox_base
+
+    out = subprocess.run(["ps", "-ww", "-eo", "pid,uid,args"], capture_output=True, text=True).stdout.splitlines()[1:]
+    left = []
+    for line in out:
+        pid, uid, _ = (line.split(None, 2) + [""])[:3]
+        if not (uid.isdigit() and 61000 <= int(uid) < 63000):
+            continue
+        try:  # the sandbox a process belongs to is named in its cgroup path; its grader's pid is in "owner"
+            cgroups = Path(f"/proc/{pid}/cgroup").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        try:
+            name = re.search(r"/(sb-[^/\s]+)", cgroups).group(1)
+            owner = int((sandbox_base() / name / "owner").read_text().split()[0])
+        except (OSError, AttributeError, ValueError, IndexError):
+            owner = None
+        if owner is None or not _alive(owner):
+            left.append(line)
+    return left
 
 
 def check_case(name: str, r: dict, root: Path):
@@ -140,6 +161,49 @@ def test_regrade_is_idempotent_and_force_reproduces(graded_corpus):
     now = results(root, corpus.LESSON)
     for k, (score, status, _) in graded_corpus["before"].items():
         assert (now[k]["score"], now[k]["status"]) == (score, status)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("grader_sequential")
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="needs root: sandboxes then run in their own namespaces under their own uids")
+def test_a_killed_grader_leaves_no_student_process_and_its_sandbox_is_swept(tmp_path):
+    from grading.sandbox import sandbox_base
+
+    corpus.write_course(tmp_path)
+    corpus.write_submissions(tmp_path, ["sigint_ignoring_loop"])  # loops until the cell time limit
+    env = dict(os.environ, DLSBS_COURSE_ROOT=str(tmp_path))
+    cmd = [sys.executable, "-m", "grading", "grade", "99", "-j", "1", "--no-progress"]
+    grader = subprocess.Popen([*cmd, "--cell-timeout", "300", "--timeout", "600"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def ours():  # this grader's sandboxes (other tests may be grading at the same time)
+        return [d for d in sandbox_base().glob("sb-*") if (d / "owner").is_file()
+                and (d / "owner").read_text().split()[:1] == [str(grader.pid)]]
+
+    def running(dirs):  # processes started from those sandboxes (their kernels name the sandbox's files)
+        lines = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True).stdout.splitlines()
+        return [ln for ln in lines if any(str(d) in ln for d in dirs)]
+
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not (ours() and running(ours())):
+            time.sleep(0.5)
+        dirs = ours()
+        assert dirs and running(dirs), "no sandboxed kernel ever started"
+    finally:
+        grader.kill()  # SIGKILL: none of the grader's cleanup code runs
+        grader.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and running(dirs):
+        time.sleep(0.5)
+    assert not running(dirs), f"sandbox processes outlived the killed grader: {running(dirs)}"
+    assert all(d.exists() for d in dirs), "the killed grader's sandbox directories are left for the sweep"
+    proc = subprocess.run([*cmd, *LIMITS], cwd=ROOT, env=env, text=True, capture_output=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "sandbox(es) left behind by an earlier grader run that was killed" in proc.stdout, proc.stdout[-2000:]
+    assert not any(d.exists() for d in dirs), "the next grader run removes them"
+    assert results(tmp_path, corpus.LESSON)["sigint_ignoring_loop"]["status"] == "graded"
 
 
 SEQUENTIAL = ["right", "partial", "input_transformer", "sigint_ignoring_loop", "memory_bomb", "output_flood",
