@@ -125,6 +125,28 @@ def _cgroup_dir(controller: str) -> Path | None:
         return None
 
 
+def _kill_cgroup(cg: Path) -> None:
+    """SIGKILL every process in cgroup ``cg``."""
+    try:
+        for pid in (cg / "cgroup.procs").read_text().split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+    except OSError:
+        pass
+
+
+def _remove_cgroup(cg: Path) -> None:
+    """Remove cgroup ``cg`` once its last process is gone (waits up to 5 s)."""
+    for _ in range(50):
+        try:
+            cg.rmdir()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -162,22 +184,9 @@ def sweep(stale_after: float = 3600.0) -> int:
             continue
         for key in ("memory_cgroup", "pids_cgroup"):
             cg = Path(caps[key]) / d.name if caps.get(key) else None
-            if cg is None or not cg.is_dir():
-                continue
-            try:
-                for pid in (cg / "cgroup.procs").read_text().split():
-                    try:
-                        os.kill(int(pid), signal.SIGKILL)
-                    except (ProcessLookupError, ValueError):
-                        pass
-            except OSError:
-                pass
-            for _ in range(50):
-                try:
-                    cg.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            if cg is not None and cg.is_dir():
+                _kill_cgroup(cg)
+                _remove_cgroup(cg)
         if os.path.ismount(d):
             subprocess.run(["umount", "-l", str(d)], capture_output=True)
         shutil.rmtree(d, ignore_errors=True)
@@ -516,14 +525,7 @@ class Sandbox:
                 pass
         # processes that left our session (setsid) but are still in the cgroup
         for cg in self.cgroups:
-            try:
-                for pid in (cg / "cgroup.procs").read_text().split():
-                    try:
-                        os.kill(int(pid), signal.SIGKILL)
-                    except (ProcessLookupError, ValueError):
-                        pass
-            except OSError:
-                pass
+            _kill_cgroup(cg)
 
     def memory_exceeded(self) -> bool:
         for cg in self.cgroups:
@@ -586,12 +588,7 @@ class Sandbox:
             self.log_file.close()
             self.log_file = None
         for cg in self.cgroups:
-            for _ in range(50):
-                try:
-                    cg.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            _remove_cgroup(cg)
         self.cgroups = []
         if self.dir is not None:
             if self.mounted:
