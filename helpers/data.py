@@ -154,7 +154,11 @@ def step_order(n: int, steps: int, bs: int, shuffle: bool = True, seed: int = 0)
     n, steps, bs = int(n), int(steps), int(bs)
     if n < 1 or steps < 1 or not 1 <= bs <= n:
         raise ValueError(f"step_order needs n >= 1, steps >= 1 and 1 <= bs <= n; got n={n}, steps={steps}, bs={bs}")
-    rng = np.random.default_rng(seed)
-    passes = -(-steps * bs // n)
-    idx = np.concatenate([rng.permutation(n) if shuffle else np.arange(n) for _ in range(passes)])
+    idx = np.concatenate(passes(n, -(-steps * bs // n), shuffle, seed))
     return idx[: steps * bs].reshape(steps, bs)
+
+
+def passes(n: int, count: int, shuffle: bool = True, seed: int = 0) -> list:
+    """``count`` passes over ``n`` rows: each a fresh permutation (seeded) when ``shuffle``, else in order."""
+    rng = np.random.default_rng(seed)
+    return [rng.permutation(n) if shuffle else np.arange(n) for _ in range(count)]

@@ -6,8 +6,12 @@ in the cell; these helpers are for the tenth time.
 
 Speed: in-memory data never spawns DataLoader worker processes
 (``num_workers=0``), and ``train(..., steps=N)`` runs N optimiser steps as *one*
-epoch, so fastai's per-epoch machinery (validation, callbacks, logging) runs
-once instead of N times.  See ``benchmarks/bench_helpers.py`` for the numbers.
+epoch of plain-tensor batches, so fastai's per-epoch machinery (validation,
+callbacks, logging) runs once instead of N times.  :func:`learner` builds a
+fastai ``Learner`` whose per-batch Python overhead is cut by small subclasses
+(:data:`Learner`, :data:`Optimizer`, :data:`Recorder`, built on first use) that
+compute stock fastai's numbers bit for bit (``tests/test_training_paths.py``).
+See ``benchmarks/bench_helpers.py`` for the numbers.
 """
 from __future__ import annotations
 
@@ -96,7 +100,9 @@ def dataloaders(X, y, X_valid=None, y_valid=None, bs: int = 64, shuffle: bool = 
 
 
 def _is_classes(dls) -> bool:
-    return _tensors(dls.train)[1].dtype == torch.int64
+    dl = dls.train
+    first_target = dl.y[0] if isinstance(dl, _Steps) else dl.dataset[0][1]
+    return first_target.dtype == torch.int64
 
 
 def loss_for(dls, loss: str | None = None):
@@ -164,13 +170,11 @@ def learner(model, dls, lr: float = 1e-2, loss: str | None = None, opt: str = "a
     """A fastai ``Learner`` for ``model`` on ``dls`` (quiet inside :func:`train`; ``fit_one_cycle``, ``lr_find`` work)."""
     import fastai.callback.all  # noqa: F401 - fit_one_cycle, lr_find, no_bar
     from fastai.learner import Recorder
+    from fastcore.basics import defaults
 
-    learn = _learner_class()(dls, model, loss_func=_plain_tensors(loss_for(dls, loss)), opt_func=_optimizer(opt), lr=lr)
-    stock = learn.recorder
-    learn.remove_cb(Recorder)
-    learn.add_cb(_recorder_class()(add_time=stock.add_time, train_metrics=stock.train_metrics,
-                                   valid_metrics=stock.valid_metrics, beta=stock.smooth_loss.beta))
-    return learn
+    cbs = [_recorder_class() if cb is Recorder else cb for cb in defaults.callbacks]  # fastai's defaults, leaner Recorder
+    return _learner_class()(dls, model, loss_func=_plain_tensors(loss_for(dls, loss)), opt_func=_optimizer(opt), lr=lr,
+                            cbs=cbs, default_cbs=False)
 
 
 @functools.lru_cache(maxsize=None)
@@ -212,7 +216,7 @@ def _learner_class():
     the ordered list of callbacks that define a handler (cached until the callbacks change) and then calls
     them exactly as ``Learner`` does (``Callback.__call__``: ``run``/``run_train``/``run_valid`` and
     exception wrapping unchanged).  ``after_fit`` still reaches every callback (it resets ``run``).
-    ``tests/test_helpers.py`` checks the weights equal stock ``Learner.fit``'s bit for bit.
+    ``tests/test_training_paths.py`` checks the weights equal stock ``Learner.fit``'s bit for bit.
     """
     from fastai.callback.core import event
     from fastai.learner import Learner

@@ -16,7 +16,9 @@ any other exception goes through IPython's normal path.
 """
 from __future__ import annotations
 
+import linecache
 import re
+import sys
 
 _STUB_LINE = re.compile(r"^\s*raise\s+NotImplementedError(\(\s*\))?\s*(#.*)?$")
 _state: dict = {"stubs": {}}  # name (or cell label) -> code object of the stub, or None for a cell
@@ -48,18 +50,13 @@ def _last_frame(tb):
     return tb
 
 
-def _cell_label(filename: str) -> str:
+def _cell_label(shell, filename: str) -> str:
     """``In [7]`` for the cell that ran from ``filename``, as IPython's traceback names it, if known."""
-    try:
-        from IPython import get_ipython
-
-        count = get_ipython().compile._filename_map[filename]
-        return f" (In [{count}])"
-    except Exception:
-        return ""
+    count = getattr(shell.compile, "_filename_map", {}).get(filename)
+    return f" (In [{count}])" if count is not None else ""
 
 
-def _stub_hint(value, tb):
+def _stub_hint(shell, value, tb):
     """The hint for a ``raise NotImplementedError()`` stub in notebook code, or None for any other cause."""
     if value.args:
         return None
@@ -67,8 +64,6 @@ def _stub_hint(value, tb):
     code = last.tb_frame.f_code
     if not _is_cell(code.co_filename):
         return None
-    import linecache
-
     if not _STUB_LINE.match(linecache.getline(code.co_filename, last.tb_lineno)):
         return None
     if code.co_name == "<module>":
@@ -77,7 +72,7 @@ def _stub_hint(value, tb):
                 "code, then run the cell again.")
     _state["stubs"][code.co_name] = code
     return (f"`{code.co_name}` is an exercise you have not done yet: find the cell that defines it"
-            f"{_cell_label(code.co_filename)}, replace `raise NotImplementedError()` with your code, run that cell, "
+            f"{_cell_label(shell, code.co_filename)}, replace `raise NotImplementedError()` with your code, run that cell, "
             "then run this one again.")
 
 
@@ -103,14 +98,12 @@ def _name_hint(shell):
 
 def _handler(shell, etype, value, tb, tb_offset=None):
     try:
-        hint = _stub_hint(value, tb) if issubclass(etype, NotImplementedError) else _name_hint(shell)
+        hint = _stub_hint(shell, value, tb) if issubclass(etype, NotImplementedError) else _name_hint(shell)
     except Exception:  # a hint must never hide the real error
         hint = None
     if hint is None:
         shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
         return None
-    import sys
-
     sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb  # as showtraceback does (%debug)
     stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
     shell._showtraceback(etype, value, list(stb) + ["", f"\x1b[1;34mHint:\x1b[0m {hint}"])

@@ -19,7 +19,7 @@ traced for its own call (correct, just without the reuse).
 Same math as ``fit``.  Each step is Keras's own ``model.train_step`` (forward,
 compiled loss, gradient, ``optimizer.apply_gradients``) with the optimiser and
 loss ``learner`` compiles, on the same batches ``model.fit(X[idx], y[idx],
-shuffle=False)`` would see; ``tests/test_helpers.py`` checks the weights
+shuffle=False)`` would see; ``tests/test_training_paths.py`` checks the weights
 against a plain ``compile`` + ``fit``.  The loss curve is the mean, over
 every 10 steps, of each step's loss as Keras computed it for the update.
 """
@@ -32,7 +32,7 @@ import numpy as np
 from . import _importorder
 from .checks import count_params as _count_params
 from .compare import Run, metrics, proba as _proba, timed
-from .data import step_order
+from .data import passes, step_order
 from .env import _quiet_tensorflow
 
 FRAMEWORK = "keras"
@@ -173,8 +173,7 @@ def _batches(n: int, bs: int, shuffle: bool, seed: int, epochs: int | None, step
     if steps is not None:
         idx = step_order(n, steps, bs, shuffle, seed).ravel()
         return idx.astype(np.int32), np.arange(0, steps * bs + 1, bs, dtype=np.int32)
-    rng = np.random.default_rng(seed)
-    idx = [rng.permutation(n) if shuffle else np.arange(n) for _ in range(epochs)]
+    idx = passes(n, epochs, shuffle, seed)
     starts = [e * n + np.arange(0, n, bs) for e in range(epochs)] + [[epochs * n]]
     return np.concatenate(idx or [[]]).astype(np.int32), np.concatenate(starts).astype(np.int32)
 

@@ -79,11 +79,13 @@ def fastai_parts():
                 BCE=BCEWithLogitsLossFlat, CE=CrossEntropyLossFlat, Count=Count)
 
 
-def _fit_both(p, make_model, dls, loss, opt, lr, fit):
+def _fit_both(p, make_model, make_dls, loss, opt, lr, fit):
     """Fit a stock fastai Learner and the helpers' Learner from the same weights on the same batches."""
     torch, fa = p["torch"], p["fa"]
     out = []
     for kind in ("stock", "helpers"):
+        random.seed(0)  # fastai's DataLoader shuffles with a Python RNG seeded from `random` when it is built
+        dls = make_dls()
         torch.manual_seed(0)
         model = make_model()
         lambda_calls = []
@@ -109,7 +111,7 @@ def test_helpers_learner_trains_bit_for_bit_like_stock_fastai(fastai_parts):
     Xt, yt = torch.tensor(X), torch.tensor(y)
     order = data.step_order(4, 60, 2, shuffle=True, seed=3)
     dls = p["DataLoaders"](fa._Steps(Xt, yt, order), fa.dataloaders(X, y).valid)
-    stock, ours = _fit_both(p, lambda: fa.mlp([2, 8, 1], "tanh"), dls, "BCE", "Adam", 0.05,
+    stock, ours = _fit_both(p, lambda: fa.mlp([2, 8, 1], "tanh"), lambda: dls, "BCE", "Adam", 0.05,
                             lambda learn: learn.fit_one_cycle(2, 0.05))
     assert type(ours["learn"]).__mro__[1] is p["Learner"], "helpers' Learner is a fastai Learner subclass"
     for a, b in zip(stock["weights"], ours["weights"]):
@@ -126,23 +128,12 @@ def test_helpers_learner_matches_stock_on_a_fastai_dataloader(fastai_parts):
     fa, torch = p["fa"], p["torch"]
     d = data.digits()
     n = 300
-    make_dls = lambda: fa.dataloaders(d.X_train[:n], d.y_train[:n], d.X_valid, d.y_valid, bs=32, seed=0)  # noqa: E731
-    results = []
-    for kind in ("stock", "helpers"):
-        random.seed(0)  # fastai's DataLoader shuffles with a Python RNG seeded from `random` when it is built
-        dls = make_dls()
-        torch.manual_seed(0)
-        model = fa.mlp([64, 16, 10])
-        if kind == "stock":
-            learn = p["Learner"](dls, model, loss_func=p["CE"](), opt_func=p["SGD"], lr=0.1)
-        else:
-            learn = fa.learner(model, dls, lr=0.1, loss="ce", opt="sgd")
-        with learn.no_bar(), learn.no_logging():
-            learn.fit(2, 0.1)
-        results.append(([w.detach().clone() for w in model.parameters()], learn.recorder.values))
-    for a, b in zip(results[0][0], results[1][0]):
+    stock, ours = _fit_both(p, lambda: fa.mlp([64, 16, 10]),
+                            lambda: fa.dataloaders(d.X_train[:n], d.y_train[:n], d.X_valid, d.y_valid, bs=32, seed=0),
+                            "CE", "SGD", 0.1, lambda learn: learn.fit(2, 0.1))
+    for a, b in zip(stock["weights"], ours["weights"]):
         assert torch.equal(a, b)
-    assert results[0][1] == results[1][1]
+    assert stock["values"] == ours["values"]
 
 
 def test_lean_optimizer_steps_exactly_like_fastais(fastai_parts):
