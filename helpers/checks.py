@@ -128,6 +128,38 @@ def check_at_least(value, low, name: str = "result", say: bool = False):
     check_between(value, low, math.inf, name=name, say=say)
 
 
+def check_true(condition, message: str, name: str = "", hint: str = "", say: bool = False):
+    """A yes/no property holds (use in place of a bare ``assert`` in a test cell).
+
+    ``message`` says what was expected, e.g. ``"expected the learning rate to change"``.
+    ``condition`` must be a real ``bool`` (or NumPy bool): anything else is a failed check.
+    """
+    if isinstance(condition, np.bool_):
+        condition = bool(condition)
+    if type(condition) is not bool:
+        _fail(name, f"{message} (the test got a {type(condition).__name__}, not True/False)")
+    if not condition:
+        _fail(name, message, hint)
+    _ok(say, name, "holds")
+
+
+def check_equal(actual, expected, name: str = "result", hint: str = "", say: bool = False):
+    """``actual == expected`` exactly, for ints, strings, bools and tuples/lists of them."""
+    def plain(v):
+        if isinstance(v, np.generic):
+            return v.item()
+        if isinstance(v, (list, tuple)):
+            return tuple(plain(x) for x in v)
+        return v
+    a, e = plain(actual), plain(expected)
+    if type(a) is not type(e) and not (isinstance(a, (int, float)) and isinstance(e, (int, float))
+                                       and not isinstance(a, bool) and not isinstance(e, bool)):
+        _fail(name, f"expected {e!r} (a {type(e).__name__}), got {a!r} (a {type(a).__name__})", hint)
+    if a != e:
+        _fail(name, f"expected {e!r}, got {a!r}", hint)
+    _ok(say, name, f"= {a!r}")
+
+
 def check_param_count(model, expected: int, name: str = "model", say: bool = False):
     """A torch or Keras model has exactly ``expected`` trainable parameters."""
     got = count_params(model)
