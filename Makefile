@@ -3,27 +3,32 @@
 #   make test     the whole test suite
 #   make bench    benchmarks (ratios measured in one run)
 #   make release  regenerate student copies in lessons/ from solutions/ (LESSON=02 for one)
+#   make student-bundle  dist/dl-side-by-side-student(.tar.gz): lessons + helpers + its own make lab, no answers
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# The install stamp is named after a hash of what is installed (requirements.lock + pyproject.toml), not
+# their dates: a fresh clone installs once, then starts in seconds; an edited lock reinstalls.
+INSTALL_HASH := $(shell cat requirements.lock pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
+STAMP  := $(VENV)/.installed-$(INSTALL_HASH)
 PORT   ?= 8888
 LESSON ?= all
 PYTEST_ARGS ?=
 # make test BROWSER=0 skips the browser tests (no Chromium needed)
 BROWSER ?= 1
-export JUPYTER_CONFIG_PATH := $(CURDIR)/grading
+# grading/: the course's nbgrader config; grading/hub/jupyter/common: JupyterLab without the news pop-up
+export JUPYTER_CONFIG_PATH := $(CURDIR)/grading:$(CURDIR)/grading/hub/jupyter/common
 # nbgrader shells out to `alembic` (gradebook migrations): the course's .venv/bin comes first on PATH
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: install browser-deps lab test test-fast bench release check validate doctor clean-venv
+.PHONY: install browser-deps lab test test-fast bench release check validate doctor clean-venv student-bundle
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP):
 	@$(PYTHON) -c 'import sys; v=sys.version_info[:2]; sys.exit(0 if v==(3,11) else "The course needs Python 3.11 (found %d.%d). Install python3.11, or run: make PYTHON=/path/to/python3.11 ..." % v)'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing the pinned course environment into $(VENV) (first time: ~3 minutes, ~8 GB)..."
@@ -32,7 +37,7 @@ $(STAMP): requirements.lock pyproject.toml
 	  | { grep -v "is ignored: it is neither a file nor a directory" || true; }; exit $${PIPESTATUS[0]}
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 \
 	  | { grep -v "is ignored: it is neither a file nor a directory" || true; }; exit $${PIPESTATUS[0]}
-	@touch $(STAMP)
+	@rm -f $(VENV)/.installed-*; echo $(INSTALL_HASH) > $(VENV)/.installed; touch $(STAMP)
 
 lab: $(STAMP)
 	@mkdir -p grading/exchange
@@ -73,6 +78,11 @@ validate: $(STAMP)
 
 doctor: $(STAMP)
 	$(BIN)/python -m helpers.env
+
+# The student copy for laptops (no solutions/, no hidden tests, no grader, no instructor UI); every file
+# is scanned for answers before the tarball is written.
+student-bundle: $(STAMP)
+	$(BIN)/python -m grading.bundle --out dist
 
 clean-venv:
 	rm -rf $(VENV)
