@@ -1,7 +1,8 @@
 """Make the crash-free import order the only order reachable.
 
 With the pinned wheels, ``import tensorflow`` *before* ``import torchvision``
-kills the process with SIGSEGV (measured; see shared/COURSE_DESIGN.md).  After
+kills the process with SIGSEGV (measured; tests/test_helpers.py::test_unsafe_order_without_helpers_is_real
+shows it still does).  After
 ``import helpers`` a meta-path finder sees the first attempt to import
 ``tensorflow`` or ``keras`` and imports ``torch`` and ``torchvision`` first.
 It never imports anything itself until that moment, so ``import helpers`` stays

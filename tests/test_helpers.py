@@ -141,10 +141,11 @@ def test_tensorflow_first_is_made_safe_by_helpers():
         import tensorflow
         import torchvision
         import sys
-        print("ORDER", list(m for m in sys.modules if m in ("torchvision", "tensorflow")))
+        print("ORDER", *[m for m in sys.modules if m in ("torchvision", "tensorflow")])
     """)
     assert p.returncode == 0, f"exit {p.returncode}: {p.stderr[-2000:]}"
-    assert "ORDER" in p.stdout
+    # sys.modules keeps insertion order: torchvision must have been imported before tensorflow
+    assert "ORDER torchvision tensorflow" in p.stdout, p.stdout
 
 
 def test_unsafe_order_without_helpers_is_real():

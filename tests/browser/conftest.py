@@ -24,31 +24,6 @@ from browser_lab import (ARTIFACTS, CHROMIUM, INSTALL_HINT, ROOT, SCREENSHOTS, W
                          LabServer, launch_chromium)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config, items):
-    """Keep the browser tests on one xdist worker even where pytest-xdist's own grouping is inert.
-
-    pytest-xdist 3.8 implements ``--dist loadgroup`` by appending ``@<group>`` to each item's
-    ``_nodeid``; pytest 9.2 keeps the node id in ``_id`` instead, so the suffix never reaches the
-    scheduler and the group is split across workers (two JupyterLab servers and browsers at once).
-    Here the suffix is put on the node id pytest 9 reads, for this directory's tests only.
-    """
-    if getattr(config, "workerinput", None) is None or not getattr(config.option, "loadgroup", False):
-        return
-    here = Path(__file__).resolve().parent
-    for item in items:
-        if here not in Path(str(item.path)).resolve().parents or "@" in item.nodeid.rsplit("]", 1)[-1]:
-            continue
-        if item.get_closest_marker("xdist_group") is None:
-            continue
-        grouped = f"{item.nodeid}@{item.get_closest_marker('xdist_group').args[0]}"
-        if hasattr(item, "_id"):
-            from _pytest.nodes import coerce_node_id
-            item._id = coerce_node_id(grouped)
-        else:  # pytest < 9: xdist already did this
-            item._nodeid = grouped
-
-
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
