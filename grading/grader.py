@@ -42,11 +42,11 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import course
+from . import course, judge
 from .sandbox import Limits, Sandbox, SandboxError, capabilities, missing_protections, protections
 from .sandbox_probe import SETUP_CODE, describe, diff, parse_result, probe_code
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MAX_NOTEBOOK_BYTES = 20 << 20
 MAX_FILES_BYTES = 50 << 20
@@ -97,7 +97,9 @@ class Lesson:
         raw = self.source_path.read_bytes()
         self.source_hash = hashlib.sha256(raw).hexdigest()
         nb = nbformat.reads(raw.decode(), as_version=4)
-        rel = nbformat.read(self.release_path, as_version=4) if self.release_path.exists() else None
+        rel_raw = self.release_path.read_bytes() if self.release_path.exists() else b""
+        self.release_hash = hashlib.sha256(rel_raw).hexdigest()
+        rel = nbformat.reads(rel_raw.decode(), as_version=4) if rel_raw else None
         rel_by_gid = {}
         rel_by_id = {}
         if rel is not None:
@@ -129,7 +131,7 @@ class Lesson:
             sc = SourceCell(i, c.cell_type, kind, c.source, release, gid, c.get("id"),
                             float(md.get("points", 0) or 0))
             if kind == "test":
-                sc.loads = _loaded_names(c.source)
+                sc.loads = _free_names(c.source)
             self.cells.append(sc)
         self.tests = [c for c in self.cells if c.kind == "test"]
         self.solutions = {c.grade_id: c for c in self.cells if c.kind in ("solution", "manual")}
@@ -143,6 +145,8 @@ class Lesson:
                     if len(s) >= 8:
                         self.hidden_lines.add(s)
         self.test_loads = set().union(*[c.loads for c in self.tests]) if self.tests else set()
+        self.answer_names = set().union(*[judge.defined_names(c.source) for c in self.cells if c.kind == "solution"])
+        self.analysis = {c.grade_id: judge.analyse(c.source, self.answer_names) for c in self.tests}
 
     def scrub(self, text: str) -> str:
         """Remove any line that quotes hidden-test source."""
@@ -167,12 +171,36 @@ def _strip_hidden(src: str) -> str:
     return re.sub(re.escape(HIDDEN_BEGIN) + r".*?" + re.escape(HIDDEN_END) + r"\n?", "", src, flags=re.S)
 
 
-def _loaded_names(src: str) -> set:
+def _free_names(src: str) -> set:
+    """Names a test cell reads before (or without) assigning them itself: the inputs it takes from
+    earlier cells.  A student reusing a name the test assigns first (``out``, ``m``) changes nothing."""
     try:
         tree = ast.parse(src)
     except SyntaxError:
         return set(re.findall(r"\b[A-Za-z_]\w*\b", src))
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    assigned: set = set()
+    free: set = set()
+    for stmt in tree.body:
+        stores = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            stores.add(stmt.name)
+            inner = {a.arg for a in ast.walk(stmt) if isinstance(a, ast.arg)}
+        else:
+            inner = set()
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            stores |= {(a.asname or a.name).split(".")[0] for a in stmt.names}
+        loads = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        loop_targets = set()
+        for n in ast.walk(stmt):
+            if isinstance(n, (ast.For, ast.comprehension)):
+                loop_targets |= {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
+            elif isinstance(n, ast.withitem) and n.optional_vars is not None:
+                loop_targets |= {t.id for t in ast.walk(n.optional_vars) if isinstance(t, ast.Name)}
+            elif isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
+                pass
+        free |= loads - assigned - inner - loop_targets - (stores if not isinstance(stmt, ast.AugAssign) else set())
+        assigned |= stores
+    return free
 
 
 # ----------------------------------------------------------------------------- reading a submission
@@ -217,13 +245,47 @@ def _shadow_name(rel: Path) -> str | None:
     return None
 
 
-def read_submission(lesson: Lesson, student: str) -> Submission:
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}")
+MAX_CELLS = 10_000
+
+
+def shown(name) -> str:
+    """A file or folder name as printable text (names that are not valid UTF-8 are escaped)."""
+    if isinstance(name, Path):
+        name = name.as_posix()
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def result_name(student: str) -> str:
+    """The results file of a student id (ids that are not valid get a stable, safe name)."""
+    if STUDENT_ID.fullmatch(student):
+        return student
+    return "invalid-" + hashlib.sha256(os.fsencode(student)).hexdigest()[:16]
+
+
+def read_submission(lesson: Lesson, student: str, base_key: str = "") -> Submission:
+    """Read one submission; never raises: any problem becomes ``failure`` (with a reason)."""
+    try:
+        return _read_submission(lesson, student, base_key)
+    except Exception as exc:  # RecursionError, MemoryError on a hostile file, a bug: that submission only
+        sub = Submission(shown(student), lesson.name, course.SUBMITTED / student / lesson.name)
+        sub.failure = f"the submission could not be read ({type(exc).__name__}: {shown(str(exc))[:200]})"
+        sub.key = hashlib.sha256(f"{base_key}\0unreadable\0{type(exc).__name__}".encode()).hexdigest()
+        return sub
+
+
+def _read_submission(lesson: Lesson, student: str, base_key: str = "") -> Submission:
     import nbformat
 
     folder = course.SUBMITTED / student / lesson.name
-    sub = Submission(student, lesson.name, folder)
+    sub = Submission(shown(student), lesson.name, folder)
     h = hashlib.sha256()
-    h.update(f"{GRADER_VERSION}\0{lesson.source_hash}\0".encode())
+    h.update(f"{base_key or lesson.source_hash}\0".encode())
+    if not STUDENT_ID.fullmatch(student):
+        sub.failure = (f"the folder name {shown(student)!r} is not a valid student id (letters, digits and _.@+-, "
+                       f"at most 64): rename grading/submitted/{shown(student)}/")
+        sub.key = h.hexdigest()
+        return sub
     if not folder.is_dir():
         sub.failure = f"no folder grading/submitted/{student}/{lesson.name}/"
         sub.key = h.hexdigest()
@@ -234,10 +296,13 @@ def read_submission(lesson: Lesson, student: str) -> Submission:
         rel = p.relative_to(folder)
         if any(part.startswith(".") for part in rel.parts):
             if p.is_file() and ".ipynb_checkpoints" not in rel.parts:
-                sub.notes.append(f"ignored hidden file {rel.as_posix()}")
+                sub.notes.append(f"ignored hidden file {shown(rel)}")
             continue
         if p.is_symlink():
-            sub.notes.append(f"ignored symbolic link {rel.as_posix()}")
+            sub.notes.append(f"ignored symbolic link {shown(rel)}")
+            continue
+        if shown(rel) != rel.as_posix():
+            sub.notes.append(f"ignored {shown(rel)}: its name is not valid UTF-8")
             continue
         if p.is_file():
             entries.append((rel, p))
@@ -260,7 +325,7 @@ def read_submission(lesson: Lesson, student: str) -> Submission:
     total = 0
     for rel, p in entries:
         size = p.stat().st_size
-        h.update(f"{rel.as_posix()}\0{size}\0".encode())
+        h.update(os.fsencode(rel) + f"\0{size}\0".encode())
         if p == chosen:
             if size > MAX_NOTEBOOK_BYTES:
                 sub.failure = f"notebook is too large ({size / 2**20:.1f} MB > {MAX_NOTEBOOK_BYTES >> 20} MB limit)"
@@ -297,6 +362,10 @@ def read_submission(lesson: Lesson, student: str) -> Submission:
         sub.failure = "file is JSON but not a notebook (no cells)"
         return sub
     major = obj.get("nbformat")
+    cells = obj.get("cells") if major == 4 else None
+    if isinstance(cells, list) and len(cells) > MAX_CELLS:
+        sub.failure = f"notebook has {len(cells)} cells (the limit is {MAX_CELLS}): is it the lesson's notebook?"
+        return sub
     if major not in (3, 4):
         sub.failure = f"unsupported notebook format nbformat={major!r} (need 4; open and save it in JupyterLab)"
         return sub
@@ -311,8 +380,11 @@ def read_submission(lesson: Lesson, student: str) -> Submission:
         return sub
     if major == 3:
         sub.notes.append("old notebook format (nbformat 3) converted to 4")
-    raw_ids = [c.get("id") for c in obj.get("cells", []) if isinstance(c, dict) and c.get("id")]
-    dups = sorted({i for i in raw_ids if raw_ids.count(i) > 1})
+    raw_ids = [c.get("id") for c in obj.get("cells", []) if isinstance(c, dict) and isinstance(c.get("id"), str)]
+    counts: dict = {}
+    for i in raw_ids:  # linear: a notebook of 40k cells must not take quadratic time
+        counts[i] = counts.get(i, 0) + 1
+    dups = sorted(i for i, n in counts.items() if n > 1)
     if dups:
         sub.notes.append(f"duplicate cell ids in the submission: {', '.join(map(str, dups[:5]))}")
     ks = (obj.get("metadata") or {}).get("kernelspec") or {}
@@ -345,6 +417,7 @@ def plan(lesson: Lesson, sub: Submission) -> tuple[list[Step], dict]:
     extras_after: dict[str, list] = {}
     anchor = None
     dropped_extra = 0
+    src_by_id = {s.cell_id: s for s in lesson.cells}
     instructor_sources = {c.source for c in lesson.cells if c.kind in ("instructor", "test")} | \
                          {c.release_source for c in lesson.cells if c.kind in ("instructor", "test")}
     for pos, c in enumerate(nb.cells):
@@ -363,7 +436,7 @@ def plan(lesson: Lesson, sub: Submission) -> tuple[list[Step], dict]:
                 anchor = gid
         elif cid in src_ids:
             by_id.setdefault(cid, []).append(c)
-            sc = next(s for s in lesson.cells if s.cell_id == cid)
+            sc = src_by_id[cid]
             if sc.kind in ("solution", "manual"):
                 anchor = sc.grade_id
         elif c.get("cell_type") == "code" and c.get("source", "") in instructor_sources:
@@ -374,7 +447,7 @@ def plan(lesson: Lesson, sub: Submission) -> tuple[list[Step], dict]:
             else:
                 dropped_extra += 1
     expected_order = [c.grade_id for c in lesson.cells if c.grade_id]
-    seen_order = [g for i, g in enumerate(order) if g not in order[:i]]
+    seen_order = list(dict.fromkeys(order))
     if seen_order != [g for g in expected_order if g in seen_order]:
         sub.notes.append("graded cells were reordered: run in the instructor's order")
     if dropped_extra:
@@ -424,14 +497,17 @@ class StepRecord:
     outputs: list
     seconds: float
     changes: list = field(default_factory=list)
+    records: list = field(default_factory=list)   # check records sent during this step (test cells)
+    ename: str | None = None                      # the error's type, if the cell raised
 
 
 class Run:
     """One pass of a plan through one sandbox (a kill ends the pass)."""
 
     def __init__(self, lesson: Lesson, steps: list[Step], files: dict, limits: Limits, skip: dict,
-                 time_left: float):
+                 time_left: float, cancel: threading.Event | None = None):
         self.lesson, self.steps, self.files, self.skip = lesson, steps, files, skip
+        self.cancel = cancel
         self.limits = Limits(**{**limits.__dict__, "notebook_timeout": max(time_left, 1.0)})
         self.records: list[StepRecord] = []
         self.killed: tuple | None = None          # (step key, status)
@@ -480,8 +556,14 @@ class Run:
                 if not sb.alive():
                     self.killed = (step.key, "died")
                     break
+                if self.cancel is not None and self.cancel.is_set():
+                    raise Cancelled()
                 r = sb.execute(code, silent=False, store_history=step.kind != "test")
-                rec = StepRecord(step.key, step.kind, r.status, r.outputs, r.seconds)
+                checks, outputs = judge.split_records(r.outputs)
+                err = next((o for o in outputs if o.get("output_type") == "error"), None)
+                rec = StepRecord(step.key, step.kind, r.status, outputs, r.seconds,
+                                 records=checks if step.kind == "test" else [],
+                                 ename=str(err.get("ename", ""))[:100] if err else None)
                 self.records.append(rec)
                 if r.killed:
                     self.killed = (step.key, r.status)
@@ -503,14 +585,19 @@ class Run:
         return self
 
 
-def execute_plan(lesson: Lesson, steps: list[Step], files: dict, limits: Limits) -> dict:
+class Cancelled(Exception):
+    """The grading of the lesson was stopped (the reference run failed)."""
+
+
+def execute_plan(lesson: Lesson, steps: list[Step], files: dict, limits: Limits,
+                 cancel: threading.Event | None = None) -> dict:
     """Run with restarts: a killed cell is replaced by a failing stub and the notebook re-run."""
     skip: dict = {}
     kills: list = []
     t_end = time.monotonic() + limits.notebook_timeout
     canary, probe_fail = [], []
     while True:
-        run = Run(lesson, steps, files, limits, skip, t_end - time.monotonic()).execute()
+        run = Run(lesson, steps, files, limits, skip, t_end - time.monotonic(), cancel).execute()
         canary += [c for c in run.canary_failures if c not in canary]
         probe_fail += [p for p in run.probe_failures if p not in probe_fail]
         if run.killed is None or run.probe_failures:
@@ -532,37 +619,31 @@ _KILL_TEXT = {"timeout": "it exceeded the per-cell time limit", "memory": "it ex
 # ----------------------------------------------------------------------------- scoring
 
 
-def score_tests(lesson: Lesson, records: list[StepRecord]) -> list[dict]:
-    import nbformat
-    from nbgrader.utils import determine_grade
-
+def test_runs(lesson: Lesson, records: list[StepRecord]) -> dict:
+    """{test grade id: {"status", "records", "ename"}} of one run (plain data: what the judge reads)."""
     by_key = {r.key: r for r in records}
-    out = []
+    out = {}
     for t in lesson.tests:
         rec = by_key.get((t.index, 0))
+        if rec is not None:
+            out[t.grade_id] = {"status": rec.status, "records": rec.records, "ename": rec.ename}
+    return out
+
+
+def score_tests(lesson: Lesson, runs: dict, ref_runs: dict) -> list[dict]:
+    """The judge's verdict on every test cell (see :mod:`grading.judge`): full points or none."""
+    out = []
+    for t in lesson.tests:
+        run = runs.get(t.grade_id)
         entry = {"grade_id": t.grade_id, "exercise": lesson.exercise_of(t.grade_id), "max": t.points}
-        if rec is None:
+        if run is None:
             entry.update(score=0.0, status="not run", message="the test did not run (an earlier cell was killed)")
-        elif rec.status not in ("ok", "error"):
-            entry.update(score=0.0, status="failed", message=f"killed: {_KILL_TEXT.get(rec.status, rec.status)}")
+        elif run["status"] not in ("ok", "error"):
+            entry.update(score=0.0, status="failed", message=f"killed: {_KILL_TEXT.get(run['status'], run['status'])}")
         else:
-            cell = nbformat.v4.new_code_cell(t.source)
-            cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": t.grade_id,
-                                         "points": t.points, "locked": True, "schema_version": 3}
-            cell.outputs = [nbformat.from_dict(o) for o in rec.outputs]
-            score, _ = determine_grade(cell)
-            if rec.status == "error":
-                score = 0.0
-            score = float(score or 0.0)
-            err = next((o for o in rec.outputs if o.get("output_type") == "error"), None)
-            if err is not None:
-                msg = f"{err.get('ename')}: {err.get('evalue')}"
-            elif any(o.get("output_type") == "stream" and o.get("name") == "stderr" for o in rec.outputs):
-                msg = "the test wrote to stderr"
-            else:
-                msg = ""
-            status = "passed" if score >= t.points else ("partial" if score > 0 else "failed")
-            entry.update(score=score, status=status, message=lesson.scrub(msg)[:500])
+            v = judge.judge_cell(ref_runs.get(t.grade_id, {}), run, lesson.analysis.get(t.grade_id, {}))
+            entry.update(score=t.points if v.passed else 0.0, status="passed" if v.passed else "failed",
+                         message=lesson.scrub(v.message)[:500], checks=len(judge.top_records(run["records"])))
         out.append(entry)
     return out
 
@@ -570,30 +651,119 @@ def score_tests(lesson: Lesson, records: list[StepRecord]) -> list[dict]:
 # ----------------------------------------------------------------------------- reference run
 
 
-def reference(lesson: Lesson, limits: Limits, force: bool = False) -> dict:
-    """Run the instructor's own solution through the grader (cached per source version)."""
+class ReferenceFailed(Exception):
+    """The instructor's solution does not get full marks in the grader: nobody can be graded."""
+
+    def __init__(self, lesson: str, problems: list[str]):
+        self.lesson, self.problems = lesson, problems
+        super().__init__(f"{lesson}: " + "; ".join(problems))
+
+    def explain(self) -> str:
+        lines = [f"[{self.lesson}] STOPPED: the instructor's solution does not get full marks in the grader's sandbox,",
+                 "so no submission was graded (nothing was written or cached):"]
+        lines += [f"  - {p}" for p in self.problems[:12]]
+        lines += ["How to fix: `python -m grading validate NN` checks the solution outside the sandbox; "
+                  "`python -m grading doctor NN` grades it in a real sandbox and shows each test's verdict. "
+                  "A test that fails only in the sandbox usually needs a file or module the sandbox does not show "
+                  "(only the Python environment, helpers/ and the released lesson are visible). Then rerun `grade`: "
+                  "the reference run is repeated (a failed one is never cached)."]
+        return "\n".join(lines)
+
+
+_FINGERPRINT: str | None = None
+
+
+def code_fingerprint() -> str:
+    """Hash of the code that decides a grade: the grader (grading/*.py, the nbgrader config included)
+    and the helper package the kernels import (helpers/**/*.py)."""
+    global _FINGERPRINT
+    if _FINGERPRINT is None:
+        h = hashlib.sha256(f"grader {GRADER_VERSION}\0".encode())
+        here = Path(__file__).resolve().parent
+        files = sorted(here.glob("*.py")) + sorted((here.parent / "helpers").rglob("*.py"))
+        for f in files:
+            h.update(f"{f.relative_to(here.parent).as_posix()}\0".encode())
+            h.update(f.read_bytes())
+        _FINGERPRINT = h.hexdigest()
+    return _FINGERPRINT
+
+
+def run_key(lesson: Lesson, limits: Limits) -> str:
+    """What every grade of this lesson depends on besides the submission: code, sources, limits."""
+    lim = json.dumps({k: v for k, v in sorted(limits.__dict__.items())}, sort_keys=True)
+    return hashlib.sha256(f"{code_fingerprint()}\0{lesson.source_hash}\0{lesson.release_hash}\0{lim}".encode()).hexdigest()
+
+
+def reference_problems(lesson: Lesson, runs: dict, res: dict) -> list[str]:
+    """Why the instructor's solution would not get full marks (empty: it does)."""
+    problems = []
+    by_key = {r.key: r for r in res["records"]}
+    for key, status in res["kills"]:
+        problems.append(f"cell #{key[0]} was killed: {_KILL_TEXT.get(status, status)} (raise --cell-timeout/--timeout/"
+                        f"--memory, or make the lesson lighter)")
+    problems += [f"kernel integrity: {c}" for c in res["canary"] + res["probe_failures"]]
+    for t in lesson.tests:
+        run = runs.get(t.grade_id)
+        if run is None:
+            problems.append(f"test '{t.grade_id}' did not run")
+            continue
+        if run["status"] != "ok":
+            rec = by_key.get((t.index, 0))
+            err = next((o for o in (rec.outputs if rec else []) if o.get("output_type") == "error"), {})
+            problems.append(f"test '{t.grade_id}' fails on the solution: {err.get('ename', run['status'])}: "
+                            f"{str(err.get('evalue', ''))[:300]}")
+            continue
+        if not judge.top_records(run["records"]):
+            problems.append(f"test '{t.grade_id}' makes no helpers.checks call: the grader judges a test cell by "
+                            f"its checks (write checks.check_true/check_equal instead of a bare assert)")
+            continue
+        v = judge.judge_cell(run, run, lesson.analysis.get(t.grade_id, {}))
+        if not v.passed:
+            problems.append(f"test '{t.grade_id}': {v.message}")
+    # an earlier cell of the solution that fails leaves the tests with nothing to test
+    for r in res["records"]:
+        if r.kind != "test" and r.status == "error":
+            cell = next(c for c in lesson.cells if c.index == r.key[0])
+            err = next((o for o in r.outputs if o.get("output_type") == "error"), {})
+            problems.insert(0, f"{'solution' if r.kind == 'student' else 'lesson'} cell "
+                               f"{repr(cell.grade_id) if cell.grade_id else '#' + str(r.key[0])} raises "
+                               f"{err.get('ename', '')}: {str(err.get('evalue', ''))[:300]}")
+            break
+    return problems
+
+
+def reference(lesson: Lesson, limits: Limits, force: bool = False, cancel: threading.Event | None = None) -> dict:
+    """Run the instructor's own solution through the grader; cached (only when it gets full marks) under
+    a key covering the grader's code, helpers/, the lesson's source and release, and the limits."""
     path = cache_dir() / "reference" / f"{lesson.name}.json"
+    key = run_key(lesson, limits)
     if path.exists() and not force:
-        data = json.loads(path.read_text())
-        if data.get("source_hash") == lesson.source_hash and data.get("grader") == GRADER_VERSION:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            data = {}
+        if data.get("key") == key and data.get("ok"):
             return data
     steps = [Step((c.index, 0), {"instructor": "instructor", "test": "test", "solution": "student"}[c.kind], c.source, c)
              for c in lesson.cells if c.kind in ("instructor", "test", "solution")]
-    res = execute_plan(lesson, steps, {}, limits)
-    tests = score_tests(lesson, res["records"])
-    data = {"lesson": lesson.name, "source_hash": lesson.source_hash, "grader": GRADER_VERSION,
-            "changes": {f"{r.key[0]}": r.changes for r in res["records"]},
-            "score": sum(t["score"] for t in tests), "max": lesson.max_auto,
-            "failed_tests": [t for t in tests if t["status"] != "passed"], "kills": res["kills"],
+    res = execute_plan(lesson, steps, {}, limits, cancel)
+    runs = test_runs(lesson, res["records"])
+    problems = reference_problems(lesson, runs, res)
+    data = {"lesson": lesson.name, "key": key, "source_hash": lesson.source_hash, "grader": GRADER_VERSION,
+            "ok": not problems, "problems": problems, "tests": runs,
+            "changes": {f"{r.key[0]}": r.changes for r in res["records"]}, "kills": res["kills"],
             "canary": res["canary"], "probe_failures": res["probe_failures"]}
-    _atomic_write(path, json.dumps(data, indent=1))
+    if problems:
+        path.unlink(missing_ok=True)
+    else:
+        _atomic_write(path, json.dumps(data, indent=1))
     return data
 
 
 # ----------------------------------------------------------------------------- one submission
 
 
-def grade_submission(lesson: Lesson, sub: Submission, ref, limits: Limits) -> dict:
+def grade_submission(lesson: Lesson, sub: Submission, ref, limits: Limits, cancel: threading.Event | None = None) -> dict:
     """Grade one read submission; returns the result record (never raises for student problems)."""
     base = {"student": sub.student, "lesson": lesson.name, "key": sub.key, "grader": GRADER_VERSION,
             "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "max_auto": lesson.max_auto,
@@ -605,12 +775,14 @@ def grade_submission(lesson: Lesson, sub: Submission, ref, limits: Limits) -> di
     base["notes"] = list(dict.fromkeys(sub.notes))
     t0 = time.monotonic()
     try:
-        res = execute_plan(lesson, steps, sub.files, limits)
+        res = execute_plan(lesson, steps, sub.files, limits, cancel)
     except SandboxError as exc:
         return {**base, "status": "error", "reason": f"grader infrastructure: {exc}", "score": None, "tests": []}
-    tests = score_tests(lesson, res["records"])
-    flags = list(sub.flags) + res["canary"] + res["probe_failures"]
     ref = ref() if callable(ref) else ref  # the reference run may still be running in the pool
+    if not ref.get("ok"):
+        raise Cancelled()
+    tests = score_tests(lesson, test_runs(lesson, res["records"]), ref["tests"])
+    flags = list(sub.flags) + res["canary"] + res["probe_failures"]
     allowed = ref.get("changes", {})
     for rec in res["records"]:
         ok = set(allowed.get(f"{rec.key[0]}", []))
@@ -653,10 +825,10 @@ def _clip(outputs: list, limit: int = 200_000) -> list:
 
 
 def load_result(lesson: str, student: str) -> dict | None:
-    p = results_dir(lesson) / f"{student}.json"
+    p = results_dir(lesson) / f"{result_name(student)}.json"
     try:
         return json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):
         return None
 
 
@@ -667,104 +839,168 @@ def all_results(lesson: str) -> list[dict]:
         for p in sorted(d.glob("*.json")):
             try:
                 out.append(json.loads(p.read_text()))
-            except json.JSONDecodeError:
+            except ValueError:
                 pass
     return out
 
 
+#: the one default per limit (the CLI's help, ``grade`` and ``doctor`` use these)
+DEFAULT_CELL_TIMEOUT = 180.0
+DEFAULT_NOTEBOOK_TIMEOUT = 900.0
+DEFAULT_MEMORY_GIB = 4.0
+#: reading and planning one submission (it is linear in the notebook's size, which is capped)
+READ_TIMEOUT = 120.0
+
+
 def default_limits() -> Limits:
-    return Limits(cell_timeout=float(os.environ.get("DLSBS_CELL_TIMEOUT", 180)),
-                  notebook_timeout=float(os.environ.get("DLSBS_NOTEBOOK_TIMEOUT", 900)))
+    return Limits(cell_timeout=float(os.environ.get("DLSBS_CELL_TIMEOUT", DEFAULT_CELL_TIMEOUT)),
+                  notebook_timeout=float(os.environ.get("DLSBS_NOTEBOOK_TIMEOUT", DEFAULT_NOTEBOOK_TIMEOUT)),
+                  memory_bytes=int(DEFAULT_MEMORY_GIB * 2**30))
 
 
 def grade_lesson(name: str, *, students: list[str] | None = None, workers: int | None = None, force: bool = False,
                  limits: Limits | None = None, progress: bool = True, feedback: bool = True,
                  report: bool = True, log=print) -> dict:
-    """Grade every (new or changed) submission of one lesson. Returns a summary dict."""
+    """Grade every (new or changed) submission of one lesson. Returns a summary dict.
+
+    Raises :class:`ReferenceFailed` (nothing written) when the instructor's solution does not get full
+    marks.  Each submission is read, planned, run and judged in its own worker: whatever goes wrong
+    there is that submission's outcome, never the class's.
+    """
     from . import report as rep
 
     limits = limits or default_limits()
     lesson = Lesson(name)
-    all_students = course.submitted_students(name)
-    todo_students = [s for s in (students or all_students)]
+    base_key = run_key(lesson, limits)
+    todo = list(dict.fromkeys(students or course.submitted_students(name)))
     workers = max(1, workers or os.cpu_count() or 1)
-    subs, skipped = [], []
-    for sid in todo_students:
-        sub = read_submission(lesson, sid)
-        old = load_result(name, sid)
-        if not force and old and old.get("key") == sub.key and old.get("status") != "error":
-            skipped.append(sid)
-            continue
-        subs.append(sub)
-    log(f"[{name}] {len(subs)} to grade, {len(skipped)} unchanged (already graded); {workers} worker(s)")
-    gradebook = False
-    if subs and feedback:
-        try:  # formgrader and `nbgrader export` read the gradebook: it must know this lesson's graded cells
-            course.ensure_gradebook(name)
-            gradebook = True
-        except (Exception, course.CourseError) as exc:  # CourseError is a SystemExit: the grading goes on
-            lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()] or [type(exc).__name__]
-            cause = next((ln for ln in reversed(lines) if "Error" in ln and "|" not in ln), lines[-1])
-            log(f"  WARNING: grading/gradebook.db not updated ({cause}); the grades are in grading/reports/")
+    log(f"[{name}] {len(todo)} submission(s); {workers} worker(s)")
+    gradebook = None
     done: list[dict] = []
+    skipped: list[str] = []
     bar = None
-    ref_future = None
-    if progress and subs:
+    if progress and todo:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(subs), unit="nb", desc=f"grading {name}", file=sys.stderr)
-    with cf.ThreadPoolExecutor(max_workers=workers) as pool:
-        # The reference run (the instructor's solution through the same pipeline) is only needed to
-        # judge kernel changes after a run: it is one more job in the pool, not a serial prelude.
-        ref_future = pool.submit(reference, lesson, limits) if subs else None
-        futures = {pool.submit(_grade_safely, lesson, s, ref_future.result, limits): s for s in subs}
+        bar = tqdm(total=len(todo), unit="nb", desc=f"grading {name}", file=sys.stderr)
+    cancel = threading.Event()
+    ref_box: dict = {}
+    ref_lock = threading.Lock()
+
+    def get_ref():  # the first worker that needs the reference waits for it; a failed one stops everyone
+        fut = ref_box["future"]
+        ref = fut.result()
+        if not ref.get("ok"):
+            cancel.set()
+        return ref
+
+    pool = cf.ThreadPoolExecutor(max_workers=workers)
+    try:
+        # The reference run (the instructor's solution through the same pipeline) is the first job; the
+        # submissions run beside it and are judged once it is in (its records are what they must match).
+        ref_box["future"] = pool.submit(reference, lesson, limits, force, cancel) if todo else None
+        futures = [pool.submit(_grade_one, lesson, sid, base_key, force, get_ref, limits, cancel) for sid in todo]
         for fut in cf.as_completed(futures):
             result = fut.result()
-            _atomic_write(results_dir(name) / f"{result['student']}.json", json.dumps(result, indent=1))
-            if feedback and result["status"] != "error":
-                notes = len(result.get("notes", []))
-                try:
-                    rep.write_feedback(lesson, result)
-                    rep.write_autograded(lesson, result)
-                except Exception as exc:  # feedback must never lose a grade
-                    result.setdefault("notes", []).append(f"feedback not written: {exc}")
-                if gradebook:
-                    try:
-                        rep.save_to_gradebook(lesson, result)
-                    except Exception as exc:
-                        result.setdefault("notes", []).append(f"not saved in the gradebook: {exc}")
-                if len(result.get("notes", [])) != notes:  # keep the notes with the grade
-                    _atomic_write(results_dir(name) / f"{result['student']}.json", json.dumps(result, indent=1))
+            if result is None:  # cancelled: the reference failed
+                continue
+            if result.get("status") == "unchanged":
+                skipped.append(result["student"])
+                if bar:
+                    bar.update(1)
+                continue
+            ref = ref_box["future"].result()
+            if not ref.get("ok"):
+                continue
+            with ref_lock:
+                if gradebook is None:
+                    gradebook = _open_gradebook(name, feedback, log)
+            _store(lesson, result, feedback, gradebook, rep)
             done.append(result)
             if bar:
                 bar.update(1)
                 bar.set_postfix_str(f"{result['student']}: {result['status']}")
-    if bar:
-        bar.close()
-    if ref_future is not None:
-        ref = ref_future.result()
-        if ref["score"] != ref["max"] or ref["canary"] or ref["probe_failures"] or ref["kills"]:
-            log(f"  WARNING: the instructor's solution scores {ref['score']:g}/{ref['max']:g} in the grader "
-                f"({[t['grade_id'] for t in ref['failed_tests']]} {ref['kills']} {ref['canary'] + ref['probe_failures']})")
+    finally:
+        cancel_now = ref_box.get("future") is not None and ref_box["future"].done() and \
+            not ref_box["future"].exception() and not ref_box["future"].result().get("ok")
+        if cancel_now:
+            cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        if bar:
+            bar.close()
+    if ref_box.get("future") is not None:
+        ref = ref_box["future"].result()
+        if not ref.get("ok"):
+            raise ReferenceFailed(name, ref["problems"])
     summary = {"lesson": name, "graded_now": done, "unchanged": skipped}
     if report:
         summary["report"] = rep.lesson_report(lesson)
     return summary
 
 
-def _grade_safely(lesson, sub, ref, limits) -> dict:
+def _open_gradebook(name: str, feedback: bool, log) -> bool:
+    if not feedback:
+        return False
+    try:  # formgrader and `nbgrader export` read the gradebook: it must know this lesson's graded cells
+        course.ensure_gradebook(name)
+        return True
+    except (Exception, course.CourseError) as exc:  # CourseError is a SystemExit: the grading goes on
+        lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()] or [type(exc).__name__]
+        cause = next((ln for ln in reversed(lines) if "Error" in ln and "|" not in ln), lines[-1])
+        log(f"  WARNING: grading/gradebook.db not updated ({cause}); the grades are in grading/reports/")
+        return False
+
+
+def _store(lesson: Lesson, result: dict, feedback: bool, gradebook: bool, rep) -> None:
+    """Write one result (parent process only, atomically), then its feedback and gradebook entry."""
+    path = results_dir(lesson.name) / f"{result_name(result['student'])}.json"
+    _atomic_write(path, json.dumps(result, indent=1))
+    if not feedback or result["status"] == "error":
+        return
+    notes = len(result.get("notes", []))
     try:
-        return grade_submission(lesson, sub, ref, limits)
-    except Exception as exc:  # a grader bug must not take the run (or other students) down
-        return {"student": sub.student, "lesson": lesson.name, "key": sub.key, "status": "error",
-                "reason": f"grader error: {type(exc).__name__}: {exc}", "score": None, "tests": [],
-                "notes": [traceback.format_exc()[-1500:]], "flags": [], "max_auto": lesson.max_auto,
-                "max_manual": lesson.max_manual}
+        rep.write_feedback(lesson, result)
+        rep.write_autograded(lesson, result)
+    except Exception as exc:  # feedback must never lose a grade
+        result.setdefault("notes", []).append(f"feedback not written: {exc}")
+    if gradebook:
+        try:
+            rep.save_to_gradebook(lesson, result)
+        except Exception as exc:
+            result.setdefault("notes", []).append(f"not saved in the gradebook: {exc}")
+    if len(result.get("notes", [])) != notes:  # keep the notes with the grade
+        _atomic_write(path, json.dumps(result, indent=1))
 
 
-def print_summary(summaries: list[dict], log=print) -> int:
-    """Print the end-of-run summary; returns the number of problems (flagged + failed + errors)."""
-    problems = 0
+def _grade_one(lesson: Lesson, sid: str, base_key: str, force: bool, ref, limits: Limits,
+               cancel: threading.Event) -> dict | None:
+    """Read, plan, run and judge one submission (in a worker).  Never raises: a problem with the
+    submission is its ``failed`` outcome, a sandbox problem its ``error`` (retried on the next run)."""
+    if cancel.is_set():
+        return None
+    sub = read_submission(lesson, sid, base_key)
+    old = load_result(lesson.name, sid)
+    if not force and old and old.get("key") == sub.key and old.get("status") != "error":
+        return {"student": sub.student, "status": "unchanged"}
+    try:
+        return grade_submission(lesson, sub, ref, limits, cancel)
+    except Cancelled:
+        return None
+    except Exception as exc:  # a problem with this submission (or a grader bug) must not stop the class
+        return {"student": sub.student, "lesson": lesson.name, "key": sub.key, "status": "failed",
+                "reason": f"the grader could not process this submission ({type(exc).__name__}: "
+                          f"{shown(str(exc))[:300]})", "score": None, "tests": [],
+                "notes": [shown(traceback.format_exc()[-1500:])], "flags": [], "max_auto": lesson.max_auto,
+                "max_manual": lesson.max_manual, "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+#: exit status of ``grade`` (documented in the CLI's help and the README)
+EXIT_OK, EXIT_STOPPED, EXIT_FLAGGED, EXIT_FAILED = 0, 1, 3, 4
+
+
+def print_summary(summaries: list[dict], log=print) -> dict:
+    """Print the end-of-run summary; returns the counts by status over every graded lesson."""
+    totals = {"graded": 0, "flagged": 0, "failed": 0, "error": 0}
     for s in summaries:
         results = all_results(s["lesson"])
         by = {"graded": [], "flagged": [], "failed": [], "error": []}
@@ -782,33 +1018,58 @@ def print_summary(summaries: list[dict], log=print) -> int:
             log(f"  FAILED   {r['student']}: {r['reason']}")
         for r in by["error"]:
             log(f"  ERROR    {r['student']}: {r['reason']} (re-run `grade` to retry)")
-        problems += len(by["flagged"]) + len(by["failed"]) + len(by["error"])
+        for k in totals:
+            totals[k] += len(by.get(k, []))
         if s.get("report"):
             log(f"  report: {s['report']}")
     active = protections()
     log("protections active: " + "; ".join(active))
     for m in missing_protections():
         log("NOT active: " + m)
-    return problems
+    return totals
+
+
+def exit_status(totals: dict) -> tuple[int, str]:
+    """(exit status, the run's last line)."""
+    text = (f"{totals['graded']} graded, {totals['flagged']} flagged for review, {totals['failed']} failed, "
+            f"{totals['error']} grader errors")
+    if totals["failed"] or totals["error"]:
+        return EXIT_FAILED, f"result: {text} -> exit {EXIT_FAILED} (some submissions failed or errored: see FAILED/ERROR above)"
+    if totals["flagged"]:
+        return EXIT_FLAGGED, f"result: {text} -> exit {EXIT_FLAGGED} (flagged submissions wait for review)"
+    return EXIT_OK, f"result: {text} -> exit {EXIT_OK}"
 
 
 def grade(lesson: str | None = None, *, students=None, workers=None, force=False, limits=None, progress=True) -> int:
+    """``python -m grading grade``: exit 0 all graded, 3 some flagged for review, 4 some failed or grader
+    errors, 1 grading stopped (the instructor's solution does not get full marks, or a course problem)."""
     from .sandbox import sweep
 
     stale = sweep()
     if stale:
         print(f"removed {stale} sandbox(es) left behind by an earlier grader run that was killed")
     summaries = []
+    stopped = []
     for name in course.resolve(lesson):
         if not course.submitted_students(name) and not students:
             print(f"[{name}] no submissions in grading/submitted/*/{name}/")
             continue
-        summaries.append(grade_lesson(name, students=students, workers=workers, force=force, limits=limits,
-                                      progress=progress))
+        try:
+            summaries.append(grade_lesson(name, students=students, workers=workers, force=force, limits=limits,
+                                          progress=progress))
+        except ReferenceFailed as exc:
+            print(exc.explain())
+            stopped.append(name)
     from . import report as rep
 
     if summaries:
         csv = rep.export_csv()
         print(f"grades: {csv}")
-    print_summary(summaries)
-    return 0
+    totals = print_summary(summaries)
+    status, last = exit_status(totals)
+    if stopped:
+        status = EXIT_STOPPED
+        last = f"result: grading STOPPED for {', '.join(stopped)} (the instructor's solution does not get full " \
+               f"marks in the sandbox: see above) -> exit {EXIT_STOPPED}"
+    print(last)
+    return status

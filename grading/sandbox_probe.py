@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 
+from helpers.checks import RECORD_ENV
+
 PROBE_TEMPLATE = r'''
 def _dlsbs_probe(nonce, hidden_marker):
     import sys, types, linecache
@@ -121,11 +123,12 @@ def probe_code(nonce: str) -> tuple[str, dict]:
 SETUP_CODE = r'''
 def _dlsbs_setup():
     import os, sys
+    os.environ[RECORD_ENV] = "1"  # helpers.checks sends each check's values to the grader
     cwd = os.getcwd()
     sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd) and not p.startswith(cwd + os.sep)]
 _dlsbs_setup()
 del _dlsbs_setup
-'''
+'''.replace("RECORD_ENV", repr(RECORD_ENV))
 
 
 def parse_result(reply: dict | None, nonce: str) -> dict | None:

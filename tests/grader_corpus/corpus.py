@@ -35,17 +35,18 @@ def source_notebook():
         new_code_cell("import numpy as np\nfrom helpers import checks"),
         new_code_cell("def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION",
                       metadata=_grade_md("square", grade=False, solution=True, locked=False)),
-        new_code_cell('assert square(3) == 9, "square(3) should be 9"\n### BEGIN HIDDEN TESTS\n'
-                      'assert square(-4) == 16, "square(-4) should be 16"  # HIDDEN_SQUARE_NEGATIVE\n'
+        new_code_cell('got = square(3)\nchecks.check_equal(got, 9, name="square(3)")\n### BEGIN HIDDEN TESTS\n'
+                      'checks.check_equal(square(-4), 16, name="square(-4)")  # HIDDEN_SQUARE_NEGATIVE\n'
                       'checks.check_close(square(np.arange(3.0)), [0.0, 1.0, 4.0], name="square on arrays")  # HIDDEN_SQUARE_ARRAY\n'
                       '### END HIDDEN TESTS',
                       metadata=_grade_md("square_tests", grade=True, solution=False, locked=True, points=2)),
         new_code_cell("data = np.arange(5.0)"),
         new_code_cell("def total(xs):\n    ### BEGIN SOLUTION\n    return float(np.sum(xs))\n    ### END SOLUTION",
                       metadata=_grade_md("total", grade=False, solution=True, locked=False)),
-        new_code_cell('assert total(data) == 10.0, "total(data) should be 10"\n### BEGIN HIDDEN TESTS\n'
-                      'assert total([]) == 0.0, "total([]) should be 0"  # HIDDEN_TOTAL_EMPTY\n'
-                      'assert total([1.5, 2.5]) == 4.0, "total of floats"  # HIDDEN_TOTAL_FLOATS\n### END HIDDEN TESTS',
+        new_code_cell('checks.check_equal(total(data), 10.0, name="total(data)")\n### BEGIN HIDDEN TESTS\n'
+                      'checks.check_equal(total([]), 0.0, name="total([])")  # HIDDEN_TOTAL_EMPTY\n'
+                      'checks.check_close(total([1.5, 2.5]), 4.0, name="total of floats")  # HIDDEN_TOTAL_FLOATS\n'
+                      '### END HIDDEN TESTS',
                       metadata=_grade_md("total_tests", grade=True, solution=False, locked=True, points=3)),
         new_markdown_cell("### BEGIN SOLUTION\nBecause.\n### END SOLUTION",
                           metadata=_grade_md("explain", grade=True, solution=True, locked=False, points=1)),
