@@ -1,26 +1,35 @@
 """Run untrusted notebook code in a throw-away, unprivileged, resource-limited Jupyter kernel.
 
-One :class:`Sandbox` = one kernel for one submission.  When the grader runs as root on Linux
-(the course's CI and grading machines) every protection below is active; elsewhere the sandbox
-degrades explicitly and :func:`capabilities` / :attr:`Sandbox.protections` say what is missing.
+One :class:`Sandbox` = one kernel for one submission.  When the grader runs as root on Linux with
+`bubblewrap <https://github.com/containers/bubblewrap>`_ installed (Debian package ``bubblewrap``;
+the course's CI and grading machines) every protection below is active; elsewhere the sandbox
+degrades explicitly and :func:`capabilities` / :func:`missing_protections` say what is missing.
 
 * **Own user.** The kernel runs as a uid/gid of its own (``61000+``, no login, no groups),
   allocated under a lock so two concurrent sandboxes — even from two grader processes — never
   share one; ``no_new_privs`` stops set-uid programs from giving privileges back.
-* **Own filesystem view** (mount namespace): the course folder (instructor source, hidden tests,
-  gradebook, every other submission, git history) and the world-writable directories are covered
-  by empty tmpfs mounts; only the Python environment, the helper package and the released lesson
-  are mounted back, read-only.  The student's directory is a size-limited tmpfs (mode 0700, owned
-  by the sandbox user) that disappears with the run: nothing the kernel writes outlives it.
-* **No network** (network namespace: not even loopback).  The grader talks to the kernel over
-  Unix sockets in the sandbox directory.
-* **Own PID namespace** with a reaper as PID 1: killing it kills every process the student
-  started, daemonised or not, and signals the student ignores (SIGINT) do not matter: limits are
-  enforced with SIGKILL.
+* **An allow-list, not a block-list** (``bwrap``, run as that unprivileged user).  The kernel's
+  filesystem is an empty read-only root into which only these are mounted: the system's ``/usr``
+  (and its ``/bin``, ``/lib`` links), the Python environment and the ``helpers`` package
+  (read-only), the lesson's published files (read-only), a few synthetic ``/etc`` files, the
+  student's own directory (a size-limited tmpfs owned by the sandbox user, gone after the run),
+  the kernel's socket directory, and a private ``/tmp`` and ``/dev/shm``.  Nothing else of the
+  host exists inside: not the course folder, its solutions, hidden tests, gradebook or other
+  submissions, not another copy of the course elsewhere, not ``/root``, ``/home``, ``/etc/shadow``,
+  ``/sys``, nor other sandboxes' directories and logs.
+* **Own namespaces**: user (no nested user namespaces), mount, PID (``bwrap``'s reaper is PID 1:
+  when it dies every process the student started dies), IPC (SysV shared memory, semaphores and
+  message queues die with the sandbox and are invisible to others), network (only a loopback of
+  its own: no host service, not even on 127.0.0.1), UTS and cgroup.  The grader talks to the
+  kernel over Unix sockets in the sandbox's socket directory.
+* **Dies with the grader**: a parent-death signal set by the launcher and ``bwrap
+  --die-with-parent``; :func:`sweep` removes what a killed grader left behind.
 * **Limits**: wall time per cell and per notebook (enforced by the grader), memory (cgroup, else
-  RLIMIT_AS + an RSS watchdog), processes (cgroup pids + RLIMIT_NPROC), file size, CPU time, and
-  output size counted as messages arrive (the kernel is killed as soon as a cell's output exceeds
-  the limit; ZMQ's MAXMSGSIZE drops single oversized messages before they are allocated).
+  RLIMIT_AS + an RSS watchdog), processes (cgroup pids + RLIMIT_NPROC), **its own CPU share**
+  (cpu cgroup: equal weight for every sandbox plus a quota of ``Limits.cpus`` CPUs, so a student's
+  CPU hog cannot slow the student graded beside it), file size, CPU time, and output size counted
+  as messages arrive (the kernel is killed as soon as a cell's output exceeds the limit; ZMQ's
+  MAXMSGSIZE drops single oversized messages before they are allocated).
 """
 from __future__ import annotations
 
@@ -42,20 +51,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 LAUNCHER = Path(__file__).resolve().with_name("sandbox_launch.py")
 UID_BASE, UID_COUNT = 61000, 2000
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CPU_PERIOD_US = 100_000
 
-#: Runs first in every sandbox process tree, then ``exec``s the sandbox command: a parent-death signal
-#: (``PR_SET_PDEATHSIG``, kept across ``exec``) means that if the grader dies — even by SIGKILL or the
-#: OOM killer — the sandbox's top process is killed too (``unshare --kill-child`` then kills PID 1 of the
-#: namespace, and with it every process the student started), instead of running on unsupervised.
-#: The signal follows the *thread* that started the sandbox; grader threads outlive their sandboxes.
-_DIE_WITH_GRADER = (
-    "import ctypes, ctypes.util, os, sys\n"
-    "libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)\n"
-    "libc.prctl(1, 9, 0, 0, 0)\n"  # PR_SET_PDEATHSIG, SIGKILL
-    "if os.getppid() != int(sys.argv[1]):\n    os._exit(1)\n"  # the grader died before prctl took effect
-    "os.execv(sys.argv[2], sys.argv[2:])\n"
-)
-CGROUP_V1 = Path("/sys/fs/cgroup")
+#: The namespace and filesystem options every sandbox gets from ``bwrap`` (besides its mounts).
+BWRAP_FLAGS = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--hostname", "sandbox"]
 
 
 @dataclass
@@ -67,7 +67,10 @@ class Limits:
     notebook_output_bytes: int = 16 << 20
     file_bytes: int = 256 << 20          # largest file the kernel may write (RLIMIT_FSIZE)
     work_bytes: int = 1 << 30            # size of the student's tmpfs directory
+    tmp_bytes: int = 256 << 20           # size of the private /tmp and of /dev/shm (each)
     nproc: int = 2048                    # processes+threads of the sandbox user
+    cpus: float | None = 1.0             # CPU quota (cpu.max / cfs_quota) in CPUs; None: no quota
+    cpu_weight: int = 100                # cgroup v2 cpu.weight (v1 cpu.shares = weight * 1024 / 100)
     start_timeout: float = 90.0
 
 
@@ -80,13 +83,6 @@ class SandboxError(RuntimeError):
 _CAPS: dict | None = None
 
 
-def _try(cmd: list[str]) -> bool:
-    try:
-        return subprocess.run(cmd, capture_output=True, timeout=20).returncode == 0
-    except Exception:
-        return False
-
-
 def sandbox_base() -> Path:
     env = os.environ.get("DLSBS_SANDBOX_BASE")
     if env:
@@ -96,30 +92,36 @@ def sandbox_base() -> Path:
     return Path(tempfile.gettempdir()) / f"dlsbs-grader-{os.getuid()}"
 
 
+def _cgroup_v2() -> bool:
+    return (CGROUP_ROOT / "cgroup.controllers").exists()
+
+
 def _cgroup_dir(controller: str) -> Path | None:
-    """A writable cgroup (v1 controller hierarchy or v2 unified) parent for our sandboxes."""
+    """A writable cgroup parent (``dlsbs-grader``) for our sandboxes, for one controller (v1 or v2)."""
     if os.geteuid() != 0:
         return None
-    v2 = CGROUP_V1 / "cgroup.controllers"
-    if v2.exists():
-        if controller not in v2.read_text().split():
-            return None
-        root = CGROUP_V1 / "dlsbs-grader"
-        try:
-            root.mkdir(exist_ok=True)
-            (CGROUP_V1 / "cgroup.subtree_control").write_text(f"+{controller}")
-            return root
-        except OSError:
-            return None
-    root = CGROUP_V1 / controller
-    if not root.is_dir():
-        return None
+    ncpu = os.cpu_count() or 1
     try:
+        if _cgroup_v2():
+            if controller not in (CGROUP_ROOT / "cgroup.controllers").read_text().split():
+                return None
+            parent = CGROUP_ROOT / "dlsbs-grader"
+            (CGROUP_ROOT / "cgroup.subtree_control").write_text(f"+{controller}")
+            parent.mkdir(exist_ok=True)
+            (parent / "cgroup.subtree_control").write_text(f"+{controller}")  # the sandboxes' own files
+            if controller == "cpu":  # all sandboxes together weigh like one busy process per core
+                (parent / "cpu.weight").write_text(str(min(10000, 100 * ncpu)))
+            return parent
+        root = CGROUP_ROOT / controller
+        if not root.is_dir():
+            return None
         parent = root / "dlsbs-grader"
         parent.mkdir(exist_ok=True)
         probe = parent / f"probe-{os.getpid()}"
         probe.mkdir(exist_ok=True)
         probe.rmdir()
+        if controller == "cpu":
+            (parent / "cpu.shares").write_text(str(1024 * ncpu))
         return parent
     except OSError:
         return None
@@ -143,6 +145,8 @@ def _remove_cgroup(cg: Path) -> None:
         try:
             cg.rmdir()
             return
+        except FileNotFoundError:
+            return
         except OSError:
             time.sleep(0.1)
 
@@ -155,6 +159,14 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+CGROUP_KEYS = ("memory_cgroup", "pids_cgroup", "cpu_cgroup")
+
+
+def _cgroup_parents(caps: dict) -> list[Path]:
+    """The distinct cgroup parents (one in cgroup v2, one per controller in v1)."""
+    return list(dict.fromkeys(Path(caps[k]) for k in CGROUP_KEYS if caps.get(k)))
 
 
 def sweep(stale_after: float = 3600.0) -> int:
@@ -182,9 +194,9 @@ def sweep(stale_after: float = 3600.0) -> int:
                 continue
         if owner is not None and _alive(owner):
             continue
-        for key in ("memory_cgroup", "pids_cgroup"):
-            cg = Path(caps[key]) / d.name if caps.get(key) else None
-            if cg is not None and cg.is_dir():
+        for parent in _cgroup_parents(caps):
+            cg = parent / d.name
+            if cg.is_dir():
                 _kill_cgroup(cg)
                 _remove_cgroup(cg)
         if os.path.ismount(d):
@@ -194,24 +206,40 @@ def sweep(stale_after: float = 3600.0) -> int:
     return removed
 
 
+def _system_mounts() -> list[str]:
+    """``bwrap`` arguments for the operating system's programs and libraries (read-only)."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for d in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(d):
+            args += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            args += ["--ro-bind", d, d]
+    return args
+
+
 def capabilities() -> dict:
     """Which isolation primitives work on this machine (measured once per process)."""
     global _CAPS
     if _CAPS is not None:
         return _CAPS
     root = os.geteuid() == 0 and sys.platform.startswith("linux")
-    unshare = shutil.which("unshare")
-    caps = {"root": root, "unshare": bool(unshare), "namespaces": False, "mount": False,
-            "memory_cgroup": None, "pids_cgroup": None}
-    if root and unshare:
-        caps["namespaces"] = _try([unshare, "--mount", "--net", "--pid", "--fork", "--kill-child",
-                                   "--mount-proc", "--propagation", "private", "true"])
-        if caps["namespaces"]:
-            caps["mount"] = _try([unshare, "--mount", "--propagation", "private", "sh", "-c",
-                                  "mount -t tmpfs tmpfs /mnt 2>/dev/null || mount -t tmpfs tmpfs /tmp"])
-    mem, pids = _cgroup_dir("memory"), _cgroup_dir("pids")
-    caps["memory_cgroup"] = str(mem) if mem else None
-    caps["pids_cgroup"] = str(pids) if pids else None
+    bwrap = shutil.which("bwrap") if sys.platform.startswith("linux") else None
+    caps = {"root": root, "bwrap": bwrap, "namespaces": False, "mount": False,
+            "memory_cgroup": None, "pids_cgroup": None, "cpu_cgroup": None, "bwrap_error": ""}
+    if bwrap:
+        # Exactly how a sandbox starts bwrap: as an unprivileged user when the grader is root.
+        who = {"user": 65534, "group": 65534, "extra_groups": []} if root else {}
+        try:
+            r = subprocess.run([bwrap, *BWRAP_FLAGS, *_system_mounts(), "--proc", "/proc", "--dev", "/dev",
+                                "--remount-ro", "/", "--", "true"], capture_output=True, timeout=20, **who)
+            caps["namespaces"] = r.returncode == 0
+            caps["bwrap_error"] = r.stderr.decode(errors="replace").strip()[-300:]
+        except (OSError, subprocess.SubprocessError) as exc:
+            caps["bwrap_error"] = str(exc)
+    caps["mount"] = root and bool(shutil.which("mount"))
+    for key in CGROUP_KEYS:
+        d = _cgroup_dir(key.split("_")[0])
+        caps[key] = str(d) if d else None
     _CAPS = caps
     return caps
 
@@ -223,17 +251,22 @@ def protections(caps: dict | None = None) -> list[str]:
           "output-size limit while a cell runs", "resource limits (RLIMIT_FSIZE/NPROC/CPU/AS)",
           "graded notebook rebuilt from the instructor source (student tags/metadata/order ignored)",
           "kernel-integrity probes and canaries before every test cell",
-          "module-shadowing files dropped and the working directory removed from sys.path"]
+          "module-shadowing files dropped and the working directory removed from sys.path",
+          "sandbox dies with the grader (parent-death signal); leftovers swept by the next run"]
     if c["root"]:
         on.append("unprivileged per-sandbox uid/gid, no_new_privs")
     if c["namespaces"]:
-        on += ["network namespace (no network, not even loopback)", "PID namespace (kills every student process)"]
+        on += ["bubblewrap allow-list: only the Python environment and helpers (read-only), the lesson's "
+               "published files, the student's own files and a private /tmp are visible",
+               "private user, mount, PID, IPC, network (no network, not even the host's 127.0.0.1), UTS and "
+               "cgroup namespaces; no nested user namespaces"]
     if c["mount"]:
-        on += ["mount namespace: course folder, gradebook, other submissions and /tmp hidden",
-               "student directory on a size-limited tmpfs that vanishes after the run"]
+        on.append("student directory on a size-limited tmpfs that vanishes after the run")
     on.append("memory cgroup" if c["memory_cgroup"] else "memory: RLIMIT_AS + RSS watchdog (no cgroup)")
     if c["pids_cgroup"]:
         on.append("pids cgroup")
+    if c["cpu_cgroup"]:
+        on.append("cpu cgroup: an equal CPU weight and a CPU quota per sandbox")
     return on
 
 
@@ -241,12 +274,43 @@ def missing_protections(caps: dict | None = None) -> list[str]:
     c = caps or capabilities()
     out = []
     if not c["root"]:
-        out.append("not root: kernel runs as the grader's own user (no uid separation)")
-    if not c["namespaces"]:
-        out.append("no namespaces: network and process isolation off")
-    if not c["mount"]:
-        out.append("no mount namespace: the kernel can read files the grader's user can read")
+        out.append("not root: kernel runs as the grader's own user (no uid separation, no cgroups)")
+    if not c["bwrap"]:
+        out.append("bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap): no namespaces, "
+                   "the kernel can read every file the grader's user can read and use the network")
+    elif not c["namespaces"]:
+        out.append(f"bubblewrap cannot create namespaces here ({c.get('bwrap_error') or 'unknown error'}): "
+                   "no filesystem, network, IPC or process isolation")
+    if c["root"] and not c["cpu_cgroup"]:
+        out.append("no cpu cgroup: one sandbox's CPU hog can slow the others")
     return out
+
+
+_HELPERS: list = []
+
+
+def helpers_dir() -> Path | None:
+    """The ``helpers`` package directory the kernel imports (an editable install maps it into the repo).
+
+    Asked of a fresh, isolated interpreter (as the kernel starts: no current folder on ``sys.path``),
+    so a ``helpers/`` folder next to wherever the grader was started cannot change the answer.
+    """
+    if not _HELPERS:
+        code = ("import importlib.util as u, json; s = u.find_spec('helpers'); "
+                "print(json.dumps(list(s.submodule_search_locations or []) if s else []))")
+        try:
+            locs = json.loads(subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
+                                             cwd="/", timeout=60).stdout)
+        except (OSError, ValueError, subprocess.SubprocessError):
+            locs = []
+        found = None
+        for loc in locs:
+            p = Path(loc).resolve()
+            if p.name == "helpers" and (p / "__init__.py").is_file():
+                found = p
+                break
+        _HELPERS.append(found)
+    return _HELPERS[0]
 
 
 # ----------------------------------------------------------------------------- uid pool
@@ -302,7 +366,7 @@ def _kernel_env(home: str) -> dict:
         "MPLBACKEND": "module://matplotlib_inline.backend_inline", "JUPYTER_PLATFORM_DIRS": "1",
         "XDG_CACHE_HOME": os.path.join(home, ".cache"), "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
         "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "KERAS_BACKEND": "tensorflow",
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1", "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1", "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1", "TMPDIR": "/tmp",
     }
 
 
@@ -322,20 +386,27 @@ def _mpl_font_cache(base: Path) -> Path | None:
     return _MPL_CACHE
 
 
+def _is_within(p: Path, root: Path) -> bool:
+    return p == root or root in p.parents
+
+
 class Sandbox:
-    """``with Sandbox(files, limits) as sb: sb.execute("1+1")``
+    """``with Sandbox(files, limits, lesson="01_intro...") as sb: sb.execute("1+1")``
 
     ``files`` maps relative paths to bytes: the student's directory (already filtered).
+    ``course_root``'s ``lessons/<lesson>/`` (all of ``lessons/`` when ``lesson`` is None) is visible
+    read-only; ``keep`` adds more read-only paths; nothing under ``hide`` is ever made visible.
     """
 
     def __init__(self, files: dict[str, bytes], limits: Limits | None = None, *, course_root: Path | None = None,
-                 keep: list[Path] | None = None, hide: list[Path] | None = None):
+                 keep: list[Path] | None = None, hide: list[Path] | None = None, lesson: str | None = None):
         self.files = files
         self.limits = limits or Limits()
         self.caps = capabilities()
         self.course_root = Path(course_root or REPO).resolve()
+        self.lesson = lesson
         self.keep = [Path(p) for p in (keep or [])]
-        self.hide = [Path(p) for p in (hide or [])]
+        self.hide = [Path(p).resolve() for p in (hide or [])]
         self.proc = None
         self.client = None
         self.lease = None
@@ -345,6 +416,7 @@ class Sandbox:
         self.output_total = 0
         self.started = None
         self.log_file = None
+        self.exposed: list[Path] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -359,6 +431,62 @@ class Sandbox:
     def __exit__(self, *exc):
         self.close()
 
+    def readonly_paths(self) -> list[Path]:
+        """What the kernel sees read-only besides the system: Python, helpers, the lesson, ``keep``.
+
+        Refuses (SandboxError) a path that would show the course or the repository as a whole, its
+        solutions, its grading folder's private parts or its git history.
+        """
+        lessons = self.course_root / "lessons"
+        wanted = [Path(sys.prefix), Path(sys.exec_prefix), Path(sys.base_prefix), Path(sys.base_exec_prefix),
+                  Path(sys.executable).resolve().parent.parent, helpers_dir(),
+                  lessons / self.lesson if self.lesson else lessons, *self.keep]
+        out: list[Path] = []
+        for p in wanted:
+            if p is None or not p.exists():
+                continue
+            p = p.resolve()
+            if _is_within(p, Path("/usr")) or any(_is_within(p, h) for h in self.hide):
+                continue
+            for root in {self.course_root, REPO}:
+                secret = [root / "solutions", root / "grading" / "submitted", root / "grading" / "gradebook.db",
+                          root / "grading" / "autograded", root / "grading" / "feedback", root / ".git"]
+                if _is_within(root, p) or any(_is_within(p, s) for s in secret):
+                    raise SandboxError(f"refusing to show {p} to student code: it contains {root}'s private files")
+            if p not in out:
+                out.append(p)
+        return sorted(out, key=lambda q: (len(q.parts), str(q)))
+
+    def _etc(self, uid: int, gid: int) -> Path:
+        """Synthetic /etc files (no host accounts, no hashes)."""
+        etc = self.dir / "etc"
+        etc.mkdir(mode=0o755)
+        files = {"passwd": f"root:x:0:0::/:/usr/sbin/nologin\nstudent:x:{uid}:{gid}::{self.dir / 'work'}:/usr/sbin/nologin\n"
+                           "nobody:x:65534:65534::/:/usr/sbin/nologin\n",
+                 "group": f"root:x:0:\nstudent:x:{gid}:\nnogroup:x:65534:\n",
+                 "hosts": "127.0.0.1 localhost sandbox\n::1 localhost\n"}
+        for name, text in files.items():
+            (etc / name).write_text(text)
+            os.chmod(etc / name, 0o644)
+        return etc
+
+    def _bwrap_argv(self, work: Path, ipc: Path, etc: Path, kernel_argv: list[str]) -> list:
+        """The ``bwrap`` command; ``{"bind": src, "dest": d, "ro": bool}`` items are mounted via the launcher (see sandbox_launch.stage_binds)."""
+        lim = self.limits
+        a: list = [self.caps["bwrap"], *BWRAP_FLAGS, *_system_mounts(), "--proc", "/proc", "--dev", "/dev",
+                   "--size", str(lim.tmp_bytes), "--tmpfs", "/tmp", "--size", str(lim.tmp_bytes), "--tmpfs", "/dev/shm"]
+        for name in ("passwd", "group", "hosts"):
+            a.append({"bind": str(etc / name), "dest": f"/etc/{name}", "ro": True})
+        for f in ("/etc/ld.so.cache", "/etc/localtime"):
+            if os.path.exists(f):
+                a.append({"bind": f, "dest": f, "ro": True})
+        self.exposed = self.readonly_paths()
+        for p in self.exposed:
+            a.append({"bind": str(p), "dest": str(p), "ro": True})
+        for p in (work, ipc):
+            a.append({"bind": str(p), "dest": str(p), "ro": False})
+        return [*a, "--remount-ro", "/", "--chdir", str(work), "--", *kernel_argv]
+
     def start(self):
         from jupyter_client.connect import write_connection_file
 
@@ -372,16 +500,20 @@ class Sandbox:
             self.lease = _UidLease(base)
             uid = gid = self.lease.uid
         else:
-            uid = gid = os.getuid()
+            uid, gid = os.getuid(), os.getgid()
         self.dir = Path(tempfile.mkdtemp(prefix="sb-", dir=base))
         os.chmod(self.dir, 0o711)
         if c["mount"]:
             r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.limits.work_bytes},mode=0711,nosuid,nodev",
                                 "tmpfs", str(self.dir)], capture_output=True)
             self.mounted = r.returncode == 0
+        owner = os.open(self.dir / "owner", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(owner, f"{os.getpid()}\n".encode())  # for sweep() after a grader that was killed
+        os.close(owner)
         work, ipc, stage = self.dir / "work", self.dir / "ipc", self.dir / "stage"
-        for d, mode in ((work, 0o700), (ipc, 0o700), (stage, 0o700)):
-            d.mkdir(mode=mode)
+        for d in (work, ipc, stage):
+            d.mkdir(mode=0o700)
+        os.chmod(stage, 0o711)  # the launcher's mount points for bwrap (see sandbox_launch.stage_binds)
         for rel, data in self.files.items():
             dest = work / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -398,59 +530,54 @@ class Sandbox:
         write_connection_file(str(conn), transport="ipc", ip=str(ipc / "k"), key=secrets.token_hex(32).encode())
         if use_uid:
             os.chown(conn, uid, gid)
-        # cgroups (memory, pids): created by the grader, joined by the launcher.
-        for key, settings in (("memory_cgroup", self._memory_settings()), ("pids_cgroup", {"pids.max": self.limits.nproc})):
-            parent = c.get(key)
-            if not parent:
-                continue
-            cg = Path(parent) / self.dir.name
-            try:
-                cg.mkdir()
-                self.cgroups.append(cg)
-                for name, value in settings.items():
-                    if (cg / name).exists():
-                        (cg / name).write_text(str(value))
-            except OSError:
-                continue
+        self._make_cgroups()
         rl = {"RLIMIT_FSIZE": self.limits.file_bytes, "RLIMIT_CORE": 0,
               "RLIMIT_CPU": int(self.limits.notebook_timeout * 2 + 60)}
         if use_uid:
             rl["RLIMIT_NPROC"] = self.limits.nproc
         if not c["memory_cgroup"]:
             rl["RLIMIT_AS"] = max(self.limits.memory_bytes * 4, 16 << 30)
-        hide = []
-        if c["mount"]:
-            for p in {self.course_root, REPO, *self.hide}:
-                hide.append([str(p), "0755", "16m"])
-            for p in ("/tmp", "/var/tmp", "/run/lock", "/dev/shm", "/root", "/home"):
-                hide.append([p, "1777" if p in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock") else "0755", "64m"])
-        keep = [Path(sys.prefix), Path(sys.base_prefix).resolve(), REPO / "helpers", self.course_root / "lessons", *self.keep]
-        cfg = {
-            "mounts": c["mount"], "stage": str(stage), "hide": hide,
-            "keep": [str(p) for p in keep if p.exists()],
-            "cgroups": [str(cg / "cgroup.procs") for cg in self.cgroups],
-            "cwd": str(work), "uid": uid if use_uid else None, "gid": gid if use_uid else None,
-            "rlimits": rl, "env": _kernel_env(str(work)),
-            "argv": [sys.executable, "-s", "-P", "-m", "ipykernel_launcher", "-f", str(conn),
-                     "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"],
-        }
-        # The sandbox base stays visible: other sandboxes' directories there are 0700 and owned by
-        # other uids, the uid locks are root-only.  (So the base must not lie under a hidden path.)
+        kernel_argv = [sys.executable, "-s", "-P", "-m", "ipykernel_launcher", "-f", str(conn),
+                       "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"]
+        argv = self._bwrap_argv(work, ipc, self._etc(uid, gid), kernel_argv) if c["namespaces"] else kernel_argv
+        cfg = {"grader_pid": os.getpid(), "cgroups": [str(cg / "cgroup.procs") for cg in self.cgroups],
+               "uid": uid if use_uid else None, "gid": gid if use_uid else None, "rlimits": rl,
+               "cwd": str(work), "env": _kernel_env(str(work)), "argv": argv, "stage": str(stage)}
         launch = self.dir / "launch.json"
-        launch.write_text(json.dumps(cfg))
-        os.chmod(launch, 0o600)
-        cmd = [sys.executable, "-I", str(LAUNCHER), str(launch)]
-        if c["namespaces"]:
-            cmd = [shutil.which("unshare"), "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc",
-                   "--propagation", "private", *cmd]
-        cmd = [sys.executable, "-I", "-c", _DIE_WITH_GRADER, str(os.getpid()), *cmd]
-        (self.dir / "owner").write_text(f"{os.getpid()}\n")  # for sweep() after a grader that was killed
-        os.chmod(self.dir / "owner", 0o600)
-        self.log_file = open(self.dir / "kernel.log", "wb")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=self.log_file,
-                                     start_new_session=True, close_fds=True)
+        fd = os.open(launch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(cfg, f)
+        log = os.open(self.dir / "kernel.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self.log_file = os.fdopen(log, "wb")
+        self.proc = subprocess.Popen([sys.executable, "-I", str(LAUNCHER), str(launch)], stdin=subprocess.DEVNULL,
+                                     stdout=self.log_file, stderr=self.log_file, start_new_session=True, close_fds=True)
         self.started = time.monotonic()
         self._connect(conn)
+
+    def _make_cgroups(self):
+        """One cgroup per sandbox in each hierarchy (v1: memory, pids, cpu; v2: one), joined by the launcher."""
+        settings = {**self._memory_settings(), "pids.max": self.limits.nproc, **self._cpu_settings()}
+        for parent in _cgroup_parents(self.caps):
+            cg = parent / self.dir.name
+            try:
+                cg.mkdir()
+            except OSError as exc:
+                raise SandboxError(f"cannot create cgroup {cg}: {exc}") from None
+            self.cgroups.append(cg)
+            for name, value in settings.items():  # only the files this hierarchy has, in this order
+                if (cg / name).exists():
+                    try:
+                        (cg / name).write_text(str(value))
+                    except OSError as exc:
+                        if name.startswith(("cpu.", "pids.", "memory.limit", "memory.max")):
+                            raise SandboxError(f"cannot set {cg / name} = {value}: {exc}") from None
+
+    def _cpu_settings(self) -> dict:
+        lim = self.limits
+        quota = int(lim.cpus * CPU_PERIOD_US) if lim.cpus else None
+        return {"cpu.weight": lim.cpu_weight, "cpu.max": f"{quota or 'max'} {CPU_PERIOD_US}",  # cgroup v2
+                "cpu.shares": max(2, lim.cpu_weight * 1024 // 100), "cpu.cfs_period_us": CPU_PERIOD_US,  # v1
+                "cpu.cfs_quota_us": quota or -1}
 
     def _memory_settings(self) -> dict:
         return {"memory.limit_in_bytes": self.limits.memory_bytes, "memory.max": self.limits.memory_bytes,

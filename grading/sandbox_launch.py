@@ -1,16 +1,20 @@
-"""Kernel launcher that runs *inside* the grader's sandbox namespaces (standard library only).
+"""The first process of every sandbox (standard library only): ``python -I sandbox_launch.py launch.json``.
 
-Started by :mod:`grading.sandbox` as ``python -I sandbox_launch.py launch.json``, as root, usually
-under ``unshare --mount --net --pid --fork --kill-child --mount-proc``.  It is PID 1 of the new PID
-namespace, so when it exits every process the student started dies with it.  It
+Started by :mod:`grading.sandbox` as root, *outside* any namespace.  In this order it
 
-1. hides the course (instructor source, gradebook, other submissions, git history) and the
-   world-writable directories behind fresh tmpfs mounts, then re-mounts read-only only what a
-   lesson needs (the Python environment, the helper package, the released lesson);
-2. joins the per-submission cgroups (memory, pids) when the grader created them;
-3. forks the kernel: resource limits, no-new-privileges, then drops to the sandbox's own
-   unprivileged uid/gid and ``exec``s ipykernel in the student's throw-away directory;
-4. reaps orphans until the kernel exits, then exits with its status.
+1. sets a parent-death signal (``PR_SET_PDEATHSIG`` = SIGKILL) and checks that the grader that
+   started it is still its parent, so a killed grader's sandbox dies instead of running on;
+2. in a private mount namespace, bind-mounts the paths the sandbox may see (its allow-list) where
+   the unprivileged ``bwrap`` can reach them (:func:`stage_binds`);
+3. joins the sandbox's cgroups (memory, pids, cpu) that the grader created, so every process it
+   starts is counted and limited from the start;
+4. sets the resource limits (file size, core dumps, CPU time, processes);
+5. drops to the sandbox's own unprivileged uid/gid (no supplementary groups), sets the
+   parent-death signal again (a change of uid clears it) and ``no_new_privs``;
+6. ``exec``s ``argv``: normally ``bwrap`` (bubblewrap), which builds the namespaces and the
+   allow-listed filesystem view as that unprivileged user and runs the kernel inside.
+
+It never returns into Python code after a failure: it prints why and exits with status 121.
 """
 import ctypes
 import ctypes.util
@@ -20,76 +24,87 @@ import resource
 import signal
 import sys
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 8192, 16384, 1 << 18
-PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 4096, 16384, 1 << 18
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
-def _mount(source, target, fstype, flags, data=None):
-    enc = (lambda s: s.encode() if isinstance(s, str) else s)
-    if _libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
+def die_with(parent: int) -> None:
+    """SIGKILL this process when the thread that started it exits; give up if that already happened."""
+    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != parent:
+        os._exit(1)  # the grader died before the signal was armed
+
+
+def _mount(source, target, flags):
+    enc = (lambda x: x.encode() if isinstance(x, str) else x)
+    if _libc.mount(enc(source), enc(target), None, ctypes.c_ulong(flags), None) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"mount {source} -> {target}: {os.strerror(err)}")
 
 
-def setup_mounts(cfg):
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    stage = cfg["stage"]
-    keeps = [k for k in cfg.get("keep", []) if os.path.exists(k)]
-    for i, path in enumerate(keeps):
-        os.mkdir(os.path.join(stage, str(i)), 0o700)
-        _mount(path, os.path.join(stage, str(i)), None, MS_BIND | MS_REC)
-    for path, mode, size in sorted(cfg.get("hide", []), key=lambda h: len(h[0])):
-        if os.path.isdir(path) and not os.path.islink(path):
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode},size={size}")
-    for i, path in enumerate(keeps):
-        os.makedirs(path, exist_ok=True)
-        _mount(os.path.join(stage, str(i)), path, None, MS_MOVE)
-        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+def stage_binds(argv: list, stage: str) -> list[str]:
+    """Replace each ``{"bind": src, "dest": d, "ro": bool}`` in ``argv`` by ``--(ro-)bind STAGED d``.
+
+    ``bwrap`` runs as the unprivileged sandbox user and resolves its sources with that user's
+    rights, so a source under a folder it may not enter (a Python installed in ``/root``, a course
+    in a private temp folder) could not be mounted.  Here, still root, each source is bind-mounted
+    onto ``stage/<n>`` in a private mount namespace (invisible to the host, gone with the sandbox);
+    ``bwrap`` then mounts those at their real paths, read-only unless ``ro`` is false.
+    """
+    if not any(isinstance(a, dict) for a in argv):
+        return argv
+    if _libc.unshare(CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+    _mount(None, "/", MS_REC | MS_PRIVATE)
+    out = []
+    for a in argv:
+        if not isinstance(a, dict):
+            out.append(a)
+            continue
+        point = os.path.join(stage, str(len(os.listdir(stage))))
+        if os.path.isdir(a["bind"]):
+            os.mkdir(point, 0o700)
+        else:
+            os.close(os.open(point, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        _mount(a["bind"], point, MS_BIND | MS_REC)
+        out += ["--ro-bind" if a.get("ro", True) else "--bind", point, a["dest"]]
+    return out
 
 
-def child(cfg):
-    for path in cfg.get("cgroups", []):
-        with open(path, "w") as f:
+def launch(cfg: dict) -> None:
+    die_with(cfg["grader_pid"])
+    argv = stage_binds(cfg["argv"], cfg.get("stage", ""))
+    for procs in cfg.get("cgroups", []):
+        with open(procs, "w") as f:
             f.write("0")
-    os.chdir(cfg["cwd"])
     for name, value in cfg.get("rlimits", {}).items():
         resource.setrlimit(getattr(resource, name), (value, value))
-    if cfg.get("no_new_privs", True):
-        _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     if cfg.get("uid") is not None:
         os.setgroups([])
         os.setgid(cfg["gid"])
         os.setuid(cfg["uid"])
-        if os.getuid() == 0 or os.geteuid() == 0:
+        if 0 in os.getresuid() or 0 in os.getresgid():
             raise SystemExit("could not drop privileges")
+        die_with(cfg["grader_pid"])  # setuid cleared the parent-death signal
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
     os.umask(0o077)
-    os.execve(cfg["argv"][0], cfg["argv"], cfg["env"])
+    os.chdir(cfg["cwd"])
+    os.execve(argv[0], argv, cfg["env"])
 
 
 def main():
-    with open(sys.argv[1]) as f:
-        cfg = json.load(f)
-    if cfg.get("mounts"):
-        setup_mounts(cfg)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            child(cfg)
-        except BaseException as exc:  # never return into the reaper's code
-            sys.stderr.write("sandbox launch failed: %r %s\n" % (exc, getattr(exc, "filename", "")))
-            os._exit(121)
-    # PID 1: forward termination to the kernel, reap everything, exit with the kernel's status.
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda s, _f: os.kill(pid, signal.SIGKILL))
-    while True:
-        try:
-            done, status = os.wait()
-        except ChildProcessError:
-            os._exit(0)
-        if done == pid:
-            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    try:
+        with open(sys.argv[1]) as f:
+            cfg = json.load(f)
+        launch(cfg)
+    except BaseException as exc:  # noqa: BLE001 - report and stop; never run the kernel half-set-up
+        sys.stderr.write("sandbox launch failed: %r %s\n" % (exc, getattr(exc, "filename", "") or ""))
+        sys.stderr.flush()
+        os._exit(121)
 
 
 if __name__ == "__main__":
