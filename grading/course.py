@@ -102,8 +102,8 @@ def env() -> dict:
 
 
 def nbgrader(*args: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
-    exe = Path(sys.executable).with_name("nbgrader")
-    cmd = [str(exe) if exe.exists() else "nbgrader", *args]
+    # `python -m nbgrader` with this interpreter: works without .venv/bin on PATH (no `nbgrader` script lookup)
+    cmd = [sys.executable, "-m", "nbgrader", *args]
     proc = subprocess.run(cmd, cwd=ROOT, env=env(), text=True, capture_output=True)
     if check and proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
@@ -398,9 +398,16 @@ def autograde(lesson: str | None = None, student: str | None = None) -> None:
 
 
 def feedback(lesson: str | None = None) -> None:
+    """Feedback pages: from the sandboxed grader's results (with the manual scores and comments entered in
+    Formgrader since), or, for lessons graded with stock ``autograde``, nbgrader's own."""
+    from . import grader, report
+
     for name in resolve(lesson):
-        nbgrader("generate_feedback", name, "--force")
-        print(f"[{name}] feedback in grading/feedback/<student>/{name}/")
+        if grader.all_results(name):
+            report.regenerate_feedback(name)
+        else:
+            nbgrader("generate_feedback", name, "--force")
+            print(f"[{name}] feedback in grading/feedback/<student>/{name}/")
 
 
 def scores(lesson: str) -> dict:
@@ -442,15 +449,21 @@ def main(argv=None) -> int:
     sc.add_argument("incoming", help="folder of submitted notebooks")
     sc.add_argument("lesson", help="lesson id or number")
     sg = sub.add_parser("grade", help="parallel, sandboxed autograde + feedback + CSV + grade report "
-                                      "(resumable: grades only new or changed submissions)")
+                                      "(resumable: grades only new or changed submissions). Exit status: 0 all "
+                                      "graded, 3 some flagged for review, 4 some failed or grader errors, 1 stopped "
+                                      "(the instructor's solution does not get full marks in the sandbox)")
     sg.add_argument("lesson", nargs="?", default="all", help="lesson id or number (default: all)")
     sg.add_argument("--student", action="append", help="only this student (repeatable)")
     sg.add_argument("-j", "--workers", type=int, default=None, help="parallel kernels (default: CPU cores)")
     sg.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
-    sg.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell (default 180)")
-    sg.add_argument("--timeout", type=float, default=None, help="seconds per notebook (default 900)")
-    sg.add_argument("--memory", type=float, default=None, help="GiB per kernel (default 4)")
+    from .grader import DEFAULT_CELL_TIMEOUT, DEFAULT_MEMORY_GIB, DEFAULT_NOTEBOOK_TIMEOUT
+
+    sg.add_argument("--cell-timeout", type=float, default=None, help=f"seconds per cell (default {DEFAULT_CELL_TIMEOUT:g})")
+    sg.add_argument("--timeout", type=float, default=None, help=f"seconds per notebook (default {DEFAULT_NOTEBOOK_TIMEOUT:g})")
+    sg.add_argument("--memory", type=float, default=None, help=f"GiB per kernel (default {DEFAULT_MEMORY_GIB:g})")
     sg.add_argument("--no-progress", action="store_true")
+    sd = sub.add_parser("doctor", help="grade each instructor solution in a real sandbox (exit 0: full marks)")
+    sd.add_argument("lesson", nargs="?", default="all", help="lesson id or number (default: all)")
     se = sub.add_parser("export", help="export grades to CSV")
     se.add_argument("--to", default="grading/grades.csv")
     a = p.parse_args(argv)
@@ -478,6 +491,10 @@ def main(argv=None) -> int:
         feedback(a.lesson)
     elif a.cmd == "export":
         export(a.to)
+    elif a.cmd == "doctor":
+        from . import grader
+
+        return grader.doctor(a.lesson)
     elif a.cmd == "grade":
         from . import grader
 

@@ -751,6 +751,7 @@ def reference(lesson: Lesson, limits: Limits, force: bool = False, cancel: threa
     problems = reference_problems(lesson, runs, res)
     data = {"lesson": lesson.name, "key": key, "source_hash": lesson.source_hash, "grader": GRADER_VERSION,
             "ok": not problems, "problems": problems, "tests": runs,
+            "ran_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "changes": {f"{r.key[0]}": r.changes for r in res["records"]}, "kills": res["kills"],
             "canary": res["canary"], "probe_failures": res["probe_failures"]}
     if problems:
@@ -1073,3 +1074,38 @@ def grade(lesson: str | None = None, *, students=None, workers=None, force=False
                f"marks in the sandbox: see above) -> exit {EXIT_STOPPED}"
     print(last)
     return status
+
+
+def doctor(lesson: str | None = None, limits: Limits | None = None, log=print) -> int:
+    """``python -m grading doctor``: grade each lesson's instructor solution in a real sandbox, fresh (no
+    cache), and show each test's verdict and the sandbox's protections.  Exit 0 only if every solution
+    gets full marks."""
+    from .sandbox import sweep
+
+    sweep()
+    limits = limits or default_limits()
+    bad = 0
+    for name in course.resolve(lesson):
+        les = Lesson(name)
+        t0 = time.monotonic()
+        try:
+            ref = reference(les, limits, force=True)
+        except SandboxError as exc:
+            log(f"[{name}] NOT OK: the sandbox could not run the solution: {exc}")
+            bad += 1
+            continue
+        tests = score_tests(les, ref["tests"], ref["tests"])
+        got = sum(t["score"] for t in tests)
+        state = "ok" if ref["ok"] else "NOT OK"
+        log(f"[{name}] {state}: the instructor's solution scores {got:g}/{les.max_auto:g} in the sandbox "
+            f"({time.monotonic() - t0:.0f} s)")
+        for t in tests:
+            log(f"  {t['status']:7} {t['grade_id']}: {t.get('message', '')}")
+        for p in ref.get("problems", []):
+            log(f"  problem: {p}")
+        bad += not ref["ok"]
+    for m in missing_protections():
+        log("WARNING, sandbox protection NOT active: " + m)
+    log("doctor: " + ("every instructor solution gets full marks in the sandbox" if not bad else
+                      f"{bad} lesson(s) would stop `grade`: fix them first (see above)"))
+    return 1 if bad else 0

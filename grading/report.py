@@ -51,25 +51,111 @@ def _outputs_for_feedback(lesson, outputs: list, test: bool) -> list:
     return out
 
 
-def feedback_notebook(lesson, result: dict):
+def manual_grades(lesson, student: str) -> dict:
+    """{grade id: {"score", "max", "comment"}} that an instructor entered in the gradebook (Formgrader)
+    for this student's submission: scores of written answers, overrides of automatic scores, comments.
+    Empty when there is no gradebook or no submission in it."""
+    out: dict = {}
+    try:
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with warnings.catch_warnings(), Gradebook(f"sqlite:///{course.GRADEBOOK}") as gb:
+            warnings.simplefilter("ignore")
+            for c in lesson.cells:
+                if not c.grade_id or c.kind not in ("test", "manual"):
+                    continue
+                entry = {}
+                try:
+                    g = gb.find_grade(c.grade_id, lesson.name, lesson.name, student)
+                    if g.manual_score is not None:
+                        entry["score"] = float(g.manual_score)
+                    entry["max"] = float(g.max_score or c.points)
+                except MissingEntry:
+                    pass
+                try:
+                    cm = gb.find_comment(c.grade_id, lesson.name, lesson.name, student)
+                    if cm.manual_comment:
+                        entry["comment"] = cm.manual_comment
+                except MissingEntry:
+                    pass
+                if "score" in entry or "comment" in entry:
+                    out[c.grade_id] = entry
+    except Exception:
+        return {}
+    return out
+
+
+def _first_hidden_index(lesson) -> int | None:
+    from .grader import HIDDEN_BEGIN
+
+    idx = [c.index for c in lesson.tests if HIDDEN_BEGIN in c.source]
+    return min(idx) if idx else None
+
+
+def feedback_notebook(lesson, result: dict, manual: dict | None = None):
+    """What the student sees.  Test cells show the grader's verdict and the message the grader wrote from
+    the checks' values, never their raw output; outputs of cells that ran after the first hidden test are
+    not shown at all (code running then could have copied hidden-test source into them)."""
     nbf = _nbf()
+    manual = manual or {}
     nb = nbf.v4.new_notebook()
     nb.metadata["kernelspec"] = course.KERNELSPEC
     flagged = result["status"] == "flagged"
-    rows = "\n".join(f"| `{t['grade_id']}` | {t['score']:g} / {t['max']:g} | {t['status']} | "
-                     f"{html.escape(t.get('message', '')).replace('|', '/')[:300]} |" for t in result["tests"])
-    head = [f"# Feedback: {lesson.name}", f"**Student:** {result['student']}  ",
-            f"**Automatic score:** {result['score']:g} / {result['max_auto']:g}"
-            + (f" (+ {result['max_manual']:g} points graded by your instructor)" if result["max_manual"] else ""),
-            "", "| test | points | result | message |", "|---|---|---|---|", rows, ""]
+    esc = lambda t: html.escape(str(t)).replace("|", "/")  # noqa: E731
+    rows = []
+    total_auto = 0.0
+    for t in result["tests"]:
+        m = manual.get(t["grade_id"], {})
+        score = m.get("score", t["score"])
+        total_auto += score
+        by = " (set by your instructor)" if "score" in m else ""
+        rows.append(f"| `{t['grade_id']}` | {score:g} / {t['max']:g}{by} | {t['status']} | "
+                    f"{esc(t.get('message', ''))[:300]} |")
+    head = [f"# Feedback: {lesson.name}", f"**Student:** {esc(result['student'])}  ",
+            f"**Automatic score:** {total_auto:g} / {result['max_auto']:g}", "",
+            "| test | points | result | message |", "|---|---|---|---|", *rows, ""]
+    written = [c for c in lesson.cells if c.kind == "manual"]
+    if written:
+        head += ["| written answer | points | instructor's comment |", "|---|---|---|"]
+        got = 0.0
+        pending = False
+        for c in written:
+            m = manual.get(c.grade_id, {})
+            if "score" in m:
+                got += m["score"]
+                pts = f"{m['score']:g} / {c.points:g}"
+            else:
+                pending = True
+                pts = f"not graded yet (of {c.points:g})"
+            head.append(f"| `{c.grade_id}` | {pts} | {esc(m.get('comment', ''))[:500]} |")
+        head.append("")
+        if pending:
+            head.append(f"**Written answers:** {got:g} / {result['max_manual']:g} so far "
+                        f"(some are not graded yet by your instructor)")
+        else:
+            head.append(f"**Total:** {total_auto + got:g} / {result['max_auto'] + result['max_manual']:g}")
+        head.append("")
+    for gid, m in manual.items():
+        if m.get("comment") and any(t["grade_id"] == gid for t in result["tests"]):
+            head.append(f"* instructor's comment on `{gid}`: {esc(m['comment'])[:500]}")
     if flagged:
         head.append("**This submission was flagged for review by your instructor**; its outputs are not shown "
                     "until then.")
+    hidden_at = _first_hidden_index(lesson)
+    if hidden_at is not None:
+        head.append("* Outputs of cells that ran after the first hidden test are not shown here.")
     for n in result.get("notes", []):
         head.append(f"* {html.escape(n)}")
     nb.cells.append(nbf.v4.new_markdown_cell("\n".join(head)))
     outs = result.get("outputs", {})
     answers = result.get("answers", {})
+    tests = {t["grade_id"]: t for t in result["tests"]}
+
+    def shown_outputs(c, key):
+        if flagged or key not in outs or (hidden_at is not None and c.index >= hidden_at):
+            return []
+        return _outputs_for_feedback(lesson, outs[key]["outputs"], False)
+
     for c in lesson.cells:
         if c.kind == "markdown":
             nb.cells.append(nbf.v4.new_markdown_cell(c.release_source))
@@ -82,34 +168,67 @@ def feedback_notebook(lesson, result: dict):
             else:
                 cell = nbf.v4.new_code_cell(c.release_source)
             if c.kind == "test":
-                t = next((t for t in result["tests"] if t["grade_id"] == c.grade_id), None)
+                t = tests.get(c.grade_id)
                 if t:
                     cell.source = (f"# test '{c.grade_id}': {t['status']} — {t['score']:g} / {t['max']:g} points\n"
                                    + cell.source)
-            if not flagged and keys:
-                cell.outputs = _outputs_for_feedback(lesson, outs[keys[0]]["outputs"], c.kind == "test")
+                    cell.outputs = [nbf.v4.new_output("stream", name="stdout",
+                                                      text=f"{t['status']}: {lesson.scrub(t.get('message', ''))}\n")]
+            elif keys:
+                cell.outputs = shown_outputs(c, keys[0])
             nb.cells.append(cell)
             if c.kind == "solution" and len(keys) > 1:
                 nb.cells.append(nbf.v4.new_markdown_cell("*(cells you added after this answer ran here)*"))
                 for k in keys[1:]:
                     extra = nbf.v4.new_code_cell("")
-                    if not flagged:
-                        extra.outputs = _outputs_for_feedback(lesson, outs[k]["outputs"], False)
+                    extra.outputs = shown_outputs(c, k)
                     nb.cells.append(extra)
     return nb
+
+
+#: where a Jupyter server with jupyter-server-mathjax serves its bundled MathJax (no CDN)
+LOCAL_MATHJAX = "/static/jupyter_server_mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+
+
+def mathjax_url() -> str:
+    """MathJax for feedback pages, offline: the copy jupyter-server-mathjax ships (served by the course's
+    Jupyter server, where students open their feedback), else none (never a CDN)."""
+    try:
+        import jupyter_server_mathjax  # noqa: F401
+    except ImportError:
+        return ""
+    return LOCAL_MATHJAX
 
 
 def _html(nb) -> str:
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
+    url = mathjax_url()
+    exp = HTMLExporter(template_name="classic", mathjax_url=url or "about:blank")
+    body, _ = exp.from_notebook_node(nb)
     return body
 
 
-def write_feedback(lesson, result: dict) -> Path | None:
+def regenerate_feedback(lesson_name: str, log=print) -> int:
+    """Rewrite every graded student's feedback page from the stored result and the gradebook's manual
+    scores and comments (run after grading written answers in Formgrader).  Returns how many."""
+    from .grader import Lesson, all_results
+
+    lesson = Lesson(lesson_name)
+    n = 0
+    for r in all_results(lesson_name):
+        if r.get("status") in ("graded", "flagged"):
+            write_feedback(lesson, r)
+            n += 1
+    log(f"[{lesson_name}] feedback rewritten for {n} submission(s) (with the instructor's manual scores and "
+        f"comments): grading/feedback/<student>/{lesson_name}/{lesson_name}.html")
+    return n
+
+
+def write_feedback(lesson, result: dict, manual: dict | None = None) -> Path | None:
     if result["status"] not in ("graded", "flagged"):
         return None
-    nb = feedback_notebook(lesson, result)
+    nb = feedback_notebook(lesson, result, manual if manual is not None else manual_grades(lesson, result["student"]))
     text = _html(nb)
     for line in lesson.hidden_lines:  # belt and braces: the page must never quote a hidden test
         if line in text or html.escape(line) in text:
