@@ -8,8 +8,10 @@ whenever a control changes::
     ex  # display it
 
 ``draw`` receives the controls' values as keyword arguments and draws with
-matplotlib.  Explorer counts its renders and keeps the last error, so tests
-(and the browser suite) can check a callback really ran.
+matplotlib.  Explorer counts its renders and keeps the last error (the full
+traceback, in ``last_error``), so tests (and the browser suite) can check a
+callback really ran.  When drawing fails because an exercise is unfinished, the
+widget shows the hint :mod:`helpers.hints` gives for it instead of the traceback.
 """
 from __future__ import annotations
 
@@ -106,29 +108,21 @@ class Explorer(W.VBox):
                 self.draw(**self.values)
                 plt.show()
                 self.last_error = None
-            except Exception:  # show the learner the error inside the widget, keep the widget alive
+            except Exception as exc:  # show the learner the error inside the widget, keep the widget alive
                 self.last_error = traceback.format_exc()
                 plt.close("all")
-                print(self.last_error)
+                print(self._message(exc))
         self.renders += 1
         self.last_seconds = time.perf_counter() - start
         return self
 
+    def _message(self, exc: Exception) -> str:
+        """What the widget shows when drawing failed: the hint if an unfinished exercise caused it, else the traceback."""
+        from . import hints
 
-def side_by_side_code(left: str, right: str, left_title: str = "fastai", right_title: str = "Keras") -> W.HBox:
-    """Two code listings next to each other (HTML, syntax-highlighted when Pygments is available)."""
-    def block(code, title):
-        try:
-            from pygments import highlight
-            from pygments.formatters import HtmlFormatter
-            from pygments.lexers import PythonLexer
+        hint = hints.explain(exc)
+        if hint is None:
+            return self.last_error
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return f"This widget cannot draw yet ({error}).\n\nHint: {hint}"
 
-            body = highlight(code, PythonLexer(), HtmlFormatter(noclasses=True, nobackground=True))
-        except ImportError:  # pragma: no cover
-            import html
-
-            body = f"<pre>{html.escape(code)}</pre>"
-        return W.HTML(f"<div style='padding:4px 10px'><b>{title}</b>{body}</div>",
-                      layout=W.Layout(width="50%"))
-
-    return W.HBox([block(left, left_title), block(right, right_title)])
