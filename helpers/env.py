@@ -41,7 +41,7 @@ EXPECTED = {
 
 FRAMEWORKS = ("fastai", "keras")
 
-_state: dict = {"threads": None, "seed": None, "frameworks": ()}
+_state: dict = {"threads": None, "seed": None, "frameworks": (), "versions": {}}
 
 
 def _quiet_tensorflow() -> None:
@@ -101,8 +101,11 @@ def seed_everything(seed: int = 0) -> None:
     _state["seed"] = seed
 
 
-def setup(seed: int = 0, threads: int = 1, frameworks=FRAMEWORKS, plots: bool = True, verbose: bool = True):
+def setup(seed: int = 0, threads: int = 1, frameworks=FRAMEWORKS, plots: bool = True, verbose: bool = True) -> None:
     """Prepare this kernel for a lesson. Call it once, in the first code cell.
+
+    Returns ``None``, so a cell that ends with ``helpers.setup()`` shows only the one-line summary (the
+    versions loaded are in :func:`loaded_versions` and in :func:`doctor`'s report).
 
     Also installs :mod:`helpers.hints` (tracebacks from unfinished exercises say which and what to do).
 
@@ -145,14 +148,18 @@ def setup(seed: int = 0, threads: int = 1, frameworks=FRAMEWORKS, plots: bool = 
         from .plots import use_style
 
         use_style()
-    _state.update(threads=threads, seed=seed, frameworks=frameworks)
+    _state.update(threads=threads, seed=seed, frameworks=frameworks, versions=dict(loaded))
     from . import hints
 
     hints.install()  # unfinished exercises: say which, and what to do
     if verbose:
         parts = [f"{k} {v}" for k, v in loaded.items()]
         print(" · ".join(parts + [f"{threads} thread{'s' if threads != 1 else ''}", f"seed {seed}"]))
-    return loaded
+
+
+def loaded_versions() -> dict:
+    """The framework versions the last :func:`setup` loaded, e.g. ``{"torch": "2.14.1", ...}`` (a copy)."""
+    return dict(_state.get("versions") or {})
 
 
 # --------------------------------------------------------------------------- doctor
