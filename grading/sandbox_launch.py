@@ -56,6 +56,11 @@ def stage_binds(argv: list, stage: str) -> list[str]:
     """
     if not any(isinstance(a, dict) for a in argv):
         return argv
+    if os.geteuid() != 0:  # a grader that is not root: bwrap runs as the grader's user and sees what it sees
+        out = []
+        for a in argv:
+            out += ["--ro-bind" if a.get("ro", True) else "--bind", a["bind"], a["dest"]] if isinstance(a, dict) else [a]
+        return out
     if _libc.unshare(CLONE_NEWNS) != 0:
         raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
     _mount(None, "/", MS_REC | MS_PRIVATE)
