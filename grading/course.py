@@ -300,72 +300,6 @@ def validate(lesson: str | None = None, released: bool = False) -> bool:
     return ok
 
 
-# ----------------------------------------------------------------------------- collect
-
-
-def _student_from(path: Path, incoming: Path, notebook: str) -> str | None:
-    rel = path.relative_to(incoming)
-    if len(rel.parts) >= 2:
-        return rel.parts[0]
-    stem = path.stem
-    for suffix in (f"_{notebook}", f"-{notebook}", f"__{notebook}"):
-        if stem.endswith(suffix) and len(stem) > len(suffix):
-            return stem[: -len(suffix)]
-    if stem != notebook:
-        return stem
-    return None
-
-
-def _clean_student_id(raw: str) -> str:
-    sid = re.sub(r"[^A-Za-z0-9_.-]+", "_", raw).strip("._-")
-    return sid[:64]
-
-
-def collect(incoming: str, lesson: str) -> dict:
-    """Copy downloaded submissions into grading/submitted/<student>/<lesson>/.
-
-    ``incoming`` holds either one folder per student (``alice/01_intro....ipynb``) or files named
-    ``<student>.ipynb`` / ``<student>_<notebook>.ipynb``.  ``incoming`` is never modified; a changed
-    resubmission replaces the previous one, which is archived under grading/archive/ first.
-    """
-    [name] = resolve(lesson)
-    src = Path(incoming)
-    if not src.is_dir():
-        raise CourseError(f"{incoming} is not a folder of submitted notebooks")
-    summary = {"new": [], "updated": [], "unchanged": [], "skipped": []}
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    for nb in sorted(src.rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in nb.parts:
-            continue
-        raw = _student_from(nb, src, name)
-        sid = _clean_student_id(raw or "")
-        if not sid:
-            summary["skipped"].append(f"{nb.relative_to(src)}: cannot tell whose it is "
-                                      f"(name it <student>_{name}.ipynb or put it in a <student>/ folder)")
-            continue
-        dest_dir = SUBMITTED / sid / name
-        dest = dest_dir / f"{name}.ipynb"
-        if dest.exists() and filecmp.cmp(dest, nb, shallow=False):
-            summary["unchanged"].append(sid)
-            continue
-        if dest.exists():
-            keep = ARCHIVE / sid / name / time.strftime("%Y%m%dT%H%M%S")
-            keep.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(dest, keep / dest.name)
-            summary["updated"].append(sid)
-        else:
-            summary["new"].append(sid)
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_suffix(".tmp")
-        shutil.copyfile(nb, tmp)
-        os.replace(tmp, dest)
-        (dest_dir / "timestamp.txt").write_text(stamp)
-    for k, v in summary.items():
-        if v:
-            print(f"  {k}: {len(v)}" + ("" if k != "skipped" else "\n    " + "\n    ".join(v)))
-    return summary
-
-
 # ----------------------------------------------------------------------------- grade
 
 
@@ -484,6 +418,8 @@ def main(argv=None) -> int:
         ok = validate(a.lesson) & validate(a.lesson, released=True)
         return 0 if ok else 1
     elif a.cmd == "collect":
+        from .collect import collect
+
         collect(a.incoming, a.lesson)
     elif a.cmd == "autograde":
         autograde(a.lesson, a.student)

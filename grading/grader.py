@@ -82,7 +82,8 @@ class SourceCell:
     grade_id: str | None = None
     cell_id: str | None = None
     points: float = 0.0
-    loads: set = field(default_factory=set)
+    loads: set = field(default_factory=set)       # test cells: names read before the cell assigns them
+    stores: set = field(default_factory=set)      # names the cell binds
 
 
 class Lesson:
@@ -132,6 +133,8 @@ class Lesson:
                             float(md.get("points", 0) or 0))
             if kind == "test":
                 sc.loads = _free_names(c.source)
+            if c.cell_type == "code":
+                sc.stores = _stored_names(c.source)
             self.cells.append(sc)
         self.tests = [c for c in self.cells if c.kind == "test"]
         self.solutions = {c.grade_id: c for c in self.cells if c.kind in ("solution", "manual")}
@@ -169,6 +172,19 @@ class Lesson:
 
 def _strip_hidden(src: str) -> str:
     return re.sub(re.escape(HIDDEN_BEGIN) + r".*?" + re.escape(HIDDEN_END) + r"\n?", "", src, flags=re.S)
+
+
+def _stored_names(src: str) -> set:
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return set()
+    out = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
+    out |= {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    for n in tree.body:
+        if isinstance(n, (ast.Import, ast.ImportFrom)):
+            out |= {(a.asname or a.name).split(".")[0] for a in n.names}
+    return out
 
 
 def _free_names(src: str) -> set:
@@ -290,6 +306,12 @@ def _read_submission(lesson: Lesson, student: str, base_key: str = "") -> Submis
         sub.failure = f"no folder grading/submitted/{student}/{lesson.name}/"
         sub.key = h.hexdigest()
         return sub
+    try:  # what collect noted on this submission (links it did not follow, files it left out, ...)
+        from .collect import collect_notes
+
+        sub.notes += [shown(n) for n in collect_notes(lesson.name, student)]
+    except Exception:
+        pass
     expected = f"{lesson.name}.ipynb"
     entries = []
     for p in sorted(folder.rglob("*")):
@@ -577,9 +599,12 @@ class Run:
                     self.killed = (step.key, st)
                     break
                 rec.changes = sorted(diff(prev, snap, workdir))
-                if step.kind == "student":
+                if step.kind == "student":  # only names a test reads before assigning them matter
                     rec.changes = [c for c in rec.changes
                                    if not (c.startswith("global:") and c[8:] not in self.lesson.test_loads)]
+                else:  # a lesson or test cell rebinding its own names (a student may have used them too)
+                    rec.changes = [c for c in rec.changes
+                                   if not (c.startswith("global:") and c[8:] in step.cell.stores)]
                 prev = snap
         self.elapsed = time.monotonic() - t0
         return self
@@ -673,18 +698,21 @@ class ReferenceFailed(Exception):
 _FINGERPRINT: str | None = None
 
 
-def code_fingerprint() -> str:
+def code_fingerprint(repo: Path | None = None) -> str:
     """Hash of the code that decides a grade: the grader (grading/*.py, the nbgrader config included)
-    and the helper package the kernels import (helpers/**/*.py)."""
+    and the helper package the kernels import (helpers/**/*.py).  ``repo``: another checkout (tests)."""
     global _FINGERPRINT
-    if _FINGERPRINT is None:
-        h = hashlib.sha256(f"grader {GRADER_VERSION}\0".encode())
-        here = Path(__file__).resolve().parent
-        files = sorted(here.glob("*.py")) + sorted((here.parent / "helpers").rglob("*.py"))
-        for f in files:
-            h.update(f"{f.relative_to(here.parent).as_posix()}\0".encode())
-            h.update(f.read_bytes())
-        _FINGERPRINT = h.hexdigest()
+    if _FINGERPRINT is not None and repo is None:
+        return _FINGERPRINT
+    base = Path(repo) if repo is not None else Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(f"grader {GRADER_VERSION}\0".encode())
+    files = sorted((base / "grading").glob("*.py")) + sorted((base / "helpers").rglob("*.py"))
+    for f in files:
+        h.update(f"{f.relative_to(base).as_posix()}\0".encode())
+        h.update(f.read_bytes())
+    if repo is not None:
+        return h.hexdigest()
+    _FINGERPRINT = h.hexdigest()
     return _FINGERPRINT
 
 
@@ -954,7 +982,7 @@ def _open_gradebook(name: str, feedback: bool, log) -> bool:
 
 def _store(lesson: Lesson, result: dict, feedback: bool, gradebook: bool, rep) -> None:
     """Write one result (parent process only, atomically), then its feedback and gradebook entry."""
-    path = results_dir(lesson.name) / f"{result_name(result['student'])}.json"
+    path = results_dir(lesson.name) / f"{result.get('file') or result_name(result['student'])}.json"
     _atomic_write(path, json.dumps(result, indent=1))
     if not feedback or result["status"] == "error":
         return
@@ -984,11 +1012,13 @@ def _grade_one(lesson: Lesson, sid: str, base_key: str, force: bool, ref, limits
     if not force and old and old.get("key") == sub.key and old.get("status") != "error":
         return {"student": sub.student, "status": "unchanged"}
     try:
-        return grade_submission(lesson, sub, ref, limits, cancel)
+        result = grade_submission(lesson, sub, ref, limits, cancel)
+        result["file"] = result_name(sid)  # the results file of this (raw) id
+        return result
     except Cancelled:
         return None
     except Exception as exc:  # a problem with this submission (or a grader bug) must not stop the class
-        return {"student": sub.student, "lesson": lesson.name, "key": sub.key, "status": "failed",
+        return {"student": sub.student, "file": result_name(sid), "lesson": lesson.name, "key": sub.key, "status": "failed",
                 "reason": f"the grader could not process this submission ({type(exc).__name__}: "
                           f"{shown(str(exc))[:300]})", "score": None, "tests": [],
                 "notes": [shown(traceback.format_exc()[-1500:])], "flags": [], "max_auto": lesson.max_auto,

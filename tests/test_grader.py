@@ -31,19 +31,30 @@ pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="t
 LIMITS = ["--cell-timeout", "6", "--timeout", "40", "--memory", "1"]
 HIDDEN_MARKERS = ["HIDDEN_SQUARE_NEGATIVE", "HIDDEN_SQUARE_ARRAY", "HIDDEN_TOTAL_EMPTY", "HIDDEN_TOTAL_FLOATS",
                   "BEGIN HIDDEN TESTS"]
+HIDDEN_MARKERS += [m[::-1] for m in HIDDEN_MARKERS]  # the audit-hook case prints what it saw reversed
 
 
-def run_grade(root: Path, *args: str) -> subprocess.CompletedProcess:
+def run_grade(root: Path, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess:
+    """Run ``grading grade``; ``expect`` is the exit status it must end with (0 graded, 3 flagged, 4 failed, 1 stopped)."""
     env = dict(os.environ, DLSBS_COURSE_ROOT=str(root))
     proc = subprocess.run([sys.executable, "-m", "grading", "grade", *args, "--no-progress"], cwd=ROOT, env=env,
                           text=True, capture_output=True, timeout=1800)
-    assert proc.returncode == 0, f"grader exited with {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    if expect is not None:
+        assert proc.returncode == expect, (f"grader exited with {proc.returncode}, expected {expect}:\n"
+                                           f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
 
 
 def results(root: Path, lesson: str) -> dict:
+    """Results by student id (ids that are not valid are stored under a safe file name: see result_name)."""
     d = root / "grading" / ".grader-cache" / "results" / lesson
-    return {p.stem: json.loads(p.read_text()) for p in d.glob("*.json")}
+    out = {p.stem: json.loads(p.read_text()) for p in d.glob("*.json")}
+    from grading.grader import result_name
+
+    for name in corpus.CASES:
+        if result_name(name) in out:
+            out[name] = out[result_name(name)]
+    return out
 
 
 def tree_hash(folder: Path) -> dict:
@@ -77,14 +88,15 @@ def leftover_processes() -> list[str]:
 
 def check_case(name: str, r: dict, root: Path):
     exp = corpus.CASES[name]
-    assert r["status"] == exp["status"], f"{name}: {r['status']} ({r.get('reason')}; notes {r.get('notes')})"
+    allowed = exp["status"] if isinstance(exp["status"], tuple) else (exp["status"],)
+    assert r["status"] in allowed, f"{name}: {r['status']} ({r.get('reason')}; notes {r.get('notes')})"
     if "score" in exp:
         assert r["score"] == exp["score"], f"{name}: score {r['score']} != {exp['score']} ({r.get('notes')})"
     if "text" in exp:
         blob = (r.get("reason", "") + " " + " ".join(r.get("notes", [])) + " " + " ".join(r.get("flags", []))).lower()
         assert exp["text"].lower() in blob, f"{name}: {exp['text']!r} not in {blob!r}"
     if r["status"] in ("graded", "flagged"):
-        fb = root / "grading" / "feedback" / name / corpus.LESSON / f"{corpus.LESSON}.html"
+        fb = root / "grading" / "feedback" / r["student"] / corpus.LESSON / f"{corpus.LESSON}.html"
         assert fb.exists(), f"{name}: no feedback"
         text = fb.read_text()
         for marker in HIDDEN_MARKERS:
@@ -98,12 +110,12 @@ def graded_corpus(tmp_path_factory):
     secret = hashlib.sha256((root / "grading" / "gradebook.db").read_bytes()).hexdigest()
     # 1. the honest baselines alone
     corpus.write_submissions(root, corpus.BASELINES)
-    run_grade(root, "99", "-j", "2", *LIMITS)
+    run_grade(root, "99", "-j", "2", *LIMITS, expect=0)
     before = {k: (v["score"], v["status"], v["key"]) for k, v in results(root, corpus.LESSON).items()}
     # 2. the whole corpus, in parallel
     corpus.write_submissions(root, [n for n in corpus.CASES if n not in corpus.BASELINES])
     submitted = tree_hash(root / "grading" / "submitted")
-    proc = run_grade(root, "99", "-j", "2", *LIMITS)
+    proc = run_grade(root, "99", "-j", "2", *LIMITS, expect=4)  # some submissions fail (bad input): exit 4
     after = results(root, corpus.LESSON)
     return dict(root=root, before=before, after=after, submitted=submitted, proc=proc, secret=secret)
 
@@ -134,6 +146,8 @@ def test_corpus_leaves_everything_else_alone(graded_corpus):
         r = graded_corpus["after"][k]
         assert (r["score"], r["status"], r["key"]) == (score, status, key)
     assert "0 grader errors" in graded_corpus["proc"].stdout
+    last = graded_corpus["proc"].stdout.strip().splitlines()[-1]
+    assert last.startswith("result:") and "failed" in last and "exit 4" in last, last
     assert not leftover_processes()
     # nothing a sandbox wrote survives it
     assert not Path("/tmp/persist.txt").exists() and not Path("/var/tmp/persist.txt").exists()
@@ -142,22 +156,24 @@ def test_corpus_leaves_everything_else_alone(graded_corpus):
     for f in ("report.html", "scores.png", "tests.png", "grades.csv", "flagged.csv", "tests.csv"):
         assert (rep / f).exists(), f
     flagged = (rep / "flagged.csv").read_text()
-    assert "input_transformer" in flagged and "malformed_json" in flagged
+    assert "duplicate_answer" in flagged and "malformed_json" in flagged
     import csv
 
     rows = list(csv.DictReader((root / "grading" / "reports" / "grades.csv").open()))
-    assert sorted(r["student"] for r in rows if r["lesson"] == corpus.LESSON) == sorted(corpus.CASES)
+    from grading.grader import shown
+
+    assert sorted(r["student"] for r in rows if r["lesson"] == corpus.LESSON) == sorted(shown(n) for n in corpus.CASES)
 
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("grader_corpus")
 def test_regrade_is_idempotent_and_force_reproduces(graded_corpus):
     root = graded_corpus["root"]
-    proc = run_grade(root, "99", "-j", "2", *LIMITS)
-    assert "0 to grade" in proc.stdout
+    proc = run_grade(root, "99", "-j", "2", *LIMITS, expect=4)
+    assert "0 graded in this run" in proc.stdout, proc.stdout[-2000:]
     # force-regrade the baselines after the adversarial run: same scores (nothing persisted)
     args = [a for n in corpus.BASELINES for a in ("--student", n)]
-    run_grade(root, "99", "-j", "2", "--force", *args, *LIMITS)
+    run_grade(root, "99", "-j", "2", "--force", *args, *LIMITS, expect=4)
     now = results(root, corpus.LESSON)
     for k, (score, status, _) in graded_corpus["before"].items():
         assert (now[k]["score"], now[k]["status"]) == (score, status)
@@ -200,10 +216,60 @@ def test_a_killed_grader_leaves_no_student_process_and_its_sandbox_is_swept(tmp_
     assert not running(dirs), f"sandbox processes outlived the killed grader: {running(dirs)}"
     assert all(d.exists() for d in dirs), "the killed grader's sandbox directories are left for the sweep"
     proc = subprocess.run([*cmd, *LIMITS], cwd=ROOT, env=env, text=True, capture_output=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]  # exit 0: every submission graded
     assert "sandbox(es) left behind by an earlier grader run that was killed" in proc.stdout, proc.stdout[-2000:]
     assert not any(d.exists() for d in dirs), "the next grader run removes them"
     assert results(tmp_path, corpus.LESSON)["sigint_ignoring_loop"]["status"] == "graded"
+
+
+def _break_solution(root: Path):
+    """The instructor's solution of the tiny lesson fails its own test in the sandbox (as when the sandbox
+    cannot import something the lesson needs)."""
+    import nbformat
+
+    path = root / "solutions" / corpus.LESSON / f"{corpus.LESSON}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    for c in nb.cells:
+        if c.metadata.get("nbgrader", {}).get("grade_id") == "total":
+            c.source = c.source.replace("return float(np.sum(xs))", "import not_in_the_sandbox\n    return 0.0")
+    nbformat.write(nb, path)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("grader_sequential")
+def test_a_failed_reference_run_stops_the_grading_and_force_reruns_it(tmp_path):
+    corpus.write_course(tmp_path)
+    good = (tmp_path / "solutions" / corpus.LESSON / f"{corpus.LESSON}.ipynb").read_bytes()
+    _break_solution(tmp_path)
+    corpus.write_submissions(tmp_path, ["right", "untouched"])
+    proc = run_grade(tmp_path, "99", "-j", "2", *LIMITS, expect=1)
+    out = proc.stdout
+    assert "STOPPED" in out and "total_tests" in out and "How to fix" in out, out[-3000:]
+    assert "exit 1" in out.strip().splitlines()[-1]
+    cache = tmp_path / "grading" / ".grader-cache"
+    assert not list(cache.glob("results/*/*.json")), "nobody is graded when the reference fails"
+    assert not list(cache.glob("reference/*.json")), "a failed reference run is never cached"
+    assert not (tmp_path / "grading" / "feedback").exists() or not list((tmp_path / "grading" / "feedback").rglob("*.html"))
+    doc = subprocess.run([sys.executable, "-m", "grading", "doctor", "99"], cwd=ROOT, capture_output=True, text=True,
+                         env=dict(os.environ, DLSBS_COURSE_ROOT=str(tmp_path)), timeout=600)
+    assert doc.returncode == 1 and "NOT OK" in doc.stdout and "total_tests" in doc.stdout, doc.stdout[-2000:]
+    # the instructor fixes the solution: the next run grades everyone (nothing stale was kept)
+    (tmp_path / "solutions" / corpus.LESSON / f"{corpus.LESSON}.ipynb").write_bytes(good)
+    run_grade(tmp_path, "99", "-j", "2", *LIMITS, expect=0)
+    got = results(tmp_path, corpus.LESSON)
+    assert (got["right"]["score"], got["untouched"]["score"]) == (5, 0)
+    ref = json.loads((cache / "reference" / f"{corpus.LESSON}.json").read_text())
+    assert ref["ok"]
+    run_grade(tmp_path, "99", "-j", "2", *LIMITS, expect=0)
+    assert json.loads((cache / "reference" / f"{corpus.LESSON}.json").read_text())["ran_at"] == ref["ran_at"], \
+        "an unchanged lesson reuses its reference run"
+    time.sleep(1.1)
+    run_grade(tmp_path, "99", "-j", "2", "--force", *LIMITS, expect=0)
+    assert json.loads((cache / "reference" / f"{corpus.LESSON}.json").read_text())["ran_at"] != ref["ran_at"], \
+        "--force reruns the reference"
+    doc = subprocess.run([sys.executable, "-m", "grading", "doctor", "99"], cwd=ROOT, capture_output=True, text=True,
+                         env=dict(os.environ, DLSBS_COURSE_ROOT=str(tmp_path)), timeout=600)
+    assert doc.returncode == 0 and "ok: the instructor's solution scores 5/5" in doc.stdout, doc.stdout[-2000:]
 
 
 SEQUENTIAL = ["right", "partial", "input_transformer", "sigint_ignoring_loop", "memory_bomb", "output_flood",
@@ -215,7 +281,7 @@ SEQUENTIAL = ["right", "partial", "input_transformer", "sigint_ignoring_loop", "
 def test_sequential_mode_agrees(tmp_path):
     corpus.write_course(tmp_path)
     corpus.write_submissions(tmp_path, SEQUENTIAL)
-    run_grade(tmp_path, "99", "-j", "1", *LIMITS)
+    run_grade(tmp_path, "99", "-j", "1", *LIMITS, expect=4)
     got = results(tmp_path, corpus.LESSON)
     for name in SEQUENTIAL:
         check_case(name, got[name], tmp_path)
@@ -253,18 +319,20 @@ def test_real_lesson_01(tmp_path):
         d = tmp_path / "grading" / "submitted" / sid / LESSON01
         d.mkdir(parents=True)
         nbformat.write(nb, d / f"{LESSON01}.ipynb")
-    run_grade(tmp_path, "01", "-j", "2")
+    run_grade(tmp_path, "01", "-j", "2", expect=None)
     got = results(tmp_path, LESSON01)
     assert (got["right"]["status"], got["right"]["score"]) == ("graded", 7), got["right"]
     assert (got["untouched"]["status"], got["untouched"]["score"]) == ("graded", 0), got["untouched"]
     assert (got["partial"]["status"], got["partial"]["score"]) == ("graded", 5), got["partial"]
-    assert got["cheat"]["status"] == "flagged", got["cheat"]
+    # the judge gives the trick nothing (the probe may also flag it for review: a second line, not the grade)
+    assert got["cheat"]["score"] == 0 and got["cheat"]["status"] in ("graded", "flagged"), got["cheat"]
     # the grades are in nbgrader's gradebook too: formgrader lists them, manual grading and export work
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{tmp_path / 'grading' / 'gradebook.db'}") as gb:
         subs_db = {s.student.id: s for s in gb.assignment_submissions(LESSON01)}
-        assert set(subs_db) == {"right", "untouched", "partial"}, "a flagged submission waits for review instead"
+        expected_db = {"right", "untouched", "partial"} | ({"cheat"} if got["cheat"]["status"] == "graded" else set())
+        assert set(subs_db) == expected_db, "a flagged submission waits for review instead"
         assert [subs_db[k].code_score for k in ("right", "partial", "untouched")] == [7, 5, 0]
         assert subs_db["right"].needs_manual_grade, "written answers are graded by hand in formgrader"
         assert not subs_db["untouched"].needs_manual_grade, "an unanswered written question scores 0 by itself"
@@ -283,7 +351,7 @@ def test_real_lesson_01(tmp_path):
         for g in manual:
             g.manual_score = 1.5
         gb.db.commit()
-    run_grade(tmp_path, "01", "--force", "--student", "right")
+    run_grade(tmp_path, "01", "--force", "--student", "right", expect=0)
     with Gradebook(f"sqlite:///{tmp_path / 'grading' / 'gradebook.db'}") as gb:
         sub = gb.find_submission(LESSON01, "right")
         assert (sub.code_score, sub.written_score) == (7, 1.5 * len(manual)) and sub.needs_manual_grade

@@ -4,7 +4,11 @@
 one hand-graded answer; fast imports) into a throw-away course root; ``write_submissions(root,
 names)`` writes the corpus's submissions for it.  Each case in :data:`CASES` says what the grader
 must conclude: ``status`` (graded / flagged / failed), ``score`` (``None`` = not scored) and text
-that must appear in the reason or notes.  Hidden-test markers (``# HIDDEN_...`` comments in the
+that must appear in the reason or notes; ``status`` may be a tuple of allowed outcomes.
+
+No expectation relies on a kernel probe catching a trick: the score of every tampering case is what the
+grader's judge (:mod:`grading.judge`) decides from the checks' values, whether or not the probe also
+flags the submission for review (a flag is a second line, not the grade).  Hidden-test markers (``# HIDDEN_...`` comments in the
 hidden tests' source) must never reach feedback; hidden tests' assertion *messages* may (they are
 what students act on, as in the course's own feedback).  The tests use limits: cell 6 s, notebook 40 s, memory 1 GiB.
 """
@@ -19,6 +23,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 LESSON = "99_tiny"
+EITHER = ("graded", "flagged")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -240,6 +245,79 @@ def _run_cell(self, raw_cell, *a, **k):
 InteractiveShell.run_cell = _run_cell
 """
 SLOW_CELL = "import time\ntime.sleep(5)"
+# --- the undeserved-points classes of issue 13: values that lie, builtins, audit hooks, fixtures, traces, ctypes
+LIARS = """
+class _Liar:
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    def __float__(self):
+        return 9.0
+    def __array__(self, dtype=None, copy=None):
+        return np.array([0.0, 1.0, 4.0])
+class _Nine(int):
+    def __eq__(self, other):
+        return True
+    __hash__ = int.__hash__
+def square(x):
+    return _Nine(5) if np.ndim(x) == 0 and x == 3 else _Liar()
+"""
+BUILTINS_DICT = """
+import builtins
+builtins.__dict__["isinstance"] = lambda obj, types: True
+builtins.__dict__["AssertionError"] = type("AssertionError", (Exception,), {})
+np.isclose = lambda a, b, **k: np.ones(np.broadcast(np.asarray(a), np.asarray(b)).shape, dtype=bool)
+"""
+CTYPES_EQ = """
+import ctypes
+def _force(t, name, fn):
+    d = ctypes.py_object.from_address(id(t.__dict__) + 2 * ctypes.sizeof(ctypes.c_void_p)).value
+    d[name] = fn
+    ctypes.pythonapi.PyType_Modified(ctypes.py_object(t))
+_force(float, "__ne__", lambda a, b: False)
+_force(float, "__eq__", lambda a, b: True)
+"""
+AUDIT_LEAK = """
+import sys
+_seen = []
+sys.addaudithook(lambda ev, args: _seen.append(str(args[0])) if ev == "compile" and args and isinstance(args[0], (str, bytes)) else None)
+"""
+AUDIT_PRINT = "print('LEAK', '|'.join(_seen)[::-1])"
+MUTATE_FIXTURE = """
+data[:] = [10.0, 0.0, 0.0, 0.0, 0.0]
+"""
+TRACE_SKIP = """
+import sys, linecache
+def _skip(frame, event, arg):
+    if event == "line" and "check" in linecache.getline(frame.f_code.co_filename, frame.f_lineno):
+        try:
+            frame.f_lineno = frame.f_lineno + 1
+        except Exception:
+            pass
+    return _skip
+sys.settrace(lambda frame, event, arg: _skip if frame.f_code.co_name == "<module>" else None)
+"""
+FORGE_RECORDS = """
+import json
+from IPython.display import publish_display_data
+def _forge(info):
+    if "check_equal(got, 9" in info.raw_cell:
+        for rec in ({"kind": "equal", "name": "square(3)", "actual": 9, "expected": 9},
+                    {"kind": "equal", "name": "square(-4)", "actual": 16, "expected": 16}):
+            publish_display_data({"application/x-dlsbs-check-record":
+                                  json.dumps({"v": 1, "params": {}, "top": True, "line": 2, **rec})})
+get_ipython().events.register("pre_run_cell", _forge)
+"""
+SWALLOW = """
+ip = get_ipython()
+_orig = ip.run_cell
+def _quiet(raw_cell, *a, **k):
+    r = _orig("try:\n" + "\n".join("    " + l for l in raw_cell.splitlines()) + "\nexcept Exception:\n    pass", *a, **k)
+    return r
+ip.run_cell = _quiet
+"""
+SCRATCH = "got = 'my scratch value'"
 
 
 def _v3():
@@ -316,6 +394,27 @@ def _slow_everywhere():
     return {f"{LESSON}.ipynb": nbfile(nb)}
 
 
+def _deeply_nested():
+    depth = 200_000
+    return {f"{LESSON}.ipynb": b'{"cells": ' + b"[" * depth + b"]" * depth + b', "nbformat": 4}'}
+
+
+def _many_cells(n=40_000):
+    nb = json.loads(nbfile(answered()))  # plain JSON: nbformat's own writer validates 40k cells slowly
+    nb["cells"] += [{"cell_type": "code", "id": f"x{i}", "metadata": {}, "source": f"x{i} = {i}", "outputs": [],
+                     "execution_count": None} for i in range(n)]
+    return {f"{LESSON}.ipynb": json.dumps(nb).encode()}
+
+
+def _non_utf8_name():
+    return {f"{LESSON}.ipynb": nbfile(answered()), "notes-\udcff\udcfe.txt": b"my notes"}
+
+
+def _audit_leak():
+    nb = answered(square=RIGHT_SQUARE + "\n" + AUDIT_LEAK, total=RIGHT_TOTAL + "\n" + AUDIT_PRINT)
+    return {f"{LESSON}.ipynb": nbfile(nb)}
+
+
 def _shadow():
     return {f"{LESSON}.ipynb": nbfile(answered(WRONG_SQUARE, WRONG_TOTAL)),
             "numpy.py": b"def sum(*a, **k):\n    return 10.0\n",
@@ -333,23 +432,36 @@ CASES = {
     # --- execution tricks
     "skip_execution_tags": dict(files=lambda root: _skip_tags(), status="graded", score=0, text="restored"),
     "edited_tests": dict(files=lambda root: _edited_tests(), status="graded", score=0, text="restored"),
-    "input_transformer": dict(files=lambda root: _student(square_extra=INPUT_TRANSFORMER), status="flagged", text="probe"),
-    "ast_transformer": dict(files=lambda root: _student(square_extra=AST_TRANSFORMER), status="flagged", text="transformer"),
-    "pre_run_cell_leak": dict(files=lambda root: _student(square_extra=PRE_RUN_HOOK, square=RIGHT_SQUARE), status="flagged",
-                              text="pre_run_cell"),
-    "showtraceback": dict(files=lambda root: _student(square_extra=SHOWTRACEBACK), status="flagged", text="machinery"),
+    # (tampering: the judge's score; the probes may flag any of these for review as well)
+    "input_transformer": dict(files=lambda root: _student(square_extra=INPUT_TRANSFORMER), status=EITHER, score=0),
+    "ast_transformer": dict(files=lambda root: _student(square_extra=AST_TRANSFORMER), status=EITHER, score=0),
+    "pre_run_cell_leak": dict(files=lambda root: _student(square_extra=PRE_RUN_HOOK, square=RIGHT_SQUARE), status=EITHER,
+                              score=2),
+    "showtraceback": dict(files=lambda root: _student(square_extra=SHOWTRACEBACK), status=EITHER, score=0),
     "patch_checks": dict(files=lambda root: _student(square_extra=PATCH_CHECKS,
                                                     square="def square(x):\n    return x + x if isinstance(x, np.ndarray) else x * x"),
-                         status="flagged", text="helpers.checks"),
-    "patch_builtins": dict(files=lambda root: _student(total_extra=PATCH_BUILTINS), status="flagged", text="builtins"),
+                         status=EITHER, score=0),
+    "patch_builtins": dict(files=lambda root: _student(total_extra=PATCH_BUILTINS), status=EITHER, score=0),
     "rebind_global": dict(files=lambda root: _student(total_extra=REBIND_GLOBAL,
                                                      total="def total(xs):\n    return float(xs[0]) if len(xs) else 0.0"),
-                          status="flagged", text="data"),
-    "meta_path_hook": dict(files=lambda root: _student(square_extra=META_PATH), status="flagged", text="meta_path"),
-    "settrace": dict(files=lambda root: _student(square_extra=SETTRACE), status="flagged", text="trace"),
-    "kernel_patch": dict(files=lambda root: _student(square_extra=KERNEL_PATCH), status="flagged", text="machinery"),
-    "class_patch": dict(files=lambda root: _student(square_extra=CLASS_PATCH), status="flagged", text="machinery"),
+                          status=EITHER, score=0),
+    "meta_path_hook": dict(files=lambda root: _student(square_extra=META_PATH), status=EITHER, score=0),
+    "settrace": dict(files=lambda root: _student(square_extra=SETTRACE), status=EITHER, score=0),
+    "kernel_patch": dict(files=lambda root: _student(square_extra=KERNEL_PATCH), status=EITHER, score=0),
+    "class_patch": dict(files=lambda root: _student(square_extra=CLASS_PATCH), status=EITHER, score=0),
     "duplicate_answer": dict(files=lambda root: _dup_answer(), status="flagged", text="copies"),
+    "lying_objects": dict(files=lambda root: _student(square=LIARS), status=EITHER, score=0),
+    "builtins_dict": dict(files=lambda root: _student(square_extra=BUILTINS_DICT), status=EITHER, score=0),
+    "ctypes_float_eq": dict(files=lambda root: _student(square_extra=CTYPES_EQ), status=EITHER, score=0),
+    "audit_hook_leak": dict(files=lambda root: _audit_leak(), status=EITHER, score=5),
+    "mutated_fixture": dict(files=lambda root: _student(total_extra=MUTATE_FIXTURE, square=RIGHT_SQUARE,
+                                                       total="def total(xs):\n    return float(xs[0]) if len(xs) else 0.0"),
+                            status=EITHER, score=2),
+    "trace_skips_checks": dict(files=lambda root: _student(square_extra=TRACE_SKIP), status=EITHER, score=0),
+    "forged_records": dict(files=lambda root: _student(square_extra=FORGE_RECORDS), status=EITHER, score=0),
+    "swallowed_errors": dict(files=lambda root: _student(square_extra=SWALLOW), status=EITHER, score=0),
+    "honest_scratch_name": dict(files=lambda root: _student(square=RIGHT_SQUARE + "\n" + SCRATCH, total=RIGHT_TOTAL),
+                                status="graded", score=5),
     # --- sandbox and limits
     "snoop_and_tamper": dict(files=lambda root: _student(square_extra=SNOOP.format(root=root), square=RIGHT_SQUARE,
                                                          total=RIGHT_TOTAL), status="graded", score=5),
@@ -380,6 +492,12 @@ CASES = {
     "cells_reordered": dict(files=lambda root: _reordered(), status="graded", score=5, text="reordered"),
     "duplicate_cell_ids": dict(files=lambda root: _dup_ids(), status="graded", score=5, text="duplicate"),
     "enormous_file": dict(files=lambda root: _enormous(), status="failed", score=None, text="too large"),
+    # --- one submission must not stop the class (issue 13, class 2)
+    "deeply_nested_json": dict(files=lambda root: _deeply_nested(), status="failed", score=None, text="RecursionError"),
+    "forty_thousand_cells": dict(files=lambda root: _many_cells(), status="failed", score=None, text="40008 cells"),
+    "non_utf8_file_name": dict(files=lambda root: _non_utf8_name(), status="graded", score=5, text="not valid UTF-8"),
+    "bad\udcffname": dict(files=lambda root: {f"{LESSON}.ipynb": nbfile(answered())}, status="failed", score=None,
+                          text="not a valid student id"),
 }
 BASELINES = ["right", "wrong", "partial", "untouched"]
 
