@@ -30,22 +30,28 @@ from pathlib import Path
 
 from helpers._importorder import quiet_env
 
-ROOT = Path(os.environ.get("DLSBS_COURSE_ROOT") or Path(__file__).resolve().parent.parent).resolve()
-CONFIG_DIR = Path(__file__).resolve().parent  # grading/nbgrader_config.py lives here
-SOLUTIONS = ROOT / "solutions"
-LESSONS = ROOT / "lessons"
-GRADING = ROOT / "grading"
-SUBMITTED = GRADING / "submitted"
-AUTOGRADED = GRADING / "autograded"
-FEEDBACK = GRADING / "feedback"
-ARCHIVE = GRADING / "archive"
-GRADEBOOK = GRADING / "gradebook.db"
+from .paths import CONFIG_DIR, LESSON_RE, Course
+
+# Old module attributes (course.ROOT, course.SUBMITTED, ...), looked up on each access from Course.current().
+_PATHS = {"ROOT": "root", "SOLUTIONS": "solutions", "LESSONS": "lessons_dir", "GRADING": "grading",
+          "SUBMITTED": "submitted", "AUTOGRADED": "autograded", "FEEDBACK": "feedback", "ARCHIVE": "archive",
+          "GRADEBOOK": "gradebook"}
+
+
+def __getattr__(name: str):
+    if name in _PATHS:
+        return getattr(Course.current(), _PATHS[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _c() -> Course:
+    return Course.current()
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3", "file_extension": ".py",
                  "mimetype": "text/x-python", "codemirror_mode": {"name": "ipython", "version": 3},
                  "nbconvert_exporter": "python"}
-_LESSON_RE = re.compile(r"^\d\d_[a-z0-9_]+$")
+_LESSON_RE = LESSON_RE
 
 
 class CourseError(SystemExit):
@@ -60,9 +66,7 @@ class CourseError(SystemExit):
 
 def lessons() -> list[str]:
     """Lesson ids (folder names under solutions/), in order."""
-    if not SOLUTIONS.is_dir():
-        return []
-    return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and _LESSON_RE.match(p.name))
+    return _c().lessons()
 
 
 def resolve(lesson: str | None) -> list[str]:
@@ -77,15 +81,15 @@ def resolve(lesson: str | None) -> list[str]:
 
 
 def source_py(lesson: str) -> Path:
-    return SOLUTIONS / lesson / f"{lesson}.py"
+    return _c().source_py(lesson)
 
 
 def source_ipynb(lesson: str) -> Path:
-    return SOLUTIONS / lesson / f"{lesson}.ipynb"
+    return _c().source_ipynb(lesson)
 
 
 def release_ipynb(lesson: str) -> Path:
-    return LESSONS / lesson / f"{lesson}.ipynb"
+    return _c().release_ipynb(lesson)
 
 
 def env() -> dict:
@@ -94,7 +98,7 @@ def env() -> dict:
     # nbgrader shells out to `alembic` and `jupyter`: make the course's .venv come first on PATH.
     e["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), e.get("PATH", "")])
     e["JUPYTER_CONFIG_PATH"] = os.pathsep.join(filter(None, [str(CONFIG_DIR), e.get("JUPYTER_CONFIG_PATH", "")]))
-    e["DLSBS_COURSE_ROOT"] = str(ROOT)
+    e["DLSBS_COURSE_ROOT"] = str(_c().root)
     quiet_env(e)
     e.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     e.setdefault("MPLBACKEND", "agg")
@@ -104,7 +108,7 @@ def env() -> dict:
 def nbgrader(*args: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
     # `python -m nbgrader` with this interpreter: works without .venv/bin on PATH (no `nbgrader` script lookup)
     cmd = [sys.executable, "-m", "nbgrader", *args]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env(), text=True, capture_output=True)
+    proc = subprocess.run(cmd, cwd=_c().root, env=env(), text=True, capture_output=True)
     if check and proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
         raise CourseError(f"`nbgrader {' '.join(args)}` failed:\n{tail}")
@@ -177,23 +181,23 @@ def build(lesson: str, verbose: bool = True) -> bool:
     if not py.exists():  # notebook-only lesson: create its text twin
         jupytext.write(nbformat.read(ipynb, as_version=4), py, fmt="py:percent")
         if verbose:
-            print(f"  wrote {py.relative_to(ROOT)} from the notebook")
+            print(f"  wrote {py.relative_to(_c().root)} from the notebook")
     fresh = notebook_from_py(py)
     if ipynb.exists():
         try:
             current = nbformat.read(ipynb, as_version=4)
         except Exception as exc:
-            raise CourseError(f"{ipynb.relative_to(ROOT)} is not a readable notebook ({exc}); "
+            raise CourseError(f"{ipynb.relative_to(_c().root)} is not a readable notebook ({exc}); "
                               f"delete it and rerun: it will be rebuilt from {py.name}") from None
         if _cells_key(current) != _cells_key(fresh) and ipynb.stat().st_mtime > py.stat().st_mtime + 1:
             # The notebook was edited after the text source: keep the notebook's edits.
             jupytext.write(current, py, fmt="py:percent")
             fresh = notebook_from_py(py)
             if verbose:
-                print(f"  {ipynb.relative_to(ROOT)} was newer: updated {py.name} from it")
+                print(f"  {ipynb.relative_to(_c().root)} was newer: updated {py.name} from it")
     changed = _write_nb(fresh, ipynb)
     if verbose and changed:
-        print(f"  built {ipynb.relative_to(ROOT)}")
+        print(f"  built {ipynb.relative_to(_c().root)}")
     return changed
 
 
@@ -218,7 +222,7 @@ def generate(lesson: str, dest_root: Path | None = None, db: bool = True):
     if not db:
         args.append("--no-db")
     nbgrader(*args)
-    out = (dest_root or LESSONS) / lesson
+    out = (dest_root or _c().lessons_dir) / lesson
     if not out.is_dir():
         raise CourseError(f"nbgrader did not write {out}")
     _postprocess_release(out)
@@ -229,9 +233,9 @@ def release(lesson: str | None = None) -> None:
     for name in resolve(lesson):
         print(f"[{name}]")
         build(name)
-        before = _snapshot(LESSONS / name)
+        before = _snapshot(_c().lessons_dir / name)
         generate(name)
-        after = _snapshot(LESSONS / name)
+        after = _snapshot(_c().lessons_dir / name)
         print(f"  released lessons/{name}/ ({'changed' if before != after else 'unchanged'})")
 
 
@@ -254,7 +258,7 @@ def stale(lesson: str | None = None) -> list[str]:
                 out.append(f"{name}: solutions/{name}/{name}.ipynb is out of sync with {name}.py")
                 continue
             gen = generate(name, dest_root=Path(tmp), db=False)
-            if _snapshot(gen) != _snapshot(LESSONS / name):
+            if _snapshot(gen) != _snapshot(_c().lessons_dir / name):
                 out.append(f"{name}: lessons/{name}/ differs from what the source generates")
     return out
 
@@ -276,7 +280,7 @@ print("@@RESULT@@" + json.dumps(Validator(config=cfg).validate(sys.argv[1])))
 def validate_notebook(path: Path, invert: bool = False) -> dict:
     """Run nbgrader's Validator on one notebook in a fresh kernel; returns its result dict."""
     proc = subprocess.run([sys.executable, "-c", _VALIDATE, str(path), "invert" if invert else "normal"],
-                          cwd=ROOT, env=env(), text=True, capture_output=True)
+                          cwd=_c().root, env=env(), text=True, capture_output=True)
     marker = [line for line in proc.stdout.splitlines() if line.startswith("@@RESULT@@")]
     if proc.returncode != 0 or not marker:
         raise CourseError(f"nbgrader could not validate {path}:\n{(proc.stdout + proc.stderr)[-3000:]}")
@@ -304,9 +308,10 @@ def validate(lesson: str | None = None, released: bool = False) -> bool:
 
 
 def submitted_students(lesson: str) -> list[str]:
-    if not SUBMITTED.is_dir():
+    submitted = _c().submitted
+    if not submitted.is_dir():
         return []
-    return sorted(p.name for p in SUBMITTED.iterdir() if (p / lesson).is_dir())
+    return sorted(p.name for p in submitted.iterdir() if (p / lesson).is_dir())
 
 
 def ensure_gradebook(lesson: str):
@@ -349,16 +354,17 @@ def scores(lesson: str) -> dict:
     from nbgrader.api import Gradebook
 
     out = {}
-    with Gradebook(f"sqlite:///{GRADEBOOK}") as gb:
+    with Gradebook(f"sqlite:///{_c().gradebook}") as gb:
         for sub in gb.assignment_submissions(lesson):
             out[sub.student.id] = (sub.score, sub.max_score)
     return out
 
 
 def export(path: str = "grading/grades.csv") -> Path:
-    dest = (ROOT / path) if not os.path.isabs(path) else Path(path)
+    root = _c().root
+    dest = (root / path) if not os.path.isabs(path) else Path(path)
     nbgrader("export", f"--to={dest}")
-    print(f"grades written to {dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest}")
+    print(f"grades written to {dest.relative_to(root) if dest.is_relative_to(root) else dest}")
     return dest
 
 

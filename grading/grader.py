@@ -43,11 +43,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import course, judge
+from .paths import HIDDEN_BEGIN, HIDDEN_END, Course
 from .sandbox import Limits, Sandbox, SandboxError, capabilities, missing_protections, protections
 from .sandbox_probe import SETUP_CODE, describe, diff, parse_result, probe_code
 
 GRADER_VERSION = "2"
-HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MAX_NOTEBOOK_BYTES = 20 << 20
 MAX_FILES_BYTES = 50 << 20
 MAX_FILES = 200
@@ -55,11 +55,11 @@ MAX_RESTARTS = 2
 
 
 def cache_dir() -> Path:
-    return course.GRADING / ".grader-cache"
+    return Course.current().cache
 
 
 def results_dir(lesson: str) -> Path:
-    return cache_dir() / "results" / lesson
+    return Course.current().results_dir(lesson)
 
 
 def _atomic_write(path: Path, text: str):
@@ -284,7 +284,7 @@ def read_submission(lesson: Lesson, student: str, base_key: str = "") -> Submiss
     try:
         return _read_submission(lesson, student, base_key)
     except Exception as exc:  # RecursionError, MemoryError on a hostile file, a bug: that submission only
-        sub = Submission(shown(student), lesson.name, course.SUBMITTED / student / lesson.name)
+        sub = Submission(shown(student), lesson.name, Course.current().submitted / student / lesson.name)
         sub.failure = f"the submission could not be read ({type(exc).__name__}: {shown(str(exc))[:200]})"
         sub.key = hashlib.sha256(f"{base_key}\0unreadable\0{type(exc).__name__}".encode()).hexdigest()
         return sub
@@ -293,7 +293,7 @@ def read_submission(lesson: Lesson, student: str, base_key: str = "") -> Submiss
 def _read_submission(lesson: Lesson, student: str, base_key: str = "") -> Submission:
     import nbformat
 
-    folder = course.SUBMITTED / student / lesson.name
+    folder = Course.current().submitted / student / lesson.name
     sub = Submission(shown(student), lesson.name, folder)
     h = hashlib.sha256()
     h.update(f"{base_key or lesson.source_hash}\0".encode())
@@ -560,7 +560,7 @@ class Run:
 
     def execute(self):
         t0 = time.monotonic()
-        with Sandbox(self.files, self.limits, course_root=course.ROOT) as sb:
+        with Sandbox(self.files, self.limits, course_root=Course.current().root) as sb:
             workdir = str(sb.dir / "work")
             sb.execute(SETUP_CODE, silent=True, store_history=False, timeout=30)
             prev, st = self._probe(sb)
@@ -763,7 +763,7 @@ def reference_problems(lesson: Lesson, runs: dict, res: dict) -> list[str]:
 def reference(lesson: Lesson, limits: Limits, force: bool = False, cancel: threading.Event | None = None) -> dict:
     """Run the instructor's own solution through the grader; cached (only when it gets full marks) under
     a key covering the grader's code, helpers/, the lesson's source and release, and the limits."""
-    path = cache_dir() / "reference" / f"{lesson.name}.json"
+    path = Course.current().reference_file(lesson.name)
     key = run_key(lesson, limits)
     if path.exists() and not force:
         try:

@@ -6,7 +6,7 @@ import re
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
-BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+from .paths import HIDDEN_BEGIN as BEGIN, HIDDEN_END as END
 _REGION = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
 
 

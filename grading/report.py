@@ -86,7 +86,7 @@ def manual_grades(lesson, student: str) -> dict:
 
 
 def _first_hidden_index(lesson) -> int | None:
-    from .grader import HIDDEN_BEGIN
+    from .paths import HIDDEN_BEGIN
 
     idx = [c.index for c in lesson.tests if HIDDEN_BEGIN in c.source]
     return min(idx) if idx else None

@@ -355,7 +355,7 @@ def test_real_lesson_01(tmp_path):
     with Gradebook(f"sqlite:///{tmp_path / 'grading' / 'gradebook.db'}") as gb:
         sub = gb.find_submission(LESSON01, "right")
         assert (sub.code_score, sub.written_score) == (7, 1.5 * len(manual)) and sub.needs_manual_grade
-    from grading.grader import HIDDEN_BEGIN
+    from grading.paths import HIDDEN_BEGIN
 
     for sid in subs:
         text = (tmp_path / "grading" / "feedback" / sid / LESSON01 / f"{LESSON01}.html").read_text()

@@ -17,9 +17,7 @@ from grading import course, grader, sandbox_probe  # noqa: E402
 @pytest.fixture
 def tiny(tmp_path, monkeypatch):
     corpus.write_course(tmp_path)
-    monkeypatch.setattr(course, "SOLUTIONS", tmp_path / "solutions")
-    monkeypatch.setattr(course, "LESSONS", tmp_path / "lessons")
-    monkeypatch.setattr(course, "SUBMITTED", tmp_path / "grading" / "submitted")
+    monkeypatch.setenv("DLSBS_COURSE_ROOT", str(tmp_path))  # Course.current() is looked up on every call
     return grader.Lesson(corpus.LESSON)
 
 
@@ -205,7 +203,7 @@ def test_cache_key_covers_code_limits_and_sources(tiny, tmp_path):
     repo = tmp_path / "repo"
     for d in ("grading", "helpers"):
         (repo / d).mkdir(parents=True)
-        for f in (course.ROOT.parent if False else Path(grader.__file__).resolve().parent.parent / d).glob("*.py"):
+        for f in (Path(grader.__file__).resolve().parent.parent / d).glob("*.py"):
             shutil.copy(f, repo / d / f.name)
     k1 = grader.code_fingerprint(repo)
     (repo / "helpers" / "checks.py").write_text((repo / "helpers" / "checks.py").read_text() + "\n# changed\n")
