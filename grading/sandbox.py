@@ -2,8 +2,10 @@
 
 One :class:`Sandbox` = one kernel for one submission.  When the grader runs as root on Linux with
 `bubblewrap <https://github.com/containers/bubblewrap>`_ installed (Debian package ``bubblewrap``;
-the course's CI and grading machines) every protection below is active; elsewhere the sandbox
-degrades explicitly and :func:`capabilities` / :func:`missing_protections` say what is missing.
+the course's CI and grading machines) every protection below is active.  As root without a working
+``bwrap`` a sandbox refuses to start (:class:`SandboxError`; ``DLSBS_UNSANDBOXED=1`` overrides, for
+trusted notebooks only).  Not as root (a laptop) it degrades explicitly: :func:`capabilities` and
+:func:`missing_protections` say what is missing.
 
 * **Own user.** The kernel runs as a uid/gid of its own (``61000+``, no login, no groups),
   allocated under a lock so two concurrent sandboxes — even from two grader processes — never
@@ -435,7 +437,7 @@ class Sandbox:
         """What the kernel sees read-only besides the system: Python, helpers, the lesson, ``keep``.
 
         Refuses (SandboxError) a path that would show the course or the repository as a whole, its
-        solutions, its grading folder's private parts or its git history.
+        solutions, its git history or its grading folder (but a ``grading/*.py`` file may be kept).
         """
         lessons = self.course_root / "lessons"
         wanted = [Path(sys.prefix), Path(sys.exec_prefix), Path(sys.base_prefix), Path(sys.base_exec_prefix),
@@ -449,9 +451,11 @@ class Sandbox:
             if _is_within(p, Path("/usr")) or any(_is_within(p, h) for h in self.hide):
                 continue
             for root in {self.course_root, REPO}:
-                secret = [root / "solutions", root / "grading" / "submitted", root / "grading" / "gradebook.db",
-                          root / "grading" / "autograded", root / "grading" / "feedback", root / ".git"]
-                if _is_within(root, p) or any(_is_within(p, s) for s in secret):
+                # grading/ holds the gradebook, submissions, feedback and the reference run's expected
+                # values: only its code (a .py file given by name) may be shown.
+                code = p.suffix == ".py" and p.is_file() and p.parent == root / "grading"
+                if _is_within(root, p) or any(_is_within(p, root / s) for s in ("solutions", ".git")) or (
+                        _is_within(p, root / "grading") and not code):
                     raise SandboxError(f"refusing to show {p} to student code: it contains {root}'s private files")
             if p not in out:
                 out.append(p)
@@ -491,6 +495,10 @@ class Sandbox:
         from jupyter_client.connect import write_connection_file
 
         c = self.caps
+        if c["root"] and not c["namespaces"] and os.environ.get("DLSBS_UNSANDBOXED") != "1":
+            # As root the grader can isolate student code, so it must: never silently show the course.
+            raise SandboxError("student code cannot be isolated: " + "; ".join(missing_protections(c))
+                               + ". Install bubblewrap, or set DLSBS_UNSANDBOXED=1 to run trusted notebooks anyway")
         base = sandbox_base()
         base.mkdir(parents=True, exist_ok=True)
         os.chmod(base, 0o711)

@@ -339,10 +339,26 @@ def test_a_killed_grader_takes_its_sandbox_down_and_the_next_run_sweeps_it(tmp_p
 
 
 def test_a_path_that_would_show_the_course_is_refused(course):
-    for keep in ([course["root"]], [course["root"] / "solutions"], [course["root"].parent], [ROOT]):
+    (course["root"] / "grading" / ".grader-cache").mkdir()
+    for keep in ([course["root"]], [course["root"] / "solutions"], [course["root"].parent], [ROOT],
+                 [course["root"] / "grading"], [course["root"] / "grading" / ".grader-cache"],
+                 [course["root"] / "grading" / "submitted" / "bob"], [course["root"] / "grading" / "gradebook.db"],
+                 [course["root"] / ".git" / "config"]):
         with pytest.raises(SandboxError, match="refusing to show"):
             Sandbox({}, course_root=course["root"], keep=keep).readonly_paths()
+    code = ROOT / "grading" / "sandbox_launch.py"  # the grader's own code may be shown, file by file
+    assert code in Sandbox({}, course_root=course["root"], keep=[code]).readonly_paths()
     assert course["root"] / "lessons" / LESSON in Sandbox({}, course_root=course["root"], lesson=LESSON).readonly_paths()
+
+
+def test_as_root_without_namespaces_the_sandbox_refuses_to_start(course, monkeypatch):
+    monkeypatch.delenv("DLSBS_UNSANDBOXED", raising=False)
+    sb = open_sandbox(course)
+    sb.caps = {**sb.caps, "bwrap": None, "namespaces": False}
+    with pytest.raises(SandboxError, match="cannot be isolated.*apt-get install bubblewrap"):
+        with sb:
+            pass
+    assert sb.dir is None and sb.proc is None, "nothing started, nothing left"
 
 
 # ----------------------------------------------------------------------------- benchmark (not a test)
