@@ -1,3 +1,3 @@
-from .course import main
+from .cli import main
 
 raise SystemExit(main())

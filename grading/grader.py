@@ -28,618 +28,27 @@ manual scores already entered are kept).
 """
 from __future__ import annotations
 
-import ast
 import concurrent.futures as cf
 import hashlib
 import json
 import os
-import re
-import secrets
 import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import course, judge
-from .paths import HIDDEN_BEGIN, HIDDEN_END, Course
-from .sandbox import Limits, Sandbox, SandboxError, capabilities, missing_protections, protections
-from .sandbox_probe import SETUP_CODE, describe, diff, parse_result, probe_code
-
-GRADER_VERSION = "2"
-MAX_NOTEBOOK_BYTES = 20 << 20
-MAX_FILES_BYTES = 50 << 20
-MAX_FILES = 200
-MAX_RESTARTS = 2
-
-
-def cache_dir() -> Path:
-    return Course.current().cache
-
-
-def results_dir(lesson: str) -> Path:
-    return Course.current().results_dir(lesson)
-
-
-def _atomic_write(path: Path, text: str):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-# ----------------------------------------------------------------------------- the lesson
-
-
-@dataclass
-class SourceCell:
-    index: int
-    cell_type: str
-    kind: str                     # "instructor" | "solution" | "test" | "manual" | "markdown"
-    source: str                   # instructor source (full hidden tests, solutions)
-    release_source: str           # what students see (stubs, no hidden tests)
-    grade_id: str | None = None
-    cell_id: str | None = None
-    points: float = 0.0
-    loads: set = field(default_factory=set)       # test cells: names read before the cell assigns them
-    stores: set = field(default_factory=set)      # names the cell binds
-
-
-class Lesson:
-    """The instructor source of one lesson, as the grader uses it."""
-
-    def __init__(self, name: str):
-        import nbformat
-
-        self.name = name
-        self.source_path = course.source_ipynb(name)
-        self.release_path = course.release_ipynb(name)
-        raw = self.source_path.read_bytes()
-        self.source_hash = hashlib.sha256(raw).hexdigest()
-        nb = nbformat.reads(raw.decode(), as_version=4)
-        rel_raw = self.release_path.read_bytes() if self.release_path.exists() else b""
-        self.release_hash = hashlib.sha256(rel_raw).hexdigest()
-        rel = nbformat.reads(rel_raw.decode(), as_version=4) if rel_raw else None
-        rel_by_gid = {}
-        rel_by_id = {}
-        if rel is not None:
-            for c in rel.cells:
-                gid = c.metadata.get("nbgrader", {}).get("grade_id")
-                if gid:
-                    rel_by_gid[gid] = c.source
-                if c.get("id"):
-                    rel_by_id[c["id"]] = c.source
-        self.cells: list[SourceCell] = []
-        for i, c in enumerate(nb.cells):
-            md = c.metadata.get("nbgrader", {})
-            gid = md.get("grade_id")
-            if c.cell_type == "code" and md.get("solution"):
-                kind = "solution"
-            elif c.cell_type == "code" and md.get("grade"):
-                kind = "test"
-            elif c.cell_type == "markdown" and md.get("solution") and md.get("grade"):
-                kind = "manual"
-            elif c.cell_type == "code":
-                kind = "instructor"
-            else:
-                kind = "markdown"
-            release = rel_by_gid.get(gid) if gid else None
-            if release is None:
-                release = rel_by_id.get(c.get("id"), c.source)
-            if kind == "test" and HIDDEN_BEGIN in release:  # never trust a release that leaked
-                release = _strip_hidden(release)
-            sc = SourceCell(i, c.cell_type, kind, c.source, release, gid, c.get("id"),
-                            float(md.get("points", 0) or 0))
-            if kind == "test":
-                sc.loads = _free_names(c.source)
-            if c.cell_type == "code":
-                sc.stores = _stored_names(c.source)
-            self.cells.append(sc)
-        self.tests = [c for c in self.cells if c.kind == "test"]
-        self.solutions = {c.grade_id: c for c in self.cells if c.kind in ("solution", "manual")}
-        self.max_auto = sum(c.points for c in self.tests)
-        self.max_manual = sum(c.points for c in self.cells if c.kind == "manual")
-        self.hidden_lines = set()
-        for c in self.tests:
-            for m in re.finditer(re.escape(HIDDEN_BEGIN) + r"(.*?)" + re.escape(HIDDEN_END), c.source, re.S):
-                for line in m.group(1).splitlines():
-                    s = line.strip()
-                    if len(s) >= 8:
-                        self.hidden_lines.add(s)
-        self.test_loads = set().union(*[c.loads for c in self.tests]) if self.tests else set()
-        self.answer_names = set().union(*[judge.defined_names(c.source) for c in self.cells if c.kind == "solution"])
-        self.analysis = {c.grade_id: judge.analyse(c.source, self.answer_names) for c in self.tests}
-
-    def scrub(self, text: str) -> str:
-        """Remove any line that quotes hidden-test source."""
-        if not text or not self.hidden_lines:
-            return text
-        out = []
-        for line in text.splitlines(keepends=True):
-            if any(h in line for h in self.hidden_lines):
-                out.append("[hidden test line removed]\n")
-            else:
-                out.append(line)
-        return "".join(out)
-
-    def exercise_of(self, test_gid: str) -> str:
-        for gid in sorted(self.solutions, key=len, reverse=True):
-            if test_gid.startswith(f"{gid}_test"):
-                return gid
-        return test_gid
-
-
-def _strip_hidden(src: str) -> str:
-    return re.sub(re.escape(HIDDEN_BEGIN) + r".*?" + re.escape(HIDDEN_END) + r"\n?", "", src, flags=re.S)
-
-
-def _stored_names(src: str) -> set:
-    try:
-        tree = ast.parse(src)
-    except SyntaxError:
-        return set()
-    out = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
-    out |= {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    for n in tree.body:
-        if isinstance(n, (ast.Import, ast.ImportFrom)):
-            out |= {(a.asname or a.name).split(".")[0] for a in n.names}
-    return out
-
-
-def _free_names(src: str) -> set:
-    """Names a test cell reads before (or without) assigning them itself: the inputs it takes from
-    earlier cells.  A student reusing a name the test assigns first (``out``, ``m``) changes nothing."""
-    try:
-        tree = ast.parse(src)
-    except SyntaxError:
-        return set(re.findall(r"\b[A-Za-z_]\w*\b", src))
-    assigned: set = set()
-    free: set = set()
-    for stmt in tree.body:
-        stores = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            stores.add(stmt.name)
-            inner = {a.arg for a in ast.walk(stmt) if isinstance(a, ast.arg)}
-        else:
-            inner = set()
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            stores |= {(a.asname or a.name).split(".")[0] for a in stmt.names}
-        loads = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-        loop_targets = set()
-        for n in ast.walk(stmt):
-            if isinstance(n, (ast.For, ast.comprehension)):
-                loop_targets |= {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
-            elif isinstance(n, ast.withitem) and n.optional_vars is not None:
-                loop_targets |= {t.id for t in ast.walk(n.optional_vars) if isinstance(t, ast.Name)}
-            elif isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
-                pass
-        free |= loads - assigned - inner - loop_targets - (stores if not isinstance(stmt, ast.AugAssign) else set())
-        assigned |= stores
-    return free
-
-
-# ----------------------------------------------------------------------------- reading a submission
-
-
-@dataclass
-class Submission:
-    student: str
-    lesson: str
-    folder: Path
-    notebook: object = None          # nbformat NotebookNode or None
-    files: dict = field(default_factory=dict)   # relative path -> bytes (for the sandbox)
-    notes: list = field(default_factory=list)
-    flags: list = field(default_factory=list)
-    failure: str | None = None
-    key: str = ""
-
-
-_MODULE_NAMES: set | None = None
-
-
-def module_names() -> set:
-    global _MODULE_NAMES
-    if _MODULE_NAMES is None:
-        import pkgutil
-
-        names = set(sys.stdlib_module_names) | set(sys.builtin_module_names)
-        names |= {m.name for m in pkgutil.iter_modules()}
-        names |= {"helpers", "grading", "sitecustomize", "usercustomize"}
-        _MODULE_NAMES = names
-    return _MODULE_NAMES
-
-
-def _shadow_name(rel: Path) -> str | None:
-    top = rel.parts[0]
-    stem = top.split(".")[0]
-    if len(rel.parts) > 1 or top.endswith((".py", ".pyc", ".pyd", ".so", ".pth")) or "." not in top:
-        if stem in module_names():
-            return stem
-    if top.endswith(".pth"):
-        return top
-    return None
-
-
-STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}")
-MAX_CELLS = 10_000
-
-
-def shown(name) -> str:
-    """A file or folder name as printable text (names that are not valid UTF-8 are escaped)."""
-    if isinstance(name, Path):
-        name = name.as_posix()
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
-
-
-def result_name(student: str) -> str:
-    """The results file of a student id (ids that are not valid get a stable, safe name)."""
-    if STUDENT_ID.fullmatch(student):
-        return student
-    return "invalid-" + hashlib.sha256(os.fsencode(student)).hexdigest()[:16]
-
-
-def read_submission(lesson: Lesson, student: str, base_key: str = "") -> Submission:
-    """Read one submission; never raises: any problem becomes ``failure`` (with a reason)."""
-    try:
-        return _read_submission(lesson, student, base_key)
-    except Exception as exc:  # RecursionError, MemoryError on a hostile file, a bug: that submission only
-        sub = Submission(shown(student), lesson.name, Course.current().submitted / student / lesson.name)
-        sub.failure = f"the submission could not be read ({type(exc).__name__}: {shown(str(exc))[:200]})"
-        sub.key = hashlib.sha256(f"{base_key}\0unreadable\0{type(exc).__name__}".encode()).hexdigest()
-        return sub
-
-
-def _read_submission(lesson: Lesson, student: str, base_key: str = "") -> Submission:
-    import nbformat
-
-    folder = Course.current().submitted / student / lesson.name
-    sub = Submission(shown(student), lesson.name, folder)
-    h = hashlib.sha256()
-    h.update(f"{base_key or lesson.source_hash}\0".encode())
-    if not STUDENT_ID.fullmatch(student):
-        sub.failure = (f"the folder name {shown(student)!r} is not a valid student id (letters, digits and _.@+-, "
-                       f"at most 64): rename grading/submitted/{shown(student)}/")
-        sub.key = h.hexdigest()
-        return sub
-    if not folder.is_dir():
-        sub.failure = f"no folder grading/submitted/{student}/{lesson.name}/"
-        sub.key = h.hexdigest()
-        return sub
-    try:  # what collect noted on this submission (links it did not follow, files it left out, ...)
-        from .collect import collect_notes
-
-        sub.notes += [shown(n) for n in collect_notes(lesson.name, student)]
-    except Exception:
-        pass
-    expected = f"{lesson.name}.ipynb"
-    entries = []
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts):
-            if p.is_file() and ".ipynb_checkpoints" not in rel.parts:
-                sub.notes.append(f"ignored hidden file {shown(rel)}")
-            continue
-        if p.is_symlink():
-            sub.notes.append(f"ignored symbolic link {shown(rel)}")
-            continue
-        if shown(rel) != rel.as_posix():
-            sub.notes.append(f"ignored {shown(rel)}: its name is not valid UTF-8")
-            continue
-        if p.is_file():
-            entries.append((rel, p))
-    notebooks = [(rel, p) for rel, p in entries if rel.suffix == ".ipynb" and len(rel.parts) == 1]
-    chosen = None
-    names = [rel.name for rel, _ in notebooks]
-    if expected in names:
-        chosen = folder / expected
-        extra = [n for n in names if n != expected]
-        if extra:
-            sub.notes.append(f"extra notebook(s) ignored: {', '.join(extra)}")
-    elif len(notebooks) == 1:
-        chosen = notebooks[0][1]
-        sub.notes.append(f"notebook was renamed to {names[0]} (expected {expected}); graded it")
-    elif not notebooks:
-        sub.failure = f"missing notebook: {expected} is not in the submission"
-    else:
-        sub.failure = f"missing notebook: {expected} is not in the submission, and it has several others " \
-                      f"({', '.join(names)}): rename the one to grade"
-    total = 0
-    for rel, p in entries:
-        size = p.stat().st_size
-        h.update(os.fsencode(rel) + f"\0{size}\0".encode())
-        if p == chosen:
-            if size > MAX_NOTEBOOK_BYTES:
-                sub.failure = f"notebook is too large ({size / 2**20:.1f} MB > {MAX_NOTEBOOK_BYTES >> 20} MB limit)"
-                h.update(b"too-large")
-                continue
-            h.update(p.read_bytes())
-            continue
-        if rel.suffix == ".ipynb" or rel.name == "timestamp.txt":
-            continue
-        shadow = _shadow_name(rel)
-        if shadow:
-            sub.notes.append(f"ignored {rel.as_posix()}: it would shadow the module '{shadow}'")
-            continue
-        if total + size > MAX_FILES_BYTES or len(sub.files) >= MAX_FILES:
-            sub.notes.append(f"ignored {rel.as_posix()}: submission files over the {MAX_FILES_BYTES >> 20} MB limit")
-            continue
-        data = p.read_bytes()
-        h.update(data)
-        total += size
-        sub.files[rel.as_posix()] = data
-    sub.key = h.hexdigest()
-    if sub.failure or chosen is None:
-        return sub
-    raw = chosen.read_bytes()
-    try:
-        obj = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        sub.failure = "notebook is not UTF-8 text"
-        return sub
-    except json.JSONDecodeError as exc:
-        sub.failure = f"notebook is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-        return sub
-    if not isinstance(obj, dict) or "cells" not in obj and "worksheets" not in obj:
-        sub.failure = "file is JSON but not a notebook (no cells)"
-        return sub
-    major = obj.get("nbformat")
-    cells = obj.get("cells") if major == 4 else None
-    if isinstance(cells, list) and len(cells) > MAX_CELLS:
-        sub.failure = f"notebook has {len(cells)} cells (the limit is {MAX_CELLS}): is it the lesson's notebook?"
-        return sub
-    if major not in (3, 4):
-        sub.failure = f"unsupported notebook format nbformat={major!r} (need 4; open and save it in JupyterLab)"
-        return sub
-    try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
-    except Exception as exc:
-        sub.failure = f"notebook could not be read: {type(exc).__name__}: {str(exc)[:200]}"
-        return sub
-    if major == 3:
-        sub.notes.append("old notebook format (nbformat 3) converted to 4")
-    raw_ids = [c.get("id") for c in obj.get("cells", []) if isinstance(c, dict) and isinstance(c.get("id"), str)]
-    counts: dict = {}
-    for i in raw_ids:  # linear: a notebook of 40k cells must not take quadratic time
-        counts[i] = counts.get(i, 0) + 1
-    dups = sorted(i for i, n in counts.items() if n > 1)
-    if dups:
-        sub.notes.append(f"duplicate cell ids in the submission: {', '.join(map(str, dups[:5]))}")
-    ks = (obj.get("metadata") or {}).get("kernelspec") or {}
-    if ks.get("name") not in (None, "python3") or ks.get("language") not in (None, "python"):
-        sub.notes.append(f"kernelspec {ks.get('name')!r} ignored: graded with the course's Python 3 kernel")
-    sub.notebook = nb
-    return sub
-
-
-# ----------------------------------------------------------------------------- the run plan
-
-
-@dataclass
-class Step:
-    key: tuple                    # (source cell index, k): k > 0 for cells the student added
-    kind: str                     # "instructor" | "student" | "test"
-    code: str
-    cell: SourceCell
-
-
-def plan(lesson: Lesson, sub: Submission) -> tuple[list[Step], dict]:
-    """Steps to run, and the student's answers by grade id (for feedback)."""
-    nb = sub.notebook
-    by_gid: dict[str, list] = {}
-    by_id: dict[str, list] = {}
-    src_ids = {c.cell_id for c in lesson.cells}
-    src_gids = {c.grade_id for c in lesson.cells if c.grade_id}
-    ids_seen: dict = {}
-    order = []
-    extras_after: dict[str, list] = {}
-    anchor = None
-    dropped_extra = 0
-    src_by_id = {s.cell_id: s for s in lesson.cells}
-    instructor_sources = {c.source for c in lesson.cells if c.kind in ("instructor", "test")} | \
-                         {c.release_source for c in lesson.cells if c.kind in ("instructor", "test")}
-    for pos, c in enumerate(nb.cells):
-        md = c.get("metadata", {})
-        gid = (md.get("nbgrader") or {}).get("grade_id")
-        cid = c.get("id")
-        if cid:
-            ids_seen[cid] = ids_seen.get(cid, 0) + 1
-        tags = md.get("tags") or []
-        if any(t in ("skip-execution", "raises-exception", "skip", "remove-cell", "remove-input") for t in tags):
-            sub.notes.append(f"ignored execution tags {tags} on a cell")
-        if gid in src_gids:
-            by_gid.setdefault(gid, []).append(c)
-            order.append(gid)
-            if gid in lesson.solutions:
-                anchor = gid
-        elif cid in src_ids:
-            by_id.setdefault(cid, []).append(c)
-            sc = src_by_id[cid]
-            if sc.kind in ("solution", "manual"):
-                anchor = sc.grade_id
-        elif c.get("cell_type") == "code" and c.get("source", "") in instructor_sources:
-            continue  # an instructor cell that lost its id (old format, repaired ids): restored anyway
-        elif c.get("cell_type") == "code" and c.get("source", "").strip():
-            if anchor is not None:
-                extras_after.setdefault(anchor, []).append(c)
-            else:
-                dropped_extra += 1
-    expected_order = [c.grade_id for c in lesson.cells if c.grade_id]
-    seen_order = list(dict.fromkeys(order))
-    if seen_order != [g for g in expected_order if g in seen_order]:
-        sub.notes.append("graded cells were reordered: run in the instructor's order")
-    if dropped_extra:
-        sub.notes.append(f"{dropped_extra} code cell(s) added before the first answer were not run")
-    answers: dict[str, str] = {}
-    steps: list[Step] = []
-    for sc in lesson.cells:
-        if sc.kind == "instructor":
-            steps.append(Step((sc.index, 0), "instructor", sc.source, sc))
-        elif sc.kind == "test":
-            cands = by_gid.get(sc.grade_id, []) + by_id.get(sc.cell_id, [])
-            if not cands:
-                sub.notes.append(f"test cell '{sc.grade_id}' was missing from the submission: restored")
-            elif any(c.get("source", "") != sc.release_source for c in cands):
-                sub.notes.append(f"test cell '{sc.grade_id}' was edited: restored from the instructor source")
-            steps.append(Step((sc.index, 0), "test", sc.source, sc))
-        elif sc.kind in ("solution", "manual"):
-            cands = by_gid.get(sc.grade_id, [])
-            if not cands:
-                cands = by_id.get(sc.cell_id, [])
-            if len(cands) > 1:
-                sub.flags.append(f"{len(cands)} copies of answer cell '{sc.grade_id}': graded the last one")
-            if cands:
-                text = cands[-1].get("source", "")
-                if cands[-1].get("cell_type") != sc.cell_type:
-                    sub.notes.append(f"answer cell '{sc.grade_id}' changed type to {cands[-1].get('cell_type')}")
-                    text = text if sc.kind == "manual" else ""
-            else:
-                text = sc.release_source
-                sub.notes.append(f"answer cell '{sc.grade_id}' is missing from the submission: graded as unanswered")
-            answers[sc.grade_id] = text
-            if sc.kind == "solution":
-                steps.append(Step((sc.index, 0), "student", text, sc))
-                for k, extra in enumerate(extras_after.get(sc.grade_id, []), start=1):
-                    steps.append(Step((sc.index, k), "student", extra.get("source", ""), sc))
-    return steps, answers
-
-
-# ----------------------------------------------------------------------------- running
-
-
-@dataclass
-class StepRecord:
-    key: tuple
-    kind: str
-    status: str
-    outputs: list
-    seconds: float
-    changes: list = field(default_factory=list)
-    records: list = field(default_factory=list)   # check records sent during this step (test cells)
-    ename: str | None = None                      # the error's type, if the cell raised
-
-
-class Run:
-    """One pass of a plan through one sandbox (a kill ends the pass)."""
-
-    def __init__(self, lesson: Lesson, steps: list[Step], files: dict, limits: Limits, skip: dict,
-                 time_left: float, cancel: threading.Event | None = None):
-        self.lesson, self.steps, self.files, self.skip = lesson, steps, files, skip
-        self.cancel = cancel
-        self.limits = Limits(**{**limits.__dict__, "notebook_timeout": max(time_left, 1.0)})
-        self.records: list[StepRecord] = []
-        self.killed: tuple | None = None          # (step key, status)
-        self.canary_failures: list[str] = []
-        self.probe_failures: list[str] = []
-        self.elapsed = 0.0
-
-    def _probe(self, sb: Sandbox):
-        nonce = secrets.token_hex(8)
-        code, ue = probe_code(nonce)
-        r = sb.execute(code, silent=True, store_history=False, user_expressions=ue, timeout=60)
-        if r.killed:
-            return None, r.status
-        return parse_result(r.reply, nonce), r.status
-
-    def _canary(self, sb: Sandbox) -> str | None:
-        a, b = secrets.randbelow(10**6), secrets.randbelow(10**6)
-        nonce = secrets.token_hex(6)
-        code = f"print({a} + {b})\nraise AssertionError({nonce!r})\n"
-        r = sb.execute(code, silent=False, store_history=False, timeout=30)
-        if r.killed:
-            return None
-        text = "".join(o.get("text", "") for o in r.outputs if o.get("output_type") == "stream" and o["name"] == "stdout")
-        errs = [o for o in r.outputs if o.get("output_type") == "error"]
-        ok = (str(a + b) in text and r.status == "error" and (r.reply or {}).get("status") == "error"
-              and any(e.get("ename") == "AssertionError" and nonce in e.get("evalue", "") for e in errs))
-        return None if ok else "a canary cell that must fail (and print) did not: execution machinery tampered with"
-
-    def execute(self):
-        t0 = time.monotonic()
-        with Sandbox(self.files, self.limits, course_root=Course.current().root) as sb:
-            workdir = str(sb.dir / "work")
-            sb.execute(SETUP_CODE, silent=True, store_history=False, timeout=30)
-            prev, st = self._probe(sb)
-            if prev is None:
-                raise SandboxError(f"integrity probe failed before any student code ran ({st}): {sb.log_tail()}")
-            for step in self.steps:
-                if step.key in self.skip:
-                    code = f"raise RuntimeError({('skipped by the grader: ' + self.skip[step.key])!r})"
-                else:
-                    code = step.code
-                if step.kind == "test":
-                    reason = self._canary(sb)
-                    if reason and reason not in self.canary_failures:
-                        self.canary_failures.append(reason)
-                if not sb.alive():
-                    self.killed = (step.key, "died")
-                    break
-                if self.cancel is not None and self.cancel.is_set():
-                    raise Cancelled()
-                r = sb.execute(code, silent=False, store_history=step.kind != "test")
-                checks, outputs = judge.split_records(r.outputs)
-                err = next((o for o in outputs if o.get("output_type") == "error"), None)
-                rec = StepRecord(step.key, step.kind, r.status, outputs, r.seconds,
-                                 records=checks if step.kind == "test" else [],
-                                 ename=str(err.get("ename", ""))[:100] if err else None)
-                self.records.append(rec)
-                if r.killed:
-                    self.killed = (step.key, r.status)
-                    break
-                snap, st = self._probe(sb)
-                if snap is None:
-                    if st in ("ok", "error"):
-                        self.probe_failures.append(f"integrity probe failed after cell {step.key[0]} "
-                                                   f"({step.kind}): probe result missing or forged")
-                        break
-                    self.killed = (step.key, st)
-                    break
-                rec.changes = sorted(diff(prev, snap, workdir))
-                if step.kind == "student":  # only names a test reads before assigning them matter
-                    rec.changes = [c for c in rec.changes
-                                   if not (c.startswith("global:") and c[8:] not in self.lesson.test_loads)]
-                else:  # a lesson or test cell rebinding its own names (a student may have used them too)
-                    rec.changes = [c for c in rec.changes
-                                   if not (c.startswith("global:") and c[8:] in step.cell.stores)]
-                prev = snap
-        self.elapsed = time.monotonic() - t0
-        return self
-
-
-class Cancelled(Exception):
-    """The grading of the lesson was stopped (the reference run failed)."""
-
-
-def execute_plan(lesson: Lesson, steps: list[Step], files: dict, limits: Limits,
-                 cancel: threading.Event | None = None) -> dict:
-    """Run with restarts: a killed cell is replaced by a failing stub and the notebook re-run."""
-    skip: dict = {}
-    kills: list = []
-    t_end = time.monotonic() + limits.notebook_timeout
-    canary, probe_fail = [], []
-    while True:
-        run = Run(lesson, steps, files, limits, skip, t_end - time.monotonic(), cancel).execute()
-        canary += [c for c in run.canary_failures if c not in canary]
-        probe_fail += [p for p in run.probe_failures if p not in probe_fail]
-        if run.killed is None or run.probe_failures:
-            break
-        key, status = run.killed
-        kills.append((key, status))
-        if status == "notebook_timeout" or len(kills) > MAX_RESTARTS or time.monotonic() >= t_end - 1:
-            break
-        skip[key] = _KILL_TEXT.get(status, status)
-    return {"records": run.records, "kills": kills, "canary": canary, "probe_failures": probe_fail,
-            "complete": run.killed is None and not run.probe_failures}
-
-
-_KILL_TEXT = {"timeout": "it exceeded the per-cell time limit", "memory": "it exceeded the memory limit",
-              "output_limit": "it produced more output than allowed", "died": "the kernel died while it ran",
-              "notebook_timeout": "the notebook exceeded its total time limit"}
-
+from .defaults import DEFAULT_CELL_TIMEOUT, DEFAULT_MEMORY_GIB, DEFAULT_NOTEBOOK_TIMEOUT  # noqa: F401
+from .lesson import Lesson, SourceCell, _free_names, _stored_names, _strip_hidden  # noqa: F401 (re-exported)
+from .paths import HIDDEN_BEGIN, HIDDEN_END, Course  # noqa: F401
+from .plan import Step, plan
+from .results import (GRADER_VERSION, _atomic_write, all_results, cache_dir, load_result,  # noqa: F401
+                      make_result, results_dir)
+from .run import _KILL_TEXT, Cancelled, StepRecord, execute_plan  # noqa: F401
+from .sandbox import Limits, SandboxError, missing_protections, protections
+from .sandbox_probe import describe
+from .submission import (MAX_CELLS, STUDENT_ID, Submission, read_submission, result_name, shown)  # noqa: F401
 
 # ----------------------------------------------------------------------------- scoring
 
@@ -794,19 +203,14 @@ def reference(lesson: Lesson, limits: Limits, force: bool = False, cancel: threa
 
 def grade_submission(lesson: Lesson, sub: Submission, ref, limits: Limits, cancel: threading.Event | None = None) -> dict:
     """Grade one read submission; returns the result record (never raises for student problems)."""
-    base = {"student": sub.student, "lesson": lesson.name, "key": sub.key, "grader": GRADER_VERSION,
-            "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "max_auto": lesson.max_auto,
-            "max_manual": lesson.max_manual, "notes": list(dict.fromkeys(sub.notes)), "flags": list(sub.flags),
-            "protections": protections()}
     if sub.failure:
-        return {**base, "status": "failed", "reason": sub.failure, "score": None, "tests": []}
+        return make_result(lesson, sub, "failed", reason=sub.failure)
     steps, answers = plan(lesson, sub)
-    base["notes"] = list(dict.fromkeys(sub.notes))
     t0 = time.monotonic()
     try:
         res = execute_plan(lesson, steps, sub.files, limits, cancel)
     except SandboxError as exc:
-        return {**base, "status": "error", "reason": f"grader infrastructure: {exc}", "score": None, "tests": []}
+        return make_result(lesson, sub, "error", reason=f"grader infrastructure: {exc}")
     ref = ref() if callable(ref) else ref  # the reference run may still be running in the pool
     if not ref.get("ok"):
         raise Cancelled()
@@ -823,7 +227,7 @@ def grade_submission(lesson: Lesson, sub: Submission, ref, limits: Limits, cance
                 text += f" '{cell.grade_id}')" if cell.grade_id else ")"
                 if text not in flags:
                     flags.append(text)
-    notes = list(base["notes"])
+    notes = list(dict.fromkeys(sub.notes))
     for key, status in res["kills"]:
         cell = next(c for c in lesson.cells if c.index == key[0])
         label = f"'{cell.grade_id}'" if cell.grade_id else f"#{key[0]}"
@@ -833,9 +237,9 @@ def grade_submission(lesson: Lesson, sub: Submission, ref, limits: Limits, cance
     status = "flagged" if flags else "graded"
     outputs = {f"{r.key[0]}.{r.key[1]}": {"kind": r.kind, "status": r.status, "outputs": _clip(r.outputs),
                                            "seconds": round(r.seconds, 3)} for r in res["records"]}
-    return {**base, "status": status, "reason": "; ".join(flags[:6]) if flags else "", "flags": flags,
-            "notes": notes, "score": score, "tests": tests, "answers": answers, "outputs": outputs,
-            "seconds": round(time.monotonic() - t0, 2)}
+    return make_result(lesson, sub, status, reason="; ".join(flags[:6]) if flags else "", flags=flags, notes=notes,
+                       score=score, tests=tests, answers=answers, outputs=outputs, protections=protections(),
+                       seconds=round(time.monotonic() - t0, 2))
 
 
 def _clip(outputs: list, limit: int = 200_000) -> list:
@@ -853,30 +257,6 @@ def _clip(outputs: list, limit: int = 200_000) -> list:
 # ----------------------------------------------------------------------------- the whole class
 
 
-def load_result(lesson: str, student: str) -> dict | None:
-    p = results_dir(lesson) / f"{result_name(student)}.json"
-    try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def all_results(lesson: str) -> list[dict]:
-    d = results_dir(lesson)
-    out = []
-    if d.is_dir():
-        for p in sorted(d.glob("*.json")):
-            try:
-                out.append(json.loads(p.read_text()))
-            except ValueError:
-                pass
-    return out
-
-
-#: the one default per limit (the CLI's help, ``grade`` and ``doctor`` use these)
-DEFAULT_CELL_TIMEOUT = 180.0
-DEFAULT_NOTEBOOK_TIMEOUT = 900.0
-DEFAULT_MEMORY_GIB = 4.0
 #: reading and planning one submission (it is linear in the notebook's size, which is capped)
 READ_TIMEOUT = 120.0
 
@@ -1018,11 +398,10 @@ def _grade_one(lesson: Lesson, sid: str, base_key: str, force: bool, ref, limits
     except Cancelled:
         return None
     except Exception as exc:  # a problem with this submission (or a grader bug) must not stop the class
-        return {"student": sub.student, "file": result_name(sid), "lesson": lesson.name, "key": sub.key, "status": "failed",
-                "reason": f"the grader could not process this submission ({type(exc).__name__}: "
-                          f"{shown(str(exc))[:300]})", "score": None, "tests": [],
-                "notes": [shown(traceback.format_exc()[-1500:])], "flags": [], "max_auto": lesson.max_auto,
-                "max_manual": lesson.max_manual, "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        return make_result(lesson, sub, "failed", file=result_name(sid),
+                           reason=f"the grader could not process this submission ({type(exc).__name__}: "
+                                  f"{shown(str(exc))[:300]})",
+                           notes=list(sub.notes) + [shown(traceback.format_exc()[-1500:])])
 
 
 #: exit status of ``grade`` (documented in the CLI's help and the README)

@@ -212,7 +212,8 @@ def _html(nb) -> str:
 def regenerate_feedback(lesson_name: str, log=print) -> int:
     """Rewrite every graded student's feedback page from the stored result and the gradebook's manual
     scores and comments (run after grading written answers in Formgrader).  Returns how many."""
-    from .grader import Lesson, all_results
+    from .lesson import Lesson
+    from .results import all_results
 
     lesson = Lesson(lesson_name)
     n = 0
@@ -234,7 +235,7 @@ def write_feedback(lesson, result: dict, manual: dict | None = None) -> Path | N
         if line in text or html.escape(line) in text:
             raise RuntimeError("feedback would contain hidden-test source; not written")
     dest = course.FEEDBACK / result["student"] / lesson.name / f"{lesson.name}.html"
-    from .grader import _atomic_write
+    from .results import _atomic_write
 
     _atomic_write(dest, text)
     return dest
@@ -265,7 +266,7 @@ def write_autograded(lesson, result: dict) -> Path | None:
                                          "grade": c.kind in ("test", "manual"), "solution": c.kind in ("solution", "manual")}
         nb.cells.append(cell)
     dest = course.AUTOGRADED / result["student"] / lesson.name / f"{lesson.name}.ipynb"
-    from .grader import _atomic_write
+    from .results import _atomic_write
 
     _atomic_write(dest, nbf.writes(nb))
     return dest
@@ -318,7 +319,7 @@ def _row(r: dict) -> dict:
 
 
 def export_csv(dest: Path | None = None) -> Path:
-    from .grader import all_results
+    from .results import all_results
 
     dest = dest or course.GRADING / "reports" / "grades.csv"
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -329,7 +330,7 @@ def export_csv(dest: Path | None = None) -> Path:
     w = csv.DictWriter(buf, fieldnames=FIELDS)
     w.writeheader()
     w.writerows(rows)
-    from .grader import _atomic_write
+    from .results import _atomic_write
 
     _atomic_write(dest, buf.getvalue())
     return dest
@@ -348,7 +349,7 @@ def lesson_report(lesson) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .grader import _atomic_write, all_results
+    from .results import _atomic_write, all_results
 
     results = all_results(lesson.name)
     out = course.GRADING / "reports" / lesson.name
@@ -430,6 +431,6 @@ td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:left}}</style></head>
 
 
 def summary_json(lesson_name: str) -> str:
-    from .grader import all_results
+    from .results import all_results
 
     return json.dumps([_row(r) for r in all_results(lesson_name)], indent=1)

@@ -141,10 +141,10 @@ class TestHub:
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=hdrs)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as r:
-                self.last_headers = dict(r.headers)
+                self.last_headers = r.headers
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
-            self.last_headers = dict(e.headers)
+            self.last_headers = e.headers
             return e.code, e.read().decode()
 
     def user_token(self, user: str) -> str:
