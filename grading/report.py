@@ -204,7 +204,10 @@ def _html(nb) -> str:
     from nbconvert import HTMLExporter
 
     url = mathjax_url()
-    exp = HTMLExporter(template_name="classic", mathjax_url=url or "about:blank")
+    # nothing from a CDN: the page needs no require.js/jQuery/mermaid (no widgets, no diagrams)
+    exp = HTMLExporter(template_name="classic", mathjax_url=url or "about:blank", require_js_url="about:blank",
+                       jquery_url="about:blank", mermaid_js_url="about:blank", mermaid_layout_elk_js_url="about:blank",
+                       jupyter_widgets_base_url="about:blank")
     body, _ = exp.from_notebook_node(nb)
     return body
 

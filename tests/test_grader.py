@@ -355,6 +355,15 @@ def test_real_lesson_01(tmp_path):
     with Gradebook(f"sqlite:///{tmp_path / 'grading' / 'gradebook.db'}") as gb:
         sub = gb.find_submission(LESSON01, "right")
         assert (sub.code_score, sub.written_score) == (7, 1.5 * len(manual)) and sub.needs_manual_grade
+        gid = manual[0].name
+        gb.find_comment(gid, LESSON01, LESSON01, "right").manual_comment = "Good point about consent."
+        gb.db.commit()
+    # after manual grading, `grading feedback` rewrites the feedback with the instructor's scores and comments
+    fb_cli = subprocess.run([sys.executable, "-m", "grading", "feedback", "01"], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "DLSBS_COURSE_ROOT": str(tmp_path)}, timeout=300)
+    assert fb_cli.returncode == 0, fb_cli.stdout + fb_cli.stderr
+    page = (tmp_path / "grading" / "feedback" / "right" / LESSON01 / f"{LESSON01}.html").read_text()
+    assert "1.5 / " in page and "Good point about consent." in page and "not graded yet" not in page
     from grading.paths import HIDDEN_BEGIN
 
     for sid in subs:
