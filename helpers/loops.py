@@ -25,6 +25,7 @@ import difflib
 import html
 import inspect
 import io
+import re
 import textwrap
 import tokenize
 import types
@@ -291,6 +292,28 @@ def _highlight_lines(lines: list) -> list:
     return [ln or "&nbsp;" for ln in out[: len(lines)]]
 
 
+_DOT = '<span style="color: #666">.</span>'  # Pygments' attribute dot (default style, inline)
+
+
+def _break_between_tokens(line_html: str) -> str:
+    """Let a highlighted line wrap after ``(``/``[`` and before an attribute's ``.``, besides its spaces.
+
+    Long dotted names (``keras.losses.SparseCategoricalCrossentropy(from_logits=True)``) have no space to
+    wrap at; without these ``<wbr>`` a narrow column would overflow or break inside a name.  Brackets
+    outside any ``<span>`` are punctuation (strings and numbers are always inside one).
+    """
+    out, depth = [], 0
+    for part in re.split(r"(<[^>]+>)", line_html.replace(_DOT, "<wbr>" + _DOT)):
+        if part.startswith("<span"):
+            depth += 1
+        elif part.startswith("</span"):
+            depth -= 1
+        elif not part.startswith("<") and depth == 0:
+            part = part.replace("(", "(<wbr>").replace("[", "[<wbr>")
+        out.append(part)
+    return "".join(out)
+
+
 def _tidy_continuations(lines: list) -> list:
     """Re-indent the continuation lines of long calls to 4 spaces past their statement (narrow columns)."""
     depth_at_start, depth = [], 0
@@ -336,14 +359,19 @@ def render_code(fn, previous=None, title: str = "", highlight: bool = True) -> s
             caption += f" · <span style='color:#cf222e'>−{removed} removed</span>"
     caption += "</span>"
     rows = []
-    for i, ln in enumerate(_highlight_lines(_tidy_continuations([ln[indent:] for ln in lines]))):
+    tidy = _tidy_continuations([ln[indent:] for ln in lines])
+    for i, (raw, ln) in enumerate(zip(tidy, _highlight_lines(tidy))):
         style = _ADDED if i in changed_set else _SAME
-        # wrap long lines with a hanging indent, so every line stays visible in a narrow column
-        rows.append(f"<div style='{style};padding-left:2.2em;text-indent:-1.9em'>{ln}</div>")
+        # A line too long for its column wraps only between tokens (never inside a name, number or string),
+        # and its continuation is indented 4 characters past the line's own indentation.
+        lead = len(raw) - len(raw.lstrip())
+        ln = _break_between_tokens(ln[lead:] if ln.startswith(" " * lead) else ln)
+        rows.append(f"<div style='{style};padding-left:calc(0.4em + {lead + 4}ch);text-indent:-4ch'>{ln}</div>")
     code = "".join(rows)
-    return (f"<div style='flex:1;min-width:0;margin:0 6px'>{caption}"
-            f"<div style='font-family:monospace;font-size:11px;white-space:pre-wrap;word-break:break-all;"
-            f"line-height:1.35;border:1px solid #ddd;border-radius:4px;padding:4px 0'>{code}</div></div>")
+    return (f"<div style='flex:1 1 300px;min-width:0;margin:0 6px 8px'>{caption}"
+            f"<div style='font-family:monospace;font-size:11px;white-space:pre-wrap;word-break:normal;"
+            f"overflow-wrap:normal;overflow-x:auto;line-height:1.35;border:1px solid #ddd;border-radius:4px;"
+            f"padding:4px 0'>{code}</div></div>")
 
 
 class StepView:
@@ -395,7 +423,8 @@ class StepView:
         note = "" if k else ("<div style='color:#555;margin:2px 6px'>The first step: nothing to compare with "
                              "yet.</div>")
         self.shown = (step, tuple(shown))
-        return note + "<div style='display:flex;align-items:flex-start'>" + "".join(cols) + "</div>"
+        # side by side while each column gets at least 300 px; below that the columns wrap onto new rows
+        return note + "<div style='display:flex;flex-wrap:wrap;align-items:flex-start'>" + "".join(cols) + "</div>"
 
     def __call__(self, step, version=None, highlight: bool = True):
         from IPython.display import HTML, display

@@ -97,6 +97,75 @@ def test_step_view_renders_and_highlights():
         view.render("c")
 
 
+def _wide(model, X_train, y_train, X_valid, y_valid):
+    """Long dotted names and long calls, as the lesson's Keras and PyTorch columns have."""
+    model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(0.1, decay_steps=100)),  # noqa: F821
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])  # noqa: F821
+    for epoch in range(EPOCHS):
+        with torch.no_grad():  # noqa: F821
+            for xb, yb in valid_dl:  # noqa: F821
+                valid_loss += F.cross_entropy(preds, yb, reduction="sum").item() + (preds.argmax(dim=1) == yb).sum().item()  # noqa: F821
+    return model.fit(X_train, y_train, validation_data=(X_valid, y_valid), epochs=EPOCHS, batch_size=64, verbose=2,
+                     callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=2)])  # noqa: F821
+
+
+# Where a rendered code line wraps: the character before each break, and the one after.
+_BREAKS_JS = """() => Array.from(document.querySelectorAll('.col-code > div')).map(row => {
+    const walker = document.createTreeWalker(row, NodeFilter.SHOW_TEXT); const chars = [];
+    for (let n = walker.nextNode(); n; n = walker.nextNode())
+        for (let i = 0; i < n.length; i++) { const r = document.createRange(); r.setStart(n, i); r.setEnd(n, i + 1);
+            const rect = r.getClientRects()[0]; if (rect) chars.push([n.data[i], rect.top]); }
+    const breaks = [];
+    for (let i = 1; i < chars.length; i++) if (chars[i][1] > chars[i - 1][1] + 2) breaks.push(chars[i - 1][0] + chars[i][0]);
+    return breaks; })"""
+
+
+@pytest.mark.browser
+@pytest.mark.xdist_group("browser")
+@pytest.mark.parametrize("width", [1290, 700])
+def test_step_view_never_breaks_a_token_in_chromium(tmp_path, width):
+    """Issue 15: at 1400 px the three columns wrapped code mid-token. Now a line wraps only between tokens,
+    no column overflows, and below ~3 x 300 px the columns move onto new rows instead of shrinking."""
+    from browser.browser_lab import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT
+
+    try:
+        from playwright import sync_api as pw_api
+    except ImportError as exc:  # never skip: say how to install (playwright is pinned in requirements.lock)
+        pytest.fail(f"the Python package `playwright` is not installed ({exc}).\n{INSTALL_HINT}", pytrace=False)
+
+    view = loops.StepView({"a": {"x": _sample, "y": _sample, "z": _sample},
+                           "b": {"x": _wide, "y": _sample_changed, "z": _wide}})
+    page_html = tmp_path / "view.html"
+    code_box = "font-family:monospace;font-size:11px"
+    page_html.write_text("<html><body style='margin:0;font-family:sans-serif'>"
+                         f"<div id='area' style='width:{width}px'>"
+                         + view.render("b").replace(f"<div style='{code_box}", f"<div class='col-code' style='{code_box}")
+                         + "</div></body></html>")
+    with pw_api.sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        except Exception as exc:  # never skip: say how to install
+            pytest.fail(f"could not start {CHROMIUM}: {exc}\n{INSTALL_HINT}", pytrace=False)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(page_html.as_uri())
+            breaks = [b for row in page.evaluate(_BREAKS_JS) for b in row]
+            overflow = page.evaluate("() => Array.from(document.querySelectorAll('.col-code'))"
+                                     ".map(e => e.scrollWidth - e.clientWidth)")
+            tops = page.evaluate("() => Array.from(document.querySelectorAll('.col-code'))"
+                                 ".map(e => Math.round(e.getBoundingClientRect().top))")
+        finally:
+            browser.close()
+    assert len(overflow) == 3 and max(overflow) <= 1, f"a column overflows: {overflow}"
+    assert breaks, "the long lines wrap in these columns"
+    bad = [b for b in breaks if not (b[0] in " ([" or b[1] == ".")]
+    assert not bad, f"lines broken inside a token: {bad}"
+    if width >= 1290:
+        assert len(set(tops)) == 1, f"three columns side by side at {width} px: {tops}"
+    else:
+        assert len(set(tops)) > 1, f"the columns move onto new rows at {width} px: {tops}"
+
+
 # --------------------------------------------------------------------------- the lesson (slow)
 
 
@@ -251,3 +320,180 @@ def test_measuring_is_not_hand_typed():
     assert "measured = loops.measure(VARIANTS)" in src
     assert textwrap.dedent("""\
         grad_code = {"fastai": loops.count_lines(GradNorms),""") in src
+
+
+# --------------------------------------------------------------------------- the exercises grade fairly (slow)
+
+
+def _cell(grade_id: str) -> str:
+    nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
+    return next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _grade(live, solution_id: str, answer: str | None) -> dict:
+    """Run the exercise's visible tests, then all its tests (visible + hidden), on ``answer``.
+
+    Returns ``{"visible": None or the error, "all": None or the error}``. ``answer`` replaces the solution
+    cell (None: the lesson's own solution); the solution is restored afterwards.
+    """
+    tests = _cell(f"{solution_id}_tests")
+    visible = tests.split("### BEGIN HIDDEN TESTS")[0]
+    assert visible != tests, f"{solution_id}_tests has hidden tests"
+    verdict = {}
+    live.exec(answer if answer is not None else _cell(solution_id))
+    try:
+        for part, code in (("visible", visible), ("all", tests)):
+            try:
+                live.exec(code)
+                verdict[part] = None
+            except AssertionError as e:
+                verdict[part] = str(e)
+    finally:
+        live.exec(_cell(solution_id))
+    return verdict
+
+
+def _check_failure(verdict: str | None, *needles: str):
+    assert verdict is not None, "a wrong answer passed the tests"
+    first = verdict.splitlines()[0]
+    assert first.startswith("CheckError"), f"the test failed with a crash, not a check: {first}"
+    for needle in needles:
+        assert needle in verdict, f"{needle!r} not in the failure message: {verdict[:600]}"
+
+
+_FASTAI_STOP = '''
+class StopAtAccuracy(Callback):
+    order = Recorder.order + 1
+
+    def __init__(self, target):
+        self.target, self.stopped_epoch = target, None
+
+    def after_epoch(self):
+        acc = {lookup}
+        if acc >= self.target:
+            self.stopped_epoch = self.epoch
+            raise CancelFitException()
+'''
+
+_FASTAI_BY_NAME = {
+    "solution": None,
+    "dict-of-names": "dict(zip(self.recorder.metric_names[1:], self.recorder.values[-1]))['accuracy']",
+    "learner-metrics": "next(m.value for m in self.learn.metrics if m.name == 'accuracy')",
+}
+_FASTAI_BY_POSITION = {"index-2": "self.recorder.values[-1][2]", "last-column": "self.recorder.values[-1][-1]"}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+@pytest.mark.parametrize("lookup", list(_FASTAI_BY_NAME.values()), ids=list(_FASTAI_BY_NAME))
+def test_fastai_stop_passes_every_name_based_answer(lesson, lookup):
+    verdict = _grade(lesson(NAME), "fastai_stop", None if lookup is None else _FASTAI_STOP.format(lookup=lookup))
+    assert verdict == {"visible": None, "all": None}, verdict
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+@pytest.mark.parametrize("lookup", list(_FASTAI_BY_POSITION.values()), ids=list(_FASTAI_BY_POSITION))
+def test_fastai_stop_hidden_tests_catch_a_hard_coded_column(lesson, lookup):
+    """Issue 15: the hidden test put accuracy where the visible one has it; now both orders are tried."""
+    verdict = _grade(lesson(NAME), "fastai_stop", _FASTAI_STOP.format(lookup=lookup))
+    assert verdict["visible"] is None, "a hard-coded column passes the visible test (accuracy is the only metric)"
+    _check_failure(verdict["all"], "metrics=", "by its name")
+
+
+_KERAS_STOP = '''
+class KerasStopAtAccuracy(keras.callbacks.Callback):
+    def __init__(self, target):
+        super().__init__()
+        self.target, self.stopped_epoch = target, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if {lookup} >= self.target:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+'''
+
+_KERAS_BY_NAME = {"solution": None, "plain-key": 'logs["val_accuracy"]'}
+_KERAS_WRONG = {  # the two positions are val_accuracy's when accuracy is the only metric
+    "position": "list(logs.values())[2]",
+    "position-from-end": "list(logs.values())[-2]",
+    "training-accuracy": 'logs["accuracy"]',
+}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+@pytest.mark.parametrize("lookup", list(_KERAS_BY_NAME.values()), ids=list(_KERAS_BY_NAME))
+def test_keras_stop_passes_every_name_based_answer(lesson, lookup):
+    verdict = _grade(lesson(NAME), "keras_stop", None if lookup is None else _KERAS_STOP.format(lookup=lookup))
+    assert verdict == {"visible": None, "all": None}, verdict
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+@pytest.mark.parametrize("lookup", list(_KERAS_WRONG.values()), ids=list(_KERAS_WRONG))
+def test_keras_stop_hidden_tests_catch_a_position_or_the_training_accuracy(lesson, lookup):
+    verdict = _grade(lesson(NAME), "keras_stop", _KERAS_STOP.format(lookup=lookup))
+    _check_failure(verdict["all"])
+    if lookup.startswith("list("):
+        assert verdict["visible"] is None, "the hard-coded position is val_accuracy's in the visible test"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_momentum_sgd_accepts_other_reasonable_styles(lesson):
+    answer = '''
+class MomentumSGD:
+    def __init__(self, params, lr, mom=0.9):
+        self.params, self.lr, self.mom, self.state = list(params), lr, mom, {}
+
+    def step(self):
+        for p in self.params:
+            if p.grad is not None:
+                v = self.state.get(p)
+                v = p.grad.detach().clone() if v is None else v * self.mom + p.grad.detach()
+                self.state[p] = v
+                p.data.sub_(self.lr * v)
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+'''
+    assert _grade(lesson(NAME), "momentum_sgd", answer) == {"visible": None, "all": None}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_mixed_precision_is_one_call_in_both_and_the_policy_is_restored(lesson):
+    live = lesson(NAME)
+    assert "MixedPrecision" in live.eval("[type(cb).__name__ for cb in fp16_learn.cbs]")
+    assert live.eval("fp16_dtypes") == [["float16", "float32"], ["float32", "float32"]]
+    assert live.eval("fp16_out_dtype") == "float32"
+    assert live.eval("keras.mixed_precision.global_policy().name") == "float32", "the global policy is restored"
+    assert live.eval("keras_model().layers[0].compute_dtype") == "float32", "later models compute in float32"
+    assert 'keras.mixed_precision.set_global_policy("mixed_float16")' in course.source_py(NAME).read_text()
+
+
+def test_test_cells_use_checks_not_bare_asserts():
+    """The grader judges check verdicts outside the student's kernel; a bare assert is judged only inside it."""
+    nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
+    graded = 0
+    for c in nb.cells:
+        meta = c.metadata.get("nbgrader", {})
+        if c.cell_type == "code" and meta.get("grade"):
+            graded += 1
+            tree = ast.parse(c.source)
+            asserts = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+            assert not asserts, f"{meta['grade_id']}: bare assert on line(s) {asserts}; use helpers.checks"
+            last = tree.body[-1]
+            assert not (isinstance(last, ast.Expr) and not isinstance(last.value, ast.Call)), \
+                f"{meta['grade_id']}: a value as the last expression is read as partial credit"
+    assert graded == 3
+
+
+def test_exercise_prompts_say_what_is_checked():
+    nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
+    for i, c in enumerate(nb.cells):
+        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code":
+            prompt = next(p.source for p in reversed(nb.cells[:i]) if p.cell_type == "markdown")
+            assert "**What is checked:**" in prompt, c.metadata["nbgrader"]["grade_id"]
