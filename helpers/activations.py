@@ -38,8 +38,9 @@ LEAKY_SLOPE = 0.01
 
 LABELS = {"linear": "none (linear)", "sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU",
           "leaky_relu": "leaky ReLU", "gelu": "GELU", "silu": "SiLU (swish)"}
-COLORS = {"linear": "#7f7f7f", "sigmoid": "#9467bd", "tanh": "#2ca02c", "relu": "#ff7f0e",
-          "leaky_relu": "#8c564b", "gelu": "#e377c2", "silu": "#17becf"}
+#: one colour per activation, from the colour-blind-safe Okabe–Ito palette (see :mod:`helpers.plots`)
+COLORS = {"linear": "#777777", "sigmoid": "#CC79A7", "tanh": "#009E73", "relu": "#D55E00",
+          "leaky_relu": "#0072B2", "gelu": "#E69F00", "silu": "#56B4E9"}
 
 _TORCH = {
     "linear": lambda x: x,
@@ -223,8 +224,11 @@ __all__ = ["CLASSIC", "MODERN", "NAMES", "LABELS", "COLORS", "LEAKY_SLOPE", "tor
 
 
 def draw_curve(name: str, ax=None, lo: float = -5.0, hi: float = 5.0, derivative: bool = True, note: bool = True,
-               title: str | None = None):
-    """Plot an activation and (dashed) its autograd derivative on one axes."""
+               title: str | None = None, legend_loc: str = "upper left"):
+    """Plot an activation and (dashed) its autograd derivative on one axes.
+
+    ``note`` marks the largest slope with a dot and gives its value in the legend (at ``legend_loc``).
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -235,17 +239,16 @@ def draw_curve(name: str, ax=None, lo: float = -5.0, hi: float = 5.0, derivative
     color = COLORS.get(name, "C0")
     ax.plot(x, y, color=color, lw=2.2, label=f"{LABELS.get(name, name)}")
     if derivative:
-        ax.plot(x_d, dy, color=color, lw=1.6, ls="--", label="derivative (autograd)")
-        if note:
-            i = int(np.nanargmax(dy))
-            ax.plot(x_d[i], dy[i], "o", color=color, ms=4)
-            ax.annotate(f"max slope {dy[i]:.2g}", (x_d[i], dy[i]), textcoords="offset points", xytext=(6, 6),
-                        fontsize=8)
+        i = int(np.nanargmax(dy))
+        label = "derivative (autograd)" + (f"\nmax slope {dy[i]:.2g} (dot)" if note else "")
+        ax.plot(x_d, dy, color=color, lw=1.6, ls="--", label=label)
+        if note:  # the value goes in the legend, so no label crosses the curves
+            ax.plot(x_d[i], dy[i], "o", color=color, ms=5, mec="k", mew=0.6)
     ax.axhline(0, color="grey", lw=0.6)
     ax.axvline(0, color="grey", lw=0.6)
     ax.set_title(title if title is not None else LABELS.get(name, name))
     ax.set_xlabel("x")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc=legend_loc)
     return ax
 
 
@@ -280,7 +283,7 @@ def sweep_figure(runs: dict, split, acts, smooth: int = 20, title: str = ""):
         ax.set_xlabel("step")
         if j == 0:
             ax.set_ylabel("training loss")
-        ax.legend(title="valid accuracy", fontsize=8, title_fontsize=8, loc="upper right")
+        ax.legend(title="valid accuracy", loc="upper right")
         ax = axes[1, j]
         pf = fastai_side.predict_proba(runs["fastai"][act].model, pts).reshape(xx.shape)
         pk = keras_side.predict_proba(runs["keras"][act].model, pts).reshape(xx.shape)
@@ -300,21 +303,28 @@ def sweep_figure(runs: dict, split, acts, smooth: int = 20, title: str = ""):
 
 
 def grad_norm_figure(norms: dict, ax=None, title: str = "Gradient norm per layer"):
-    """``norms[framework][act]`` = per-layer gradient norms (first layer first), on a log scale."""
+    """``norms[framework][act]`` = per-layer gradient norms (first layer first), on a log scale.
+
+    Colour says the activation, marker and line style the framework (one legend entry each).
+    """
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.8))
     styles = {"fastai": dict(marker="o", ls="-", ms=7, lw=1.6, alpha=0.55),
               "keras": dict(marker="x", ls="--", ms=6, lw=1.0, mew=1.5)}
+    acts = []
     for fw, by_act in norms.items():
         for act, values in by_act.items():
             layers = np.arange(1, len(values) + 1)
-            ax.plot(layers, values, color=COLORS.get(act, None), label=f"{LABELS.get(act, act)} ({fw})",
-                    **styles.get(fw, dict(marker=".", ls=":")))
+            ax.plot(layers, values, color=COLORS.get(act, None), **styles.get(fw, dict(marker=".", ls=":")))
+            acts += [act] if act not in acts else []
+    handles = [Line2D([], [], color=COLORS.get(a, None), lw=2.5, label=LABELS.get(a, a)) for a in acts]
+    handles += [Line2D([], [], color="grey", label=fw, **styles.get(fw, dict(marker=".", ls=":"))) for fw in norms]
     ax.set_yscale("log")
     ax.set_xlabel("layer (1 = next to the input)")
     ax.set_ylabel("‖∂loss/∂W‖")
     ax.set_title(title)
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(handles=handles, ncol=2, loc="lower right")
     return ax

@@ -1,9 +1,30 @@
-"""Plots the lessons reuse: decision boundaries, functions with their derivatives, data."""
+"""Plots the lessons reuse: decision boundaries, data, image grids — and the course's look.
+
+Colours are colour-blind safe throughout: the course style (:func:`use_style`, applied by
+``helpers.setup``) cycles through the Okabe–Ito palette (:data:`OKABE_ITO`; Okabe & Ito, *Color
+Universal Design*, 2008), classes are drawn in :data:`CLASS_COLORS` (blue, orange, ...), and
+decision regions are shaded with :data:`CMAP`, which runs from the class-0 blue through white to
+the class-1 orange.
+"""
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
+from cycler import cycler
+
+#: the Okabe–Ito palette: eight colours that people with any common colour-vision deficiency can tell apart
+OKABE_ITO = {
+    "black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
+    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish purple": "#CC79A7",
+}
+#: the course's colour cycle (matplotlib's C0, C1, ...): Okabe–Ito, pale yellow last
+PALETTE = [OKABE_ITO[c] for c in ("blue", "orange", "bluish green", "vermillion", "reddish purple", "sky blue",
+                                  "black", "yellow")]
+#: colours of classes 0, 1, 2, ... in scatter plots and decision regions
+CLASS_COLORS = [OKABE_ITO[c] for c in ("blue", "orange", "bluish green", "reddish purple", "sky blue",
+                                       "vermillion", "black", "yellow")]
 
 STYLE = {
     "figure.figsize": (6, 3.6),
@@ -11,16 +32,31 @@ STYLE = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
+    "axes.prop_cycle": cycler(color=PALETTE),
     "grid.alpha": 0.3,
     "font.size": 10,
+    "legend.fontsize": 10,
+    "legend.title_fontsize": 10,
     "legend.frameon": False,
 }
 
-CMAP = "RdBu_r"
+
+@functools.lru_cache(maxsize=None)
+def _diverging_cmap():
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("course_class_0_to_1", [CLASS_COLORS[0], "#FFFFFF", CLASS_COLORS[1]])
+
+
+def __getattr__(name):
+    """``CMAP``: the probability colormap (class-0 blue → white → class-1 orange), built on first use."""
+    if name == "CMAP":
+        return _diverging_cmap()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def use_style() -> None:
-    """The course's matplotlib look (clean axes, light grid)."""
+    """The course's matplotlib look: clean axes, light grid, readable legends, colour-blind-safe colours."""
     import matplotlib as mpl
 
     mpl.rcParams.update(STYLE)
@@ -34,11 +70,26 @@ def _ax(ax, figsize=(4.2, 4)):
     return ax
 
 
+def class_colors(y) -> np.ndarray | None:
+    """One colour of :data:`CLASS_COLORS` per label of ``y`` (whole-number labels: 0, 1, ... or 0.0, 1.0);
+    ``None`` if some label is not a whole number."""
+    y = np.asarray(y, dtype=float).reshape(len(y), -1)[:, 0]
+    if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)) or (len(y) and y.min() < 0):
+        return None
+    return np.array(CLASS_COLORS)[y.astype(int) % len(CLASS_COLORS)]
+
+
 def scatter(X, y, ax=None, title: str = "", s: int = 25):
-    """2-D points coloured by class."""
+    """2-D points coloured by class (:data:`CLASS_COLORS`; continuous labels use :data:`CMAP`)."""
     ax = _ax(ax)
-    y = np.asarray(y).reshape(len(y), -1)[:, 0]
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap=CMAP, s=s, edgecolor="k", linewidth=0.5, vmin=0, vmax=max(1, y.max()))
+    X = np.asarray(X)
+    colors = class_colors(y)
+    edge = dict(edgecolor="k", linewidth=0.25 if s < 16 else 0.5)
+    if colors is not None:
+        ax.scatter(X[:, 0], X[:, 1], c=colors, s=s, **edge)
+    else:
+        y = np.asarray(y, dtype=float).reshape(len(y), -1)[:, 0]
+        ax.scatter(X[:, 0], X[:, 1], c=y, cmap=_diverging_cmap(), s=s, vmin=0, vmax=max(1, y.max()), **edge)
     ax.set_title(title)
     ax.set_aspect("equal", adjustable="datalim")
     return ax
@@ -61,24 +112,10 @@ def decision_boundary(predict: Callable, X, y, ax=None, title: str = "", n: int 
     ax = _ax(ax)
     xx, yy, pts = grid_for(X, pad=pad, n=n)
     p = np.asarray(predict(pts), dtype=float).reshape(xx.shape)
-    ax.contourf(xx, yy, p, levels=np.linspace(0, 1, 11), cmap=CMAP, alpha=0.35)
+    ax.contourf(xx, yy, p, levels=np.linspace(0, 1, 11), cmap=_diverging_cmap(), alpha=0.35)
     if np.nanmin(p) < 0.5 < np.nanmax(p):
         ax.contour(xx, yy, p, levels=[0.5], colors="k", linewidths=1.2)
     scatter(X, y, ax=ax, title=title)
-    return ax
-
-
-def function_and_derivative(fn: Callable, dfn: Callable | None = None, xs=None, ax=None, title: str = ""):
-    """Plot ``fn`` and (if given) its derivative ``dfn`` on the same axes."""
-    xs = np.linspace(-5, 5, 401) if xs is None else np.asarray(xs)
-    ax = _ax(ax, figsize=(4.5, 3.2))
-    ax.plot(xs, fn(xs), lw=2, label=title or getattr(fn, "__name__", "f"))
-    if dfn is not None:
-        ax.plot(xs, dfn(xs), lw=1.5, ls="--", label="derivative")
-    ax.axhline(0, color="grey", lw=0.6)
-    ax.axvline(0, color="grey", lw=0.6)
-    ax.set_title(title or getattr(fn, "__name__", ""))
-    ax.legend()
     return ax
 
 

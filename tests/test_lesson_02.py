@@ -105,6 +105,89 @@ def test_time_forward_backward_returns_milliseconds(act):
         act.time_forward_backward("jax", "relu")
 
 
+# --------------------------------------------------------------------------- helpers.plots: the course's colours (fast)
+
+
+def _hex(color) -> str:
+    from matplotlib.colors import to_hex
+
+    return to_hex(color).upper()
+
+
+def test_course_style_uses_a_colour_blind_safe_palette_and_readable_legends():
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    okabe_ito = {"#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
+    assert set(plots.OKABE_ITO.values()) == okabe_ito
+    with matplotlib.rc_context():
+        plots.use_style()
+        cycle = [_hex(c) for c in matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]]
+        assert set(cycle) <= okabe_ito and len(set(cycle)) >= 6, cycle
+        fig, ax = plt.subplots()
+        line, = ax.plot([0, 1], [0, 1], label="a line")
+        assert _hex(line.get_color()) == plots.PALETTE[0] == plots.OKABE_ITO["blue"]  # C0 is Okabe-Ito blue
+        legend = ax.legend()
+        assert legend.get_texts()[0].get_fontsize() >= 10
+        plt.close(fig)
+
+
+def test_class_colours_and_the_probability_colormap_agree():
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]])
+    for y in (np.array([0, 1, 1]), np.array([[0.0], [1.0], [1.0]])):  # class ids or a float target column
+        ax = plots.scatter(X, y)
+        colors = [_hex(c) for c in ax.collections[0].get_facecolors()]
+        assert colors == [plots.CLASS_COLORS[0], plots.CLASS_COLORS[1], plots.CLASS_COLORS[1]]
+        plt.close(ax.figure)
+    assert plots.class_colors(np.array([0.0, 0.5])) is None  # not class labels: the colormap is used
+    ax = plots.scatter(X, np.array([0.0, 0.5, 1.0]))
+    assert ax.collections[0].get_array().tolist() == [0.0, 0.5, 1.0] and ax.collections[0].cmap is plots.CMAP
+    plt.close(ax.figure)
+    cmap = plots.CMAP
+    assert _hex(cmap(0.0)) == plots.CLASS_COLORS[0] and _hex(cmap(1.0)) == plots.CLASS_COLORS[1]
+    assert np.allclose(cmap(0.5)[:3], 1, atol=0.01)  # white in the middle: p = 0.5 is undecided
+    ax = plots.decision_boundary(lambda P: (P[:, 0] > 1).astype(float), X, np.array([0, 1, 1]), n=20)
+    assert ax.collections and not hasattr(plots, "function_and_derivative")
+    plt.close(ax.figure)
+
+
+def test_activation_figures_put_values_in_readable_legends(act):
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    with matplotlib.rc_context():
+        plots.use_style()
+        ax = act.draw_curve("sigmoid")
+        texts = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert any("max slope 0.25" in t for t in texts), texts
+        assert not ax.texts, "no free-floating labels that can cross the curves"
+        assert min(t.get_fontsize() for t in ax.get_legend().get_texts()) >= 10
+        plt.close(ax.figure)
+        norms = {"fastai": {"sigmoid": [1e-6, 1e-3, 1.0], "relu": [0.1, 0.1, 0.1]},
+                 "keras": {"sigmoid": [1e-6, 1e-3, 1.0], "relu": [0.1, 0.1, 0.1]}}
+        ax = act.grad_norm_figure(norms)
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert labels == ["sigmoid", "ReLU", "fastai", "keras"]  # colour = activation, marker = framework
+        assert min(t.get_fontsize() for t in ax.get_legend().get_texts()) >= 10
+        plt.close(ax.figure)
+    assert all(_hex(c) in set(plots.OKABE_ITO.values()) | {"#777777"} for c in act.COLORS.values())
+
+
 # --------------------------------------------------------------------------- the lesson's claims (slow)
 
 
@@ -258,3 +341,272 @@ def test_explorer_redraws_for_depth_and_activation(lesson):
     assert live.eval("explorer.last_error") is None
     assert live.eval("len(activations.deep_grad_norms(5, 'gelu', X_batch, y_batch))") == 6
     live.exec("explorer.controls['depth'].value = 10; explorer.controls['act'].value = 'sigmoid'")
+
+
+# --------------------------------------------------------------------------- fair exercises (slow)
+#
+# Each exercise's test cell (visible and hidden parts) is run in the live lesson kernel against other
+# answers: answers that follow the prompt in another reasonable style must pass, answers that break what
+# the prompt asks must fail, with a message that says so. The lesson's own answers are restored after.
+
+
+def _cell(grade_id: str) -> str:
+    import nbformat
+
+    from grading import course
+
+    nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
+    return next(c.source for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _visible(source: str) -> str:
+    return source.split("### BEGIN HIDDEN TESTS")[0]
+
+
+def _verdict(live, answer: str, test_id: str, solution_id: str, visible_only: bool = False) -> str:
+    """"pass", or "<error>: <message>" of what the test cell raised, for `answer` (code defining the
+    exercise's functions). Only the message counts: not the traceback, which quotes the test's source."""
+    tests = _cell(test_id)
+    tests = _visible(tests) if visible_only else tests
+    run = ("try:\n"
+           f"    exec(compile({tests!r}, '<test cell>', 'exec'), globals())\n"
+           "    print('@@pass')\n"
+           "except Exception as _err:\n"
+           "    print('@@' + type(_err).__name__ + ': ' + str(_err).replace(chr(10), ' | '))\n")
+    try:
+        live.exec(answer)
+        outputs = live.exec(run)
+    finally:
+        live.exec(_cell(solution_id))  # the lesson's own answer again
+    stderr = [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"]
+    stdout = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")
+    verdict = [line[2:] for line in stdout.splitlines() if line.startswith("@@")][-1]
+    return f"stderr: {stderr}" if verdict == "pass" and stderr else verdict
+
+
+ACTIVATIONS_IN_OTHER_STYLES = {
+    "masks and a sigmoid-based tanh": """
+def sigmoid(x):
+    x = np.asarray(x, dtype=float)
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1 / (1 + np.exp(-x[pos]))
+    out[~pos] = np.exp(x[~pos]) / (1 + np.exp(x[~pos]))
+    return out
+
+def tanh(x):
+    return 2 * sigmoid(2 * np.asarray(x)) - 1
+
+def relu(x):
+    out = np.array(x, dtype=float)
+    out[out < 0] = 0
+    return out
+""",
+    "np.where, ints kept as ints": """
+def sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+def tanh(x):
+    return np.tanh(x)
+
+def relu(x):
+    return np.where(x > 0, x, 0)
+""",
+    "logaddexp and a product": """
+def sigmoid(x):
+    return np.exp(-np.logaddexp(0, -x))
+
+def tanh(x):
+    return np.tanh(x)
+
+def relu(x):
+    return x * (x > 0)
+""",
+}
+
+WRONG_ACTIVATIONS = {
+    "the naive sigmoid overflows": ("""
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+""", "expected no warning"),
+    "relu changes its input in place": ("""
+def relu(x):
+    x[x < 0] = 0
+    return x
+""", "expected x to be left unchanged"),
+    "an integer array truncates the sigmoid": ("""
+def sigmoid(x):
+    out = np.zeros_like(x)
+    e = np.exp(-np.abs(x))
+    out[...] = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return out
+""", "sigmoid of the integers"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_activation_exercise_accepts_any_style_and_rejects_what_the_prompt_rules_out(lesson):
+    live = lesson(NAME)
+    for style, answer in ACTIVATIONS_IN_OTHER_STYLES.items():
+        assert _verdict(live, answer, "activations_tests", "activations") == "pass", style
+    for what, (answer, message) in WRONG_ACTIVATIONS.items():
+        verdict = _verdict(live, answer, "activations_tests", "activations", visible_only=True)
+        assert verdict != "pass" and message in verdict, f"{what}: the visible test said {verdict!r}"
+    assert _verdict(live, "", "activations_tests", "activations") == "pass"  # the lesson's answer, restored
+
+
+DERIVATIVES_IN_OTHER_STYLES = {
+    "heaviside and the sigmoid from exercise 1": """
+def d_sigmoid(x):
+    s = sigmoid(x)
+    return s * (1 - s)
+
+def d_tanh(x):
+    return 1 - np.tanh(x) ** 2
+
+def d_relu(x):
+    return np.heaviside(x, 0.0)
+""",
+    "integers and booleans": """
+def d_sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return e / (1 + e) ** 2
+
+def d_tanh(x):
+    return 1 / np.cosh(np.clip(x, -300, 300)) ** 2
+
+def d_relu(x):
+    return (x > 0).astype(int)
+""",
+    "np.where": """
+def d_sigmoid(x):
+    return sigmoid(x) * sigmoid(-np.asarray(x))
+
+def d_tanh(x):
+    t = np.tanh(x)
+    return (1 - t) * (1 + t)
+
+def d_relu(x):
+    return np.where(x > 0, 1.0, 0.0)
+""",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_derivative_exercise_states_and_checks_d_relu_at_zero(lesson):
+    live = lesson(NAME)
+    for style, answer in DERIVATIVES_IN_OTHER_STYLES.items():
+        assert _verdict(live, answer, "derivatives_tests", "derivatives") == "pass", style
+    one_at_zero = "def d_relu(x):\n    return (np.asarray(x) >= 0).astype(float)\n"
+    verdict = _verdict(live, one_at_zero, "derivatives_tests", "derivatives", visible_only=True)
+    assert "d_relu" in verdict and "index (0, 2)" in verdict, f"the visible test must catch d_relu(0) = 1: {verdict!r}"
+    naive = "def d_sigmoid(x):\n    return np.exp(-x) / (1 + np.exp(-x)) ** 2\n"
+    verdict = _verdict(live, naive, "derivatives_tests", "derivatives", visible_only=True)
+    assert "expected no warning" in verdict, verdict
+
+
+BUILD_MLP_IN_OTHER_STYLES = {
+    "Activation layers and a lookup": """
+def build_fastai_mlp(act):
+    module = getattr(nn, {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU"}[act])
+    layers = [nn.Linear(2, 16), module(), nn.Linear(16, 16), module(), nn.Linear(16, 1)]
+    return nn.Sequential(*layers)
+
+def build_keras_mlp(act):
+    return keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(16), keras.layers.Activation(act),
+                             keras.layers.Dense(16), keras.layers.Activation(act), keras.layers.Dense(1)])
+""",
+}
+
+WRONG_BUILD_MLP = {
+    "an activation on the output": ("""
+def build_keras_mlp(act):
+    return keras.Sequential([keras.Input((2,)), keras.layers.Dense(16, activation=act),
+                             keras.layers.Dense(16, activation=act), keras.layers.Dense(1, activation=act)])
+""", "build_keras_mlp('tanh'): outputs for given weights"),
+    "no keras.Input": ("""
+def build_keras_mlp(act):
+    return keras.Sequential([keras.layers.Dense(16, activation=act), keras.layers.Dense(16, activation=act),
+                             keras.layers.Dense(1)])
+""", "keras.Input((2,))"),
+    "one model for every call": ("""
+_the_model = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1))
+def build_fastai_mlp(act):
+    return _the_model
+""", "expected a new model on every call"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_mlp_exercise_accepts_any_style_and_rejects_what_the_prompt_rules_out(lesson):
+    live = lesson(NAME)
+    for style, answer in BUILD_MLP_IN_OTHER_STYLES.items():
+        assert _verdict(live, answer, "build_mlp_tests", "build_mlp") == "pass", style
+    for what, (answer, message) in WRONG_BUILD_MLP.items():
+        verdict = _verdict(live, answer, "build_mlp_tests", "build_mlp", visible_only=True)
+        assert verdict != "pass" and message in verdict, f"{what}: the visible test said {verdict!r}"
+
+
+def test_test_cells_use_checks_and_end_without_a_value():
+    """Verdicts go through helpers.checks (the grader judges them), never a bare assert or a trailing number."""
+    import ast
+
+    for grade_id in ("activations_tests", "derivatives_tests", "build_mlp_tests"):
+        tree = ast.parse(_cell(grade_id))
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.Assert)], f"{grade_id} has a bare assert"
+        assert not isinstance(tree.body[-1], ast.Expr) or isinstance(tree.body[-1].value, ast.Call), grade_id
+
+
+# --------------------------------------------------------------------------- why the twins differ (slow)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_train_is_a_learner_fit_on_the_batches_both_twins_draw(lesson):
+    """The lesson's Learner + fit with fastai's own Adam on data.step_order's batches reproduces
+    fastai_side.train bit for bit: train() trains on the batches the Keras twin also gets (and a
+    Learner's opt_func is what the rerun changes). Stock-vs-helper equality: tests/test_training_paths.py."""
+    live = lesson(NAME)
+    same = live.eval("""[bool(np.array_equal(a, b)) for a, b in zip(
+        fastai_side.get_weights(fastai_again('relu', Adam)), fastai_side.get_weights(runs['fastai']['relu'].model))]""")
+    assert same and all(same)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_the_gap_between_the_twins_is_the_optimiser(lesson):
+    live = lesson(NAME)
+    defaults = live.eval("adam_defaults")
+    assert defaults["fastai"]["sqr_mom"] == 0.99 and defaults["fastai"]["eps"] == 1e-5
+    assert defaults["fastai"]["wd"] == 0.01
+    assert defaults["Keras"]["beta_2"] == 0.999 and defaults["Keras"]["epsilon"] == 1e-7
+    assert defaults["Keras"]["weight_decay"] is None
+    gap = live.eval("adam_gap")
+    for act in ("sigmoid", "tanh", "relu"):
+        stock, like = gap[act]["fastai's Adam"], gap[act]["Adam like Keras's"]
+        assert like["weights"] < 0.5 * stock["weights"] and like["probability"] < 0.5 * stock["probability"], (act, gap)
+    for act in ("sigmoid", "tanh"):  # "about a hundred times closer"
+        assert gap[act]["Adam like Keras's"]["weights"] < gap[act]["fastai's Adam"]["weights"] / 30, gap[act]
+    exact = gap["relu"]["Keras's update"]
+    assert exact["weights"] < 1e-4 and exact["probability"] < 1e-3, f"Keras's exact update should leave only rounding: {exact}"
+
+
+def test_history_prompts_and_claims_in_the_prose():
+    import nbformat
+
+    from grading import course
+
+    nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
+    prose = " ".join(" ".join(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
+    assert "This lesson's convention: `d_relu` returns 0 at `x = 0`" in prose  # the prompt states the subgradient
+    assert prose.count("**What is checked:**") == 3  # every auto-graded exercise says what its tests check
+    for needed in ("Fukushima", "1969", "cognitron", "neocognitron", "Hahnloser", "2000", "Jarrett", "2009",
+                   "Nair & Hinton (2010)", "Glorot, Bordes & Bengio (2011)", "preconceptions", "data.step_order",
+                   "train_step", "template"):
+        assert needed in prose, needed
+    for gone in ("reviewer would likely", "shuffle the batches differently", "runs the `Learner.fit` and `model.fit`"):
+        assert gone not in prose, gone

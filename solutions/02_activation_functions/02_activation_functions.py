@@ -141,7 +141,7 @@ plt.show()
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
 for ax, name in zip(axes, activations.CLASSIC):
-    activations.draw_curve(name, ax=ax)
+    activations.draw_curve(name, ax=ax, legend_loc="lower right" if name == "tanh" else "upper left")
 axes[0].set_ylim(-0.2, 1.2)
 axes[1].set_ylim(-1.2, 1.2)
 axes[2].set_ylim(-0.5, 3)
@@ -159,13 +159,20 @@ plt.show()
 # %% [markdown]
 # ### Exercise 1 (graded, 3 points): the three activations in NumPy
 #
-# Write `sigmoid(x)`, `tanh(x)` and `relu(x)`. Each takes a NumPy array of any shape and returns an array of
-# the same shape, applying the function to every element.
+# Write `sigmoid(x)`, `tanh(x)` and `relu(x)`:
+#
+# * **input** `x`: a NumPy array of any shape, of floats or of integers;
+# * **output**: an array of the **same shape**, the function applied to every element (`np.where`,
+#   `np.maximum`, boolean masks, `np.exp`… — any NumPy style is fine; leave `x` itself unchanged).
 #
 # The naive sigmoid `1 / (1 + np.exp(-x))` breaks for very negative inputs: `np.exp(1000)` overflows to
-# `inf` with a `RuntimeWarning`. Write yours so it stays finite and **silent** for any input (hint:
-# `np.exp(-np.abs(x))` never overflows; for $x < 0$, $\sigma(x) = e^{x} / (1 + e^{x})$). `np.tanh` is
+# `inf` with a `RuntimeWarning`. Write yours so it stays finite and **silent** (no warning) for any input
+# (hint: `np.exp(-np.abs(x))` never overflows; for $x < 0$, $\sigma(x) = e^{x} / (1 + e^{x})$). `np.tanh` is
 # allowed — or, as a challenge, build tanh from your sigmoid.
+#
+# **What is checked:** the shape; the values (to about 6 significant digits) on floats and on integers, and
+# against `torch` and `keras.ops` on random inputs; finite values and no warnings at $|x|$ up to 1000; and
+# that `x` is left unchanged.
 
 # %% nbgrader={"grade": false, "grade_id": "activations", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def sigmoid(x):
@@ -192,41 +199,64 @@ def relu(x):
 
 
 # %% nbgrader={"grade": true, "grade_id": "activations_tests", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-x_test = np.array([[-2.0, -0.5, 0.0], [0.5, 1.0, 3.0]])
-for fn in (sigmoid, tanh, relu):
-    checks.check_shape(fn(x_test), (2, 3), name=f"{fn.__name__}(x) for x of shape (2, 3)")
-checks.check_close(sigmoid(x_test), [[0.11920292, 0.37754067, 0.5], [0.62245933, 0.73105858, 0.95257413]],
-                   name="sigmoid", say=True)
-checks.check_close(tanh(x_test), [[-0.96402758, -0.46211716, 0.0], [0.46211716, 0.76159416, 0.99505475]],
-                   name="tanh", say=True)
-checks.check_close(relu(x_test), [[0.0, 0.0, 0.0], [0.5, 1.0, 3.0]], name="relu", say=True)
-### BEGIN HIDDEN TESTS
 import warnings
 
+x_test = np.array([[-2.0, -0.5, 0.0], [0.5, 1.0, 3.0]])
+expected = {
+    "sigmoid": [[0.11920292, 0.37754067, 0.5], [0.62245933, 0.73105858, 0.95257413]],
+    "tanh": [[-0.96402758, -0.46211716, 0.0], [0.46211716, 0.76159416, 0.99505475]],
+    "relu": [[0.0, 0.0, 0.0], [0.5, 1.0, 3.0]],
+}
+for fn in (sigmoid, tanh, relu):
+    name = fn.__name__
+    x_in = x_test.copy()
+    out = fn(x_in)
+    checks.check_shape(out, (2, 3), name=f"{name}(x) for x of shape (2, 3)")
+    checks.check_true(np.array_equal(x_in, x_test), "expected x to be left unchanged", name=name,
+                      hint="work on a copy, e.g. x = np.array(x, dtype=float), before changing elements")
+    checks.check_close(out, expected[name], name=name, say=True)
+    checks.check_close(fn(np.array([-2, 0, 3])), np.array(expected[name])[[0, 0, 1], [0, 2, 2]],
+                       name=f"{name} of the integers [-2, 0, 3]")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    far = sigmoid(np.array([-1000.0, 1000.0]))
+checks.check_true(len(caught) == 0, "expected no warning for x = -1000 and 1000, got: "
+                  + "; ".join(str(w.message) for w in caught), name="sigmoid",
+                  hint="np.exp(-np.abs(x)) never overflows")
+checks.check_close(far, [0.0, 1.0], name="sigmoid of [-1000, 1000]")
+### BEGIN HIDDEN TESTS
 huge = np.array([-1000.0, -750.0, -50.0, 50.0, 750.0, 1000.0])
-with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
-    warnings.simplefilter("error")  # an overflow warning fails the test
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")  # any warning fails the test
     s_big, t_big, r_big = sigmoid(huge), tanh(huge), relu(huge)
+checks.check_true(len(caught) == 0, "expected no warning at |x| up to 1000, got: "
+                  + "; ".join(str(w.message) for w in caught), name="activations")
 for name, v in (("sigmoid", s_big), ("tanh", t_big), ("relu", r_big)):
     checks.check_finite(v, name=f"{name} at |x| up to 1000")
 checks.check_close(s_big, [0, 0, 1.9287498e-22, 1, 1, 1], name="sigmoid at large |x|", atol=1e-12)
 checks.check_close(t_big, [-1, -1, -1, 1, 1, 1], name="tanh at large |x|")
 checks.check_close(r_big, np.maximum(huge, 0), name="relu at large |x|")
-zero = np.zeros(1)
-checks.check_close(sigmoid(zero), [0.5], name="sigmoid(0)")
-checks.check_close(tanh(zero), [0.0], name="tanh(0)")
-checks.check_close(relu(zero), [0.0], name="relu(0)")
+ints = np.array([[-7, -1], [0, 2], [5, 40]])
+for mine, ref in ((sigmoid, torch.sigmoid), (tanh, torch.tanh), (relu, torch.relu)):
+    checks.check_close(mine(ints.copy()), ref(torch.tensor(ints, dtype=torch.float64)).numpy(),
+                       name=f"{mine.__name__} of an integer array")
 rng = np.random.default_rng(7)
 xr = rng.normal(scale=4.0, size=(50, 20))
 xt = torch.tensor(xr)
-checks.check_close(sigmoid(xr), torch.sigmoid(xt).numpy(), name="sigmoid vs torch.sigmoid", rtol=1e-7, atol=1e-10)
-checks.check_close(tanh(xr), torch.tanh(xt).numpy(), name="tanh vs torch.tanh", rtol=1e-7, atol=1e-10)
-checks.check_close(relu(xr), torch.relu(xt).numpy(), name="relu vs torch.relu", rtol=1e-7, atol=1e-10)
+checks.check_close(sigmoid(xr.copy()), torch.sigmoid(xt).numpy(), name="sigmoid vs torch.sigmoid", rtol=1e-7,
+                   atol=1e-10)
+checks.check_close(tanh(xr.copy()), torch.tanh(xt).numpy(), name="tanh vs torch.tanh", rtol=1e-7, atol=1e-10)
+checks.check_close(relu(xr.copy()), torch.relu(xt).numpy(), name="relu vs torch.relu", rtol=1e-7, atol=1e-10)
 xf = xr.astype(np.float32)
 for mine, op in ((sigmoid, keras.ops.sigmoid), (tanh, keras.ops.tanh), (relu, keras.ops.relu)):
-    checks.check_close(mine(xf), np.asarray(op(xf)), name=f"{mine.__name__} vs keras.ops.{op.__name__}",
+    checks.check_close(mine(xf.copy()), np.asarray(op(xf)), name=f"{mine.__name__} vs keras.ops.{op.__name__}",
                        rtol=1e-5, atol=1e-6)
+for mine in (sigmoid, tanh, relu):
+    x_in = xr.copy()
+    mine(x_in)
+    checks.check_true(np.array_equal(x_in, xr), "expected x to be left unchanged", name=mine.__name__)
 checks.check_shape(sigmoid(np.zeros((3, 1, 2))), (3, 1, 2), name="sigmoid on shape (3, 1, 2)")
+checks.check_shape(tanh(np.zeros((4, 1))), (4, 1), name="tanh on shape (4, 1)")
 checks.check_shape(relu(np.zeros(5)), (5,), name="relu on shape (5,)")
 ### END HIDDEN TESTS
 
@@ -234,9 +264,17 @@ checks.check_shape(relu(np.zeros(5)), (5,), name="relu on shape (5,)")
 # ### Exercise 2 (graded, 3 points): their derivatives
 #
 # Write `d_sigmoid(x)`, `d_tanh(x)` and `d_relu(x)`: the derivative of each function at every element of
-# `x`, same shape as `x`, finite and silent for any input (see the table above). At exactly `x = 0`,
-# `d_relu` must return **0** — the value PyTorch and TensorFlow use (section 3 shows why any choice
-# between 0 and 1 would do).
+# `x` (see the table above). The same rules as in exercise 1: `x` is an array of any shape, of floats or
+# integers; return an array of the same shape; finite and silent for any input; leave `x` unchanged. You may
+# call your functions from exercise 1.
+#
+# ReLU has no derivative at exactly `x = 0`. **This lesson's convention: `d_relu` returns 0 at `x = 0`**
+# (0 for $x \le 0$, 1 for $x > 0$) — the value PyTorch and TensorFlow use; section 3 shows why any choice
+# between 0 and 1 would do.
+#
+# **What is checked:** the shape; the values on floats (including `d_relu(0) == 0`) and on integers, and
+# against PyTorch's and TensorFlow's autograd on random inputs with some exact zeros; finite values and no
+# warnings at $|x|$ up to 1000.
 
 # %% nbgrader={"grade": false, "grade_id": "derivatives", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def d_sigmoid(x):
@@ -262,20 +300,39 @@ def d_relu(x):
 
 
 # %% nbgrader={"grade": true, "grade_id": "derivatives_tests", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-for fn in (d_sigmoid, d_tanh, d_relu):
-    checks.check_shape(fn(x_test), (2, 3), name=f"{fn.__name__}(x) for x of shape (2, 3)")
-checks.check_close(d_sigmoid(x_test), [[0.10499359, 0.23500371, 0.25], [0.23500371, 0.19661193, 0.04517666]],
-                   name="d_sigmoid", say=True)
-checks.check_close(d_tanh(x_test), [[0.07065082, 0.78644773, 1.0], [0.78644773, 0.41997434, 0.00986604]],
-                   name="d_tanh", say=True)
-checks.check_close(d_relu(np.array([-2.0, -0.5, 0.5, 3.0])), [0.0, 0.0, 1.0, 1.0], name="d_relu", say=True)
-### BEGIN HIDDEN TESTS
 import warnings
 
+expected_d = {
+    "d_sigmoid": [[0.10499359, 0.23500371, 0.25], [0.23500371, 0.19661193, 0.04517666]],
+    "d_tanh": [[0.07065082, 0.78644773, 1.0], [0.78644773, 0.41997434, 0.00986604]],
+    "d_relu": [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]],  # x_test[0, 2] is 0: d_relu(0) is 0
+}
+for fn in (d_sigmoid, d_tanh, d_relu):
+    name = fn.__name__
+    x_in = x_test.copy()
+    out = fn(x_in)
+    checks.check_shape(out, (2, 3), name=f"{name}(x) for x of shape (2, 3)")
+    checks.check_true(np.array_equal(x_in, x_test), "expected x to be left unchanged", name=name,
+                      hint="work on a copy, e.g. x = np.array(x, dtype=float), before changing elements")
+    checks.check_close(out, expected_d[name], name=f"{name} of {x_test.tolist()}", say=True)
+    checks.check_close(fn(np.array([-2, 0, 3])), np.array(expected_d[name])[[0, 0, 1], [0, 2, 2]],
+                       name=f"{name} of the integers [-2, 0, 3]")
+checks.check_close(d_relu(np.array([0.0])), [0.0], name="d_relu(0) (this lesson's convention: 0 at x = 0)")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    far = [fn(np.array([-1000.0, 1000.0])) for fn in (d_sigmoid, d_tanh, d_relu)]
+checks.check_true(len(caught) == 0, "expected no warning for x = -1000 and 1000, got: "
+                  + "; ".join(str(w.message) for w in caught), name="derivatives",
+                  hint="compute d_sigmoid from a sigmoid that never overflows")
+checks.check_close(far, [[0.0, 0.0], [0.0, 0.0], [0.0, 1.0]], name="d_sigmoid, d_tanh, d_relu of [-1000, 1000]",
+                   atol=1e-12)
+### BEGIN HIDDEN TESTS
 huge = np.array([-1000.0, -750.0, 750.0, 1000.0])
-with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
-    warnings.simplefilter("error")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
     ds_big, dt_big, dr_big = d_sigmoid(huge), d_tanh(huge), d_relu(huge)
+checks.check_true(len(caught) == 0, "expected no warning at |x| up to 1000, got: "
+                  + "; ".join(str(w.message) for w in caught), name="derivatives")
 for name, v in (("d_sigmoid", ds_big), ("d_tanh", dt_big), ("d_relu", dr_big)):
     checks.check_finite(v, name=f"{name} at |x| up to 1000")
 checks.check_close(ds_big, [0, 0, 0, 0], name="d_sigmoid at large |x|", atol=1e-12)
@@ -283,6 +340,7 @@ checks.check_close(dt_big, [0, 0, 0, 0], name="d_tanh at large |x|", atol=1e-12)
 checks.check_close(dr_big, [0, 0, 1, 1], name="d_relu at large |x|")
 zero = np.zeros(1)
 checks.check_close(d_relu(zero), [0.0], name="d_relu(0) (the value PyTorch and TensorFlow use)")
+checks.check_close(d_relu(np.zeros(3, dtype=int)), [0.0, 0.0, 0.0], name="d_relu of integer zeros")
 checks.check_close(d_sigmoid(zero), [0.25], name="d_sigmoid(0)")
 checks.check_close(d_tanh(zero), [1.0], name="d_tanh(0)")
 
@@ -306,9 +364,15 @@ xr[0, :3] = 0.0  # include exact zeros
 for mine, t_fn, k_fn, label in ((d_sigmoid, torch.sigmoid, keras.ops.sigmoid, "sigmoid"),
                                 (d_tanh, torch.tanh, keras.ops.tanh, "tanh"),
                                 (d_relu, torch.relu, keras.ops.relu, "relu")):
-    checks.check_close(mine(xr), torch_grad(t_fn, xr), name=f"d_{label} vs torch autograd", rtol=1e-6, atol=1e-9)
-    checks.check_close(mine(xr), tf_grad(k_fn, xr), name=f"d_{label} vs TensorFlow GradientTape", rtol=1e-4, atol=1e-6)
+    checks.check_close(mine(xr.copy()), torch_grad(t_fn, xr), name=f"d_{label} vs torch autograd", rtol=1e-6,
+                       atol=1e-9)
+    checks.check_close(mine(xr.copy()), tf_grad(k_fn, xr), name=f"d_{label} vs TensorFlow GradientTape", rtol=1e-4,
+                       atol=1e-6)
+    x_in = xr.copy()
+    mine(x_in)
+    checks.check_true(np.array_equal(x_in, xr), "expected x to be left unchanged", name=f"d_{label}")
 checks.check_shape(d_relu(np.zeros((2, 2, 2))), (2, 2, 2), name="d_relu on shape (2, 2, 2)")
+checks.check_shape(d_sigmoid(np.zeros((3, 1))), (3, 1), name="d_sigmoid on shape (3, 1)")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -338,7 +402,7 @@ for ax in axes:
     ax.axhline(0, color="grey", lw=0.6)
     ax.axvline(0, color="grey", lw=0.6)
     ax.set_xlabel("x")
-    ax.legend(fontsize=8)
+    ax.legend()
 axes[0].set_ylim(-0.6, 3)
 fig.tight_layout()
 plt.show()
@@ -346,16 +410,30 @@ plt.show()
 # %% [markdown]
 # ## 3. The kink at zero: why the "incorrect" one won
 #
-# Backpropagation, as popularised in 1986, is the chain rule: it needs the derivative of every unit. So
-# through the 1980s and 1990s networks used smooth units — sigmoid, then tanh (LeCun's *Efficient BackProp*,
-# 1998, recommended tanh). A unit with a **corner**, whose derivative does not exist at 0, looked simply
-# incorrect: a reviewer would likely have rejected it.
+# **The story as it is usually told.** Backpropagation, as popularised in 1986, is the chain rule: it needs
+# the derivative of every unit. So through the 1980s and 1990s networks were built from smooth units —
+# sigmoid, then tanh (LeCun's *Efficient BackProp*, 1998, recommended a scaled tanh). A unit with a
+# **corner**, whose derivative does not exist at 0, looked like the wrong tool for gradient descent. Then,
+# around 2010, ReLU arrived and won: Nair & Hinton (2010) used rectified linear units in restricted
+# Boltzmann machines; Glorot, Bordes & Bengio (2011) showed that deep rectifier networks train as well as
+# or better than tanh networks — "in spite of the hard non-linearity and non-differentiability at zero",
+# as their abstract puts it; and the AlexNet paper (2012) reported that a convolutional network with ReLUs
+# reached 25% training error on CIFAR-10 six times faster than the same network with tanh. Today ReLU and
+# its smooth descendants are the default.
 #
-# In the 2000s people tried it anyway. Nair & Hinton (2010) used rectified units in Boltzmann machines;
-# Glorot, Bordes & Bengio (2011) showed that deep ReLU networks train as well as or better than tanh
-# networks; the AlexNet paper (2012) reported that a convolutional network with ReLUs reached 25% training
-# error on CIFAR-10 six times faster than the same network with tanh. Today ReLU and its smooth descendants
-# are the default.
+# **The nuance.** Rectifying units were not new in 2010. Kunihiko Fukushima's networks of "analog threshold
+# elements" (1969) already passed on only the positive part of their input, and so did his *cognitron*
+# (1975) and *neocognitron* (1980), an ancestor of today's convolutional networks (they were trained
+# by self-organising rules, not by backpropagation). Hahnloser et al. (2000, *Nature*) argued for rectification
+# from neuroscience and built it into a silicon circuit; Jarrett et al. (2009) found that a rectifying
+# non-linearity was among the most important ingredients of an object recogniser. What 2010–2012 added was
+# the evidence that rectifiers make *deep networks trained by backpropagation* work better — and the
+# attention that came with it.
+#
+# **The moral.** The rectifier had been there since 1969; the worry about its corner was still real enough in
+# 2011 that the paper which helped make it mainstream had to answer it — and, as the next cells show, the
+# corner does not matter at all. A field's preconceptions (here: "it is not differentiable, so gradient
+# descent cannot use it") can hold it back for years. When an idea is dismissed on principle, test it.
 #
 # Why does the corner not matter? Two reasons, each demonstrated below.
 #
@@ -368,13 +446,13 @@ plt.show()
 fig, ax = plt.subplots(figsize=(5.5, 3.4))
 x, y, _ = activations.curve("relu", -1.5, 1.5)
 for g in np.linspace(0, 1, 6):
-    ax.plot(x, g * x, color="#1f77b4", lw=1, alpha=0.35 + 0.5 * g, ls="--")
+    ax.plot(x, g * x, color=plots.OKABE_ITO["blue"], lw=1, alpha=0.35 + 0.5 * g, ls="--")
 ax.plot(x, y, color=activations.COLORS["relu"], lw=3, label="ReLU")
-ax.plot([], [], color="#1f77b4", ls="--", label="slopes g ∈ [0, 1] at 0: all subgradients")
+ax.plot([], [], color=plots.OKABE_ITO["blue"], ls="--", label="slopes g ∈ [0, 1] at 0:\nall subgradients")
 ax.plot(0, 0, "ko")
 ax.set_ylim(-1, 1.6)
 ax.set_title("At the corner, every slope between 0 and 1 fits under the curve")
-ax.legend(loc="upper left", fontsize=8)
+ax.legend(loc="upper left")
 plt.show()
 
 # %% [markdown]
@@ -565,10 +643,18 @@ explicit_acc
 # %% [markdown]
 # ### Exercise 4 (graded, 3 points): the same MLP, any activation, both frameworks
 #
-# Write `build_fastai_mlp(act)` and `build_keras_mlp(act)`. Each returns a **new**, untrained
-# $2 \to 16 \to 16 \to 1$ network with activation `act` (one of `"sigmoid"`, `"tanh"`, `"relu"`) after each
-# hidden layer and **no** activation on the output: an `nn.Sequential` for fastai and a `keras.Sequential`
-# (starting with `keras.Input((2,))`) for Keras. Their parameter counts must match.
+# Write `build_fastai_mlp(act)` and `build_keras_mlp(act)`:
+#
+# * **input** `act`: one of the strings `"sigmoid"`, `"tanh"`, `"relu"`;
+# * **output**: a **new**, untrained $2 \to 16 \to 16 \to 1$ network (a new model on every call) with
+#   activation `act` after each of the two hidden layers and **no** activation on the output (it outputs a
+#   logit): for fastai an `nn.Sequential` of `nn.Linear` layers and activation modules, for Keras a
+#   `keras.Sequential` that starts with `keras.Input((2,))` and uses `Dense` layers. Each layer has a bias.
+#
+# **What is checked:** the types; 337 trainable parameters in each model; outputs of shape (n, 1) for n
+# points; a new model on every call; and that, given the same weights (loaded with the helpers'
+# `set_weights`), each model computes exactly $\text{act}(\text{act}(XW_1 + b_1)W_2 + b_2)W_3 + b_3$ —
+# visibly for `"tanh"`, and for all three activations in the hidden tests.
 
 # %% nbgrader={"grade": false, "grade_id": "build_mlp", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def build_fastai_mlp(act):
@@ -592,32 +678,57 @@ def build_keras_mlp(act):
 
 
 # %% nbgrader={"grade": true, "grade_id": "build_mlp_tests", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+def numpy_mlp(X, weights, act):
+    """act(act(X W1 + b1) W2 + b2) W3 + b3, in float64 NumPy."""
+    f = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}[act]
+    h = np.asarray(X, dtype=np.float64)
+    for i in range(0, len(weights), 2):
+        h = h @ weights[i] + weights[i + 1]
+        if i < len(weights) - 2:
+            h = f(h)
+    return h
+
+
 f_mlp, k_mlp = build_fastai_mlp("tanh"), build_keras_mlp("tanh")
 checks.check_type(f_mlp, nn.Module, name="build_fastai_mlp('tanh')")
 checks.check_type(k_mlp, keras.Model, name="build_keras_mlp('tanh')")
+checks.check_true(k_mlp.built, "expected a built model (one that knows its input size)", name="build_keras_mlp('tanh')",
+                  hint="start the Sequential with keras.Input((2,))")
 checks.check_param_count(f_mlp, 2 * 16 + 16 + 16 * 16 + 16 + 16 * 1 + 1, name="build_fastai_mlp('tanh')", say=True)
 checks.check_param_count(k_mlp, checks.count_params(f_mlp), name="build_keras_mlp('tanh')", say=True)
 checks.check_shape(fastai_side.predict(f_mlp, spirals.X_valid[:5]), (5, 1), name="fastai model output for 5 points")
 checks.check_shape(keras_side.predict(k_mlp, spirals.X_valid[:5]), (5, 1), name="Keras model output for 5 points")
+checks.check_true(build_fastai_mlp("tanh") is not f_mlp and build_keras_mlp("tanh") is not k_mlp,
+                  "expected a new model on every call", name="build_*_mlp",
+                  hint="create the layers inside the function")
+shared = [w + np.float32(0.3) for w in keras_side.get_weights(k_mlp)]  # the same, non-zero weights in both
+fastai_side.set_weights(f_mlp, shared)
+keras_side.set_weights(k_mlp, shared)
+X_few = spirals.X_valid[:5]
+checks.check_close(fastai_side.predict(f_mlp, X_few), numpy_mlp(X_few, shared, "tanh"),
+                   name="build_fastai_mlp('tanh'): outputs for given weights", rtol=1e-4, atol=1e-5, say=True)
+checks.check_close(keras_side.predict(k_mlp, X_few), numpy_mlp(X_few, shared, "tanh"),
+                   name="build_keras_mlp('tanh'): outputs for given weights", rtol=1e-4, atol=1e-5, say=True)
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(3)
 Xh = (rng.normal(size=(9, 2)) * 2).astype(np.float32)
-ref = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}
 for act in ("sigmoid", "tanh", "relu"):
     fm, km = build_fastai_mlp(act), build_keras_mlp(act)
+    checks.check_type(fm, nn.Module, name=f"build_fastai_mlp({act!r})")
+    checks.check_type(km, keras.Model, name=f"build_keras_mlp({act!r})")
     checks.check_param_count(fm, 337, name=f"build_fastai_mlp({act!r})")
     checks.check_param_count(km, 337, name=f"build_keras_mlp({act!r})")
     Ws = [w + 0.3 * rng.normal(size=w.shape).astype(np.float32) for w in keras_side.get_weights(km)]
     fastai_side.set_weights(fm, Ws)
     keras_side.set_weights(km, Ws)
-    h = Xh.astype(np.float64)
-    for i in range(0, len(Ws), 2):
-        h = h @ Ws[i] + Ws[i + 1]
-        if i < len(Ws) - 2:
-            h = ref[act](h)
-    checks.check_close(fastai_side.predict(fm, Xh), h, name=f"fastai MLP with {act}: outputs", rtol=1e-4, atol=1e-5)
-    checks.check_close(keras_side.predict(km, Xh), h, name=f"Keras MLP with {act}: outputs", rtol=1e-4, atol=1e-5)
-assert build_fastai_mlp("relu") is not build_fastai_mlp("relu"), "build_fastai_mlp must return a new model each call"
+    checks.check_close(fastai_side.predict(fm, Xh), numpy_mlp(Xh, Ws, act), name=f"fastai MLP with {act}: outputs",
+                       rtol=1e-4, atol=1e-5)
+    checks.check_close(keras_side.predict(km, Xh), numpy_mlp(Xh, Ws, act), name=f"Keras MLP with {act}: outputs",
+                       rtol=1e-4, atol=1e-5)
+checks.check_true(build_fastai_mlp("relu") is not build_fastai_mlp("relu"), "expected a new model on every call",
+                  name="build_fastai_mlp")
+checks.check_true(build_keras_mlp("relu") is not build_keras_mlp("relu"), "expected a new model on every call",
+                  name="build_keras_mlp")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -626,17 +737,30 @@ assert build_fastai_mlp("relu") is not build_fastai_mlp("relu"), "build_fastai_m
 # Now the comparison. For each activation we build the MLP in both frameworks with the helpers
 # `fastai_side.mlp` / `keras_side.mlp` (the same layers as above), start both from **the same weights**
 # (Keras's default initialisation, copied into the PyTorch model), and train 300 Adam steps at learning rate
-# 0.01 with batches of 64. `train(..., steps=300)` runs the `Learner.fit` and `model.fit` you saw, as one
-# 300-step epoch: same training, less per-epoch overhead.
+# 0.01 with batches of 64, using each framework's own Adam defaults. What `train(..., steps=300)` does:
+#
+# * **fastai** (`fastai_side.train`): a fastai `Learner` and `fit`, as above, run as one 300-batch epoch.
+#   The `Learner` is a small subclass that calls only the callbacks that handle each event (stock fastai
+#   calls every callback for every event) — the trained weights are the same as stock fastai's, bit for bit.
+# * **Keras** (`keras_side.train`): not `model.fit` itself, but Keras's own `model.train_step` (forward pass,
+#   loss, gradients, `optimizer.apply_gradients`) for every batch, inside one traced `tf.function` loop.
+#   That loop is traced once per architecture, on a private template model into which the model's weights
+#   and optimiser state are copied before training and out of which they are copied after — the weights
+#   equal those of `compile` + `fit` on the same batches.
+#
+# Both draw their 300 batches from one list of row indices, `data.step_order`: **the two frameworks see
+# the same batches in the same order.**
 
 # %%
 ACTS = ["sigmoid", "tanh", "relu"]
 STEPS = 300
 runs = {"fastai": {}, "keras": {}}
+sweep_start = {}  # each activation's starting weights, shared by both frameworks
 for act in ACTS:
     k_model = keras_side.mlp([2, 16, 16, 1], act, seed=0)
     f_model = fastai_side.mlp([2, 16, 16, 1], act)
-    fastai_side.set_weights(f_model, keras_side.get_weights(k_model))  # same starting point
+    sweep_start[act] = keras_side.get_weights(k_model)
+    fastai_side.set_weights(f_model, sweep_start[act])  # same starting point
     runs["fastai"][act] = fastai_side.train(f_model, fastai_side.dataloaders(*spirals, bs=64), steps=STEPS, lr=1e-2)
     runs["keras"][act] = keras_side.train(k_model, keras_side.dataloaders(*spirals, bs=64), steps=STEPS, lr=1e-2)
 
@@ -684,8 +808,8 @@ summary.style.format({"fastai accuracy": "{:.1%}", "Keras accuracy": "{:.1%}", "
 # * The time column barely depends on the activation: each framework's own overhead, per run and per step,
 #   dominates. Section 7 measures the activation alone.
 #
-# Why agree only *within a point or two*, from identical starting weights? The two frameworks shuffle the
-# batches differently, and their "Adam" is not quite the same optimiser — compare the defaults:
+# Why agree only *within a point or two*, from identical starting weights and identical batches? Because
+# the two frameworks' "Adam" is not quite the same optimiser. Compare the defaults each run just used:
 
 # %%
 adam_defaults = {
@@ -696,9 +820,92 @@ adam_defaults = {
 adam_defaults
 
 # %% [markdown]
-# fastai's `mom` and `sqr_mom` are Keras's `beta_1` and `beta_2`: fastai averages squared gradients over a
-# shorter window (0.99 vs 0.999), uses a larger $\epsilon$ and adds a little weight decay (`wd`). Small
-# differences, compounded over 300 steps.
+# fastai's `mom` and `sqr_mom` are Keras's `beta_1` and `beta_2`. fastai's `Adam` is really AdamW: it
+# averages squared gradients over a shorter window (`sqr_mom` 0.99 vs 0.999), uses a larger $\epsilon$
+# (1e-5 vs 1e-7), and shrinks every weight by $\text{lr} \times \text{wd}$ each step (decoupled weight decay,
+# `wd` = 0.01). Keras's `Adam` has no weight decay. Small differences, compounded over 300 steps.
+#
+# If that is the whole story, then fastai's `Adam` told to use Keras's settings should land much closer to
+# the Keras network. Here is the fastai run again: the `Learner` that `train()` builds
+# (`fastai_side.learner`), fed exactly the 300 batches `data.step_order` gave both frameworks above (a
+# `DataLoader` with `bs=None` passes each ready-made batch through as it is), with its `opt_func` — the
+# optimiser factory every fastai `Learner` has, `Learner(..., opt_func=...)` — set to `adam_like_keras`:
+
+# %%
+adam_like_keras = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-7, wd=0.0)
+
+X_train_t, y_train_t = torch.tensor(spirals.X_train), torch.tensor(spirals.y_train)
+same_batches = [(X_train_t[rows], y_train_t[rows]) for rows in data.step_order(len(X_train_t), STEPS, bs=64, seed=0)]
+valid_dl = DataLoader(list(zip(torch.tensor(spirals.X_valid), torch.tensor(spirals.y_valid))), bs=500, num_workers=0)
+
+
+def fastai_again(act, opt_func):
+    """The sweep's fastai run of `act` once more: same start, same 300 batches, optimiser `opt_func`."""
+    model = fastai_side.mlp([2, 16, 16, 1], act)
+    fastai_side.set_weights(model, sweep_start[act])
+    learn = fastai_side.learner(model, DataLoaders(DataLoader(same_batches, bs=None, num_workers=0), valid_dl))
+    learn.opt_func = opt_func  # used when fit creates the optimiser
+    with learn.no_bar(), learn.no_logging():
+        learn.fit(1, lr=1e-2)
+    return model
+
+
+keras_like_models = {act: fastai_again(act, adam_like_keras) for act in ACTS}
+
+# %% [markdown]
+# How far is each fastai network from its Keras twin? Two measures: the largest difference in predicted
+# probability over the 500 validation points, and the distance between the two trained weight vectors
+# relative to their length.
+
+# %%
+def twin_gap(f_model, k_model):
+    """How far a trained fastai network is from a trained Keras one."""
+    p_f = fastai_side.predict_proba(f_model, spirals.X_valid)
+    p_k = keras_side.predict_proba(k_model, spirals.X_valid)
+    w_f = np.concatenate([w.ravel() for w in fastai_side.get_weights(f_model)])
+    w_k = np.concatenate([w.ravel() for w in keras_side.get_weights(k_model)])
+    return {"probability": float(np.abs(p_f - p_k).max()),
+            "weights": float(np.linalg.norm(w_f - w_k) / np.linalg.norm(w_k))}
+
+
+adam_gap = {act: {"fastai's Adam": twin_gap(runs["fastai"][act].model, runs["keras"][act].model),
+                  "Adam like Keras's": twin_gap(keras_like_models[act], runs["keras"][act].model)}
+            for act in ACTS}
+pd.DataFrame({(measure, opt): [adam_gap[act][opt][measure] for act in ACTS]
+              for measure in ("probability", "weights") for opt in ("fastai's Adam", "Adam like Keras's")},
+             index=[activations.LABELS[a] for a in ACTS]).style.format("{:.1e}").set_caption(
+    "fastai vs Keras after 300 steps: largest probability difference, relative weight distance")
+
+# %% [markdown]
+# With Keras's settings the sigmoid and tanh twins move about a hundred times closer together; the ReLU
+# twins only a few times. One difference is left that no argument can change: where $\epsilon$ enters the
+# formula. fastai divides by $\sqrt{\hat v} + \epsilon$, with $\hat v$ the bias-corrected average of squared
+# gradients; Keras divides by $\sqrt{v} + \epsilon$ and applies the bias correction to the step size instead
+# (its docstring calls this "epsilon hat"). A ReLU network amplifies such tiny differences — a nudge can switch
+# a unit on or off for some points. A fastai optimiser is a list of small *stepper* functions, so we can write
+# Keras's update as one and run ReLU a third time:
+
+# %%
+def keras_adam_step(p, lr, mom, step, sqr_mom, grad_avg, sqr_avg, eps, **kwargs):
+    """Keras's Adam update: the bias corrections go into the step size, epsilon is added to sqrt(v)."""
+    alpha = lr * math.sqrt(1 - sqr_mom**step) / (1 - mom**step)
+    p.data.addcdiv_(grad_avg, sqr_avg.sqrt() + eps, value=-alpha)
+
+
+def KerasAdam(params, lr, mom=0.9, sqr_mom=0.999, eps=1e-7):
+    """fastai's Adam steppers, with Keras's update as the last one."""
+    steppers = [partial(average_grad, dampening=True), average_sqr_grad, step_stat, keras_adam_step]
+    return Optimizer(params, steppers, lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps)
+
+
+keras_update_relu = fastai_again("relu", KerasAdam)
+adam_gap["relu"]["Keras's update"] = twin_gap(keras_update_relu, runs["keras"]["relu"].model)
+{opt: f"{g['weights']:.1e}" for opt, g in adam_gap["relu"].items()}
+
+# %% [markdown]
+# With Keras's exact update the ReLU twins agree to about one part in a million: what is left is
+# floating-point rounding (PyTorch and TensorFlow add up the same numbers in a slightly different order).
+# The gap between the frameworks was the optimiser, not the data: both saw the same batches all along.
 
 # %% [markdown]
 # ## 5. Vanishing gradients
@@ -751,7 +958,7 @@ deep_history = {act: train_torch(deep_models[act], steps=300, every=20) for act 
 deep_acc = {act: h["accuracy"][300] for act, h in deep_history.items()}
 deep_acc_at_200 = {act: h["accuracy"][200] for act, h in deep_history.items()}
 
-fig, ax = plt.subplots(figsize=(6.5, 3.2))
+fig, ax = plt.subplots(figsize=(8, 3.2))
 for act, h in deep_history.items():
     ax.plot(list(h["accuracy"]), list(h["accuracy"].values()), "o-", ms=3, color=activations.COLORS[act],
             label=f"{activations.LABELS[act]}, {DEPTH} hidden layers")
@@ -760,7 +967,7 @@ ax.set_xlabel("step")
 ax.set_ylabel("validation accuracy")
 ax.set_ylim(0.4, 1.02)
 ax.set_title("Deep networks on the spirals")
-ax.legend()
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))  # outside the axes: no line runs under it
 plt.show()
 print("after 200 steps:", {act: f"{a:.1%}" for act, a in deep_acc_at_200.items()})
 
@@ -824,9 +1031,9 @@ zero_grad_units = {k: int(np.sum(g == 0)) for k, g in unit_grads.items()}
 zero_grad_units
 
 # %% [markdown]
-# The picture, unit by unit: how often each unit of the second layer is active (left; dead units are red,
-# at 0), and the gradient each unit of the lr-1.0 network receives (right; exactly 0 is drawn at the bottom
-# as a red ×):
+# The picture, unit by unit: how often each unit of the second layer is active (left; a dead unit is a black
+# × at 0), and the gradient each unit of the lr-1.0 network receives (right; exactly 0 is drawn at the bottom
+# as a black ×):
 
 # %%
 rates = {"lr 0.01": activations.active_rate(runs["fastai"]["relu"].model, spirals.X_train)[1],
@@ -834,24 +1041,25 @@ rates = {"lr 0.01": activations.active_rate(runs["fastai"]["relu"].model, spiral
 units = np.arange(1, 17)
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.2))
 for k, (label, rate) in enumerate(rates.items()):
-    ax1.bar(units + (k - 0.5) * 0.4, rate, 0.4, color=["#1f77b4", "#ff7f0e"][k],
+    ax1.bar(units + (k - 0.5) * 0.4, rate, 0.4, color=[plots.OKABE_ITO["blue"], plots.OKABE_ITO["orange"]][k],
             label=f"ReLU, {label}: {np.mean(rate == 0):.0%} dead")
-    ax1.plot(units[rate == 0] + (k - 0.5) * 0.4, np.zeros(int(np.sum(rate == 0))), "x", color="#d62728", mew=2)
+    ax1.plot(units[rate == 0] + (k - 0.5) * 0.4, np.zeros(int(np.sum(rate == 0))), "x", color="k", mew=2)
 ax1.set_xlabel("unit of hidden layer 2")
 ax1.set_ylabel("fraction of inputs active")
 ax1.set_xticks(units)
-ax1.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1), ncol=2)
+ax1.legend(loc="lower left", bbox_to_anchor=(0, 1), ncol=2)
 floor = 1e-9
 for k, (label, g) in enumerate(unit_grads.items()):
     x = units + (k - 0.5) * 0.4
-    ax2.bar(x, np.where(g > 0, g, np.nan), 0.4, color=["#ff7f0e", activations.COLORS["leaky_relu"]][k], label=label)
-    ax2.plot(x[g == 0], np.full(int(np.sum(g == 0)), floor), "x", color="#d62728", mew=2)
+    ax2.bar(x, np.where(g > 0, g, np.nan), 0.4, color=[plots.OKABE_ITO["orange"], activations.COLORS["leaky_relu"]][k],
+            label=label)
+    ax2.plot(x[g == 0], np.full(int(np.sum(g == 0)), floor), "x", color="k", mew=2)
 ax2.set_yscale("log")
 ax2.set_ylim(floor / 2, None)
 ax2.set_xlabel("unit of hidden layer 2 (network trained at lr 1.0)")
 ax2.set_ylabel("gradient reaching the unit")
 ax2.set_xticks(units)
-ax2.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1), ncol=2)
+ax2.legend(loc="lower left", bbox_to_anchor=(0, 1), ncol=2)
 fig.tight_layout()
 plt.show()
 
@@ -873,7 +1081,7 @@ cost_ms = {fw: {name: activations.time_forward_backward(fw, name, n=2**18) for n
 fig, ax = plt.subplots(figsize=(8, 3.2))
 width = 0.38
 pos = np.arange(len(activations.NAMES))
-for i, (fw, color) in enumerate((("pytorch", "#1f77b4"), ("tensorflow", "#d62728"))):
+for i, (fw, color) in enumerate((("pytorch", plots.OKABE_ITO["blue"]), ("tensorflow", plots.OKABE_ITO["orange"]))):
     ax.bar(pos + (i - 0.5) * width, [cost_ms[fw][n] for n in activations.NAMES], width, label=fw, color=color)
 ax.set_xticks(pos, [activations.LABELS[n] for n in activations.NAMES])
 ax.set_yscale("log")
@@ -914,7 +1122,7 @@ def draw_explorer(act, depth):
     ax2.set_xlabel("layer (1 = next to the input)")
     ax2.set_ylabel("‖∂loss/∂W‖")
     ax2.set_title(f"{depth} hidden layers")
-    ax2.legend(fontsize=8, loc="lower right")
+    ax2.legend(loc="lower right")
     fig.tight_layout()
 
 
