@@ -4,6 +4,8 @@
 #   make bench    benchmarks (ratios measured in one run)
 #   make release  regenerate student copies in lessons/ from solutions/ (LESSON=02 for one)
 #   make student-bundle  dist/dl-side-by-side-student(.tar.gz): lessons + helpers + its own make lab, no answers
+#   sudo make hub ROSTER=roster.csv INSTRUCTORS=teacher   the class's JupyterHub (see grading/hub/README.md)
+#   sudo make publish LESSON=01 [DUE="2026-12-08 23:59"] / collect / grade-hub / feedback-hub / status
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -24,7 +26,15 @@ export JUPYTER_CONFIG_PATH := $(CURDIR)/grading:$(CURDIR)/grading/hub/jupyter/co
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: install browser-deps lab test test-fast bench release check validate doctor clean-venv student-bundle
+# The class hub's state (hub database, exchange, course folder): survives restarts
+export HUB_STATE ?= /srv/dl-side-by-side
+ROSTER ?=
+INSTRUCTORS ?=
+DUE ?=
+CHP := grading/hub/node_modules/.bin/configurable-http-proxy
+
+.PHONY: install browser-deps lab test test-fast bench release check validate doctor clean-venv student-bundle \
+        hub hub-deps publish collect grade-hub feedback-hub status
 
 install: $(STAMP)
 
@@ -59,6 +69,7 @@ browser-deps:
 	  fi; }
 
 test: $(STAMP) browser-deps
+	@$(MAKE) --no-print-directory hub-deps || echo "(no hub proxy: tests/test_hub*.py will be skipped)"
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(if $(filter 0,$(BROWSER)),-m "not browser") $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
@@ -83,6 +94,48 @@ doctor: $(STAMP)
 # is scanned for answers before the tarball is written.
 student-bundle: $(STAMP)
 	$(BIN)/python -m grading.bundle --out dist
+
+# ---- the class hub -------------------------------------------------------------------------------
+# configurable-http-proxy, pinned in grading/hub/package-lock.json, into grading/hub/node_modules
+# (Node and npm from Debian's packages if they are missing).
+hub-deps: $(CHP)
+
+$(CHP): grading/hub/package.json grading/hub/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Node.js and npm (Debian packages) for the hub's proxy..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "The hub's proxy needs Node.js and npm: sudo apt-get install nodejs npm"; exit 1; fi; }
+	cd grading/hub && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# sudo make hub ROSTER=roster.csv INSTRUCTORS=teacher[,other]   (first time, or after editing the roster)
+# sudo make hub                                                  (later starts: the state is kept)
+hub: $(STAMP) hub-deps
+	@[ "$$(id -u)" = 0 ] || { echo "make hub creates a system account per student: run it as root (sudo make hub ...)"; exit 1; }
+	@if [ -n "$(ROSTER)" ]; then \
+	  $(BIN)/python -m grading.hub setup --roster "$(ROSTER)" --instructors "$(INSTRUCTORS)" || exit 1; \
+	elif [ ! -f "$(HUB_STATE)/hub/class.json" ]; then \
+	  echo "First start: sudo make hub ROSTER=roster.csv INSTRUCTORS=teacher (roster: CSV id,name)"; exit 1; fi
+	$(BIN)/python -m grading.hub start
+
+publish: $(STAMP)
+	$(BIN)/python -m grading.exchange publish $(LESSON) $(if $(DUE),--due "$(DUE)")
+
+collect: $(STAMP)
+	@[ "$(LESSON)" != all ] || { echo "name the lesson: make collect LESSON=01 [BEFORE_DUE=1]"; exit 1; }
+	$(BIN)/python -m grading.exchange collect $(LESSON) $(if $(BEFORE_DUE),--before-due)
+
+grade-hub: $(STAMP)
+	$(BIN)/python -m grading.exchange course grade $(LESSON)
+
+feedback-hub: $(STAMP)
+	@[ "$(LESSON)" != all ] || { echo "name the lesson: make feedback-hub LESSON=01"; exit 1; }
+	$(BIN)/python -m grading.exchange course feedback $(LESSON)
+	$(BIN)/python -m grading.exchange release-feedback $(LESSON)
+
+status: $(STAMP)
+	@$(BIN)/python -m grading.exchange status $(LESSON)
 
 clean-venv:
 	rm -rf $(VENV)
