@@ -13,7 +13,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # The install stamp is named after a hash of what is installed (requirements.lock + pyproject.toml), not
 # their dates: a fresh clone installs once, then starts in seconds; an edited lock reinstalls.
-INSTALL_HASH := $(shell cat requirements.lock pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
+INSTALL_HASH := $(shell cat requirements.lock pyproject.toml 2>/dev/null | { sha256sum 2>/dev/null || shasum -a 256; } | cut -c1-16)
 STAMP  := $(VENV)/.installed-$(INSTALL_HASH)
 PORT   ?= 8888
 LESSON ?= all

@@ -183,7 +183,7 @@ PORT   ?= 8888
 export JUPYTER_CONFIG_PATH := $(CURDIR)/jupyter
 export TF_CPP_MIN_LOG_LEVEL := 3
 # The install stamp holds a hash of what was installed: a fresh copy installs once, then starts in seconds.
-WANT   := $(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+WANT   := $(shell cat requirements.lock pyproject.toml | { sha256sum 2>/dev/null || shasum -a 256; } | cut -c1-16)
 HAVE   := $(shell cat $(VENV)/.installed 2>/dev/null)
 
 .PHONY: install lab doctor

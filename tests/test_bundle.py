@@ -154,3 +154,26 @@ def test_bundle_lab_has_no_instructor_tools_and_no_news_popup(built):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_bundle_make_lab_installs_once_then_starts(built, tmp_path):
+    """The install stamp holds a hash of the lock: a fresh copy installs, a matching stamp starts at once
+    (however new the copy's files are), an edited lock installs again."""
+    folder, _ = built
+    copy = tmp_path / "s"
+    shutil.copytree(folder, copy)
+
+    def plan():
+        return subprocess.run(["make", "-n", "lab"], cwd=copy, capture_output=True, text=True).stdout
+
+    assert "pip install" in plan()
+    (copy / ".venv").mkdir()
+    digest = subprocess.run("cat requirements.lock pyproject.toml | sha256sum | cut -c1-16", shell=True, cwd=copy,
+                            capture_output=True, text=True).stdout.strip()
+    (copy / ".venv" / ".installed").write_text(digest + "\n")
+    for p in copy.rglob("*"):
+        os.utime(p, (time.time() + 60, time.time() + 60))   # a fresh clone: every file newer than the stamp
+    assert "pip install" not in plan() and "lab --ServerApp.root_dir" in plan()
+    with open(copy / "requirements.lock", "a") as fh:
+        fh.write("# changed\n")
+    assert "pip install" in plan()
