@@ -98,9 +98,10 @@ for i, (year, label) in enumerate(milestones):
     ax.plot(year, i, "o", color="#0072B2")
     ax.hlines(i, 1940, year, color="#0072B2", alpha=0.15, lw=6)
     ax.text(year + 1, i, f"{year}  {label}", va="center", fontsize=10)
-for start, end, label in winters:
+for (start, end, label), side in zip(winters, ("left", "right")):  # labels beside their bands, not over them
     ax.axvspan(start, end, color="#D55E00", alpha=0.12)
-    ax.text((start + end) / 2, -1.0, label, ha="center", fontsize=10, color="#D55E00")
+    x, ha = (start - 1, "right") if side == "left" else (end + 1, "left")
+    ax.text(x, -1.0, f"{label} {start}–{end}", ha=ha, va="center", fontsize=10, color="#D55E00")
 ax.set_ylim(len(milestones) - 0.5, -1.6)
 ax.set_xlim(1940, 2050)
 ax.set_yticks([])
@@ -152,9 +153,9 @@ plt.show()
 # `RuntimeWarning`. Write the sigmoid so that it stays finite and **silent** (no warning) for any $z$
 # (hint: `np.exp(-np.abs(z))` never overflows; use it for both signs of $z$).
 #
-# **The test checks** five rows of the example above (their sums are $z = 0.1, 1.1, -2.9, 1000.1$ and
-# $-999.9$): the shape `(5,)`, the values (to 5 significant digits), that every output is finite, and that
-# no warning was raised. Hidden tests check more inputs of the same kind: other sizes `n` and `d`, one
+# **The test checks** five rows with the example's $w$ and $b$ (their sums are $z = 0.1, 1.1, -2.9,
+# 1000.1$ and $-999.9$): the shape `(5,)`, the values (to about 5 significant digits), that every output is
+# finite, and that no warning was raised. Hidden tests check more inputs of the same kind: other sizes `n` and `d`, one
 # row, and $z = \pm 1000$.
 
 # %% nbgrader={"grade": false, "grade_id": "neuron", "locked": false, "schema_version": 3, "solution": true, "task": false}
