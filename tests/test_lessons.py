@@ -140,12 +140,18 @@ def test_nbgrader_validate_release_stubs_fail(name):
     assert not any(result.values()), f"every graded test must fail on the released stubs: {result}"
 
 
-# --------------------------------------------------------------------------- autograde end to end (slow)
+# --------------------------------------------------------------------------- grade end to end (slow)
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=_slow_group(n)) for n in LESSONS])
-def test_autograde_end_to_end(name, tmp_path):
-    """Release → collect → autograde → feedback → export, in a throw-away copy of the course."""
+def test_grade_end_to_end(name, tmp_path):
+    """Release → collect → ``grading grade`` (sandboxed, judged) → feedback → export, in a throw-away copy of
+    the course: the solution gets full marks, an untouched copy 0, a partial answer exactly its points.
+    One grade run per lesson serves the three cases (plus the reference run of the solution)."""
+    import json
+    import subprocess
+    import sys
+
     root = course_copy(tmp_path, name)
     grading_cli(root, "release", name)
     src = source(name)
@@ -158,19 +164,23 @@ def test_autograde_end_to_end(name, tmp_path):
         nbformat.write(forge(src, rel, fill), incoming / student / f"{name}.ipynb")
     before = {p: p.read_bytes() for p in incoming.rglob("*") if p.is_file()}
     grading_cli(root, "collect", str(incoming), name)
-    grading_cli(root, "autograde", name)
+    env = {**__import__("os").environ, "DLSBS_COURSE_ROOT": str(root)}
+    proc = subprocess.run([sys.executable, "-m", "grading", "grade", name, "-j", "2", "--no-progress"],
+                          cwd=course.ROOT, env=env, text=True, capture_output=True, timeout=1800)
+    assert proc.returncode in (0, 3), f"grade exited {proc.returncode}:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
+    assert before == {p: p.read_bytes() for p in incoming.rglob("*") if p.is_file()}, "incoming was modified"
+    results = {p.stem: json.loads(p.read_text())
+               for p in (root / "grading" / ".grader-cache" / "results" / name).glob("*.json")}
+    got = {sid: r["score"] for sid, r in results.items()}
+    assert got == pytest.approx(expected), (f"scores {got}, expected {expected}; messages: "
+                                            f"{ {s: [t['message'] for t in r['tests']] for s, r in results.items()} }")
+    assert results["correct"]["status"] == "graded", results["correct"]["reason"]
+    assert results["partial"]["status"] == "graded", results["partial"]["reason"]
+
     grading_cli(root, "feedback", name)
     grading_cli(root, "export", "--to", str(tmp_path / "grades.csv"))
-    assert before == {p: p.read_bytes() for p in incoming.rglob("*") if p.is_file()}, "incoming was modified"
-
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{root / 'grading' / 'gradebook.db'}") as gb:
-        got = {s.student.id: s.score for s in gb.assignment_submissions(name)}
-    assert got == pytest.approx(expected), f"scores {got}, expected {expected}"
-
     rows = {r["student_id"]: float(r["raw_score"]) for r in csv.DictReader(open(tmp_path / "grades.csv"))}
-    assert rows == pytest.approx(expected)
+    assert rows == pytest.approx(expected), "the gradebook (formgrader, nbgrader export) has the grader's scores"
 
     secrets = secret_hidden_lines(src)
     assert secrets, "the lesson has hidden tests to protect"
@@ -180,3 +190,4 @@ def test_autograde_end_to_end(name, tmp_path):
         text = html.unescape(re.sub(r"<[^>]+>", "", fb.read_text()))
         leaked = [s for s in secrets if s in text]
         assert not leaked, f"feedback for {student} shows hidden-test source: {leaked[:3]}"
+        assert "cdnjs" not in fb.read_text(), "feedback loads nothing from a CDN"
