@@ -56,7 +56,7 @@ def run(root: Path, *args) -> float:
     proc = subprocess.run([sys.executable, "-m", "grading", *args], cwd=ROOT, env=env, text=True, capture_output=True)
     dt = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise SystemExit(f"`grading {' '.join(args)}` failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise SystemExit(f"`grading {' '.join(args)}` failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return dt
 
 
@@ -70,6 +70,23 @@ def stock_scores(root: Path) -> dict:
 def grader_scores(root: Path) -> dict:
     d = root / "grading" / ".grader-cache" / "results" / LESSON
     return {p.stem: json.loads(p.read_text())["score"] for p in d.glob("*.json")}
+
+
+def where_time_goes(root: Path) -> str:
+    """From the grader's results: per submission, seconds in cells (first cell = imports) vs the rest
+    (kernel start-up, probes, canaries, sandbox set-up and tear-down)."""
+    d = root / "grading" / ".grader-cache" / "results" / LESSON
+    rows = [json.loads(p.read_text()) for p in d.glob("*.json")]
+    if not rows:
+        return "no results"
+    tot = sum(r.get("seconds", 0) for r in rows) / len(rows)
+    cells = [sum(v["seconds"] for v in r.get("outputs", {}).values()) for r in rows]
+    first = [min(r.get("outputs", {}).items(), key=lambda kv: [int(x) for x in kv[0].split(".")])[1]["seconds"]
+             for r in rows if r.get("outputs")]
+    c = sum(cells) / len(cells)
+    f = sum(first) / len(first) if first else 0.0
+    return (f"per submission: {tot:.1f} s in its sandbox = {c:.1f} s running cells (of which {f:.1f} s the first, "
+            f"import cell) + {tot - c:.1f} s kernel start-up, probes, canaries, set-up")
 
 
 def main():
@@ -89,6 +106,7 @@ def main():
         s1, s2 = stock_scores(Path(t1)), grader_scores(Path(t2))
         same = s1 == s2 and len(s1) == a.n
         print(f"throughput ratio: {t_stock / t_ours:.2f}x   scores match: {same}")
+        print(where_time_goes(Path(t2)))
         if not same:
             for k in sorted(set(s1) | set(s2)):
                 if s1.get(k) != s2.get(k):
