@@ -266,6 +266,10 @@ def release_feedback(st: State, lesson: str) -> list[str]:
         print(f"[{name}] no feedback to release: run `python -m grading grade {name}` (and `feedback`) first")
         return []
     nbgrader(st, "release_feedback", name)
+    # nbgrader copies the HTML with its mode (0660 in the instructors' course folder): each student
+    # must read their own file (named by a hash of their submission's secret, in a 0711 folder)
+    for html in (st.exchange / COURSE_ID / "feedback").glob("*.html"):
+        os.chmod(html, 0o644)
     fix_course_permissions(st)
     print(f"[{name}] feedback released for {len(released)} student(s) (students: Assignment List -> Fetch Feedback)")
     return released
@@ -351,6 +355,19 @@ def _gradebook_scores(st: State, name: str) -> dict:
     return out
 
 
+def _feedback_released(st: State, sid: str, name: str) -> bool:
+    """Is the collected submission's feedback in the exchange (where Fetch Feedback looks for it)?"""
+    from nbgrader.utils import notebook_hash
+
+    secret = st.course / "grading" / "submitted" / sid / name / "submission_secret.txt"
+    if not secret.exists():
+        return False
+    fb = st.exchange / COURSE_ID / "feedback"
+    notebooks = [p.stem for p in (st.course / "grading" / "submitted" / sid / name).glob("*.ipynb")]
+    return bool(notebooks) and all(
+        (fb / f"{notebook_hash(secret=secret.read_text(), notebook_id=nb)}.html").exists() for nb in notebooks)
+
+
 def status(st: State, lesson: str | None = None) -> list[dict]:
     """One row per student and lesson: fetched, submitted (how often, last time), late, graded, flagged."""
     info = st.load_class()
@@ -385,7 +402,7 @@ def status(st: State, lesson: str | None = None) -> list[dict]:
                 "score": f"{score['score']:g}/{score['max']:g}" if score else "",
                 "needs_manual": bool(score and score["needs_manual"]),
                 "flagged": res.get("status") == "flagged", "flag_reason": res.get("reason", "") if res.get("status") == "flagged" else "",
-                "feedback_released": bool(fb.is_dir() and any(fb.iterdir())) and (st.course / "grading" / "feedback" / sid / name).is_dir(),
+                "feedback_released": _feedback_released(st, sid, name),
             })
     return rows
 

@@ -271,7 +271,8 @@ def test_instructor_collects_grades_and_releases_feedback(hubx):
     assert "TESTCOMMENT-42" in text
     assert "BEGIN HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
     rows = {r["student"]: r for r in json.loads(h.cli("grading.exchange", "status", LESSON, "--json").stdout)}
-    assert rows[A]["graded"] and rows[A]["fetched"] and rows[A]["score"]
+    assert rows[A]["graded"] and rows[A]["fetched"] and rows[A]["score"] and rows[A]["feedback_released"]
+    assert not rows[B]["feedback_released"]
     # B cannot read A's feedback in the exchange or at home
     out = h.run_in_kernel(B, PROBE.format(targets={"a-feedback": str(html[-1])}, inbound=str(h.state.inbound)))
     assert "a-feedback DENIED" in out, out
