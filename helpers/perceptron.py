@@ -118,4 +118,28 @@ def accuracy(logits, y) -> float:
     return float(np.mean((z > 0) == (t > 0.5)))
 
 
-__all__ = ["step", "sigmoid", "forward", "hidden_lines", "draw_line", "draw_regions", "draw_state", "bce", "accuracy", "UNIT_COLORS"]
+def ends_with_sigmoid(model) -> bool:
+    """Does a PyTorch or Keras model (or a fastai ``Learner``) end with a sigmoid, so that it outputs
+    probabilities rather than raw scores? Looks at the last layer only: ``nn.Sigmoid`` in PyTorch, a layer
+    whose ``activation`` is ``sigmoid`` in Keras (``Dense(1, activation="sigmoid")`` or ``Activation``)."""
+    model = getattr(model, "model", model)  # a fastai Learner holds its PyTorch model in .model
+    if callable(getattr(model, "modules", None)):  # PyTorch
+        leaves = [m for m in model.modules() if not list(m.children())]
+        return bool(leaves) and type(leaves[-1]).__name__ == "Sigmoid"
+    layers = getattr(model, "layers", None)
+    if layers:
+        return getattr(getattr(layers[-1], "activation", None), "__name__", "") == "sigmoid"
+    return False
+
+
+def predicted_classes(outputs, model) -> list:
+    """0/1 class of each row from a binary model's outputs: ``output > 0`` for raw scores (logits), or
+    ``output > 0.5`` if the model ends with a sigmoid (see :func:`ends_with_sigmoid`). A plain list of ints."""
+    out = np.asarray(outputs, dtype=float)
+    out = out.reshape(len(out), -1)[:, 0] if out.ndim else out.reshape(1)
+    threshold = 0.5 if ends_with_sigmoid(model) else 0.0
+    return [int(v > threshold) for v in out]
+
+
+__all__ = ["step", "sigmoid", "forward", "hidden_lines", "draw_line", "draw_regions", "draw_state", "bce", "accuracy",
+           "ends_with_sigmoid", "predicted_classes", "UNIT_COLORS"]

@@ -5,11 +5,14 @@ notebook once (the ``lesson`` fixture) and check the numbers its prose relies on
 """
 from __future__ import annotations
 
+import re
 import warnings
 
+import nbformat
 import numpy as np
 import pytest
 
+from course_tools import ROOT, nbg
 from helpers import data, perceptron
 
 NAME = "04_xor_minsky_papert"
@@ -69,6 +72,22 @@ def test_hidden_lines_and_drawing(caplog):
     assert ax.get_xlim() == pytest.approx((-0.5, 1.5))
     assert perceptron.draw_line(ax, [0.0, 0.0], 1.0) is None
     plt.close(fig)
+
+
+def test_predicted_classes_reads_scores_or_probabilities():
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    scores = np.array([[-2.0], [0.3], [1.0], [-0.1]])
+    assert perceptron.predicted_classes(scores, nn.Sequential(nn.Linear(2, 1))) == [0, 1, 1, 0]
+    probs = np.array([[0.2], [0.7], [0.6], [0.4]])  # all positive: read as scores every row would be class 1
+    with_sigmoid = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1), nn.Sigmoid())
+    assert perceptron.ends_with_sigmoid(with_sigmoid)
+    assert not perceptron.ends_with_sigmoid(nn.Sequential(nn.Linear(2, 1), nn.Sigmoid(), nn.Linear(1, 1)))
+    assert perceptron.predicted_classes(probs, with_sigmoid) == [0, 1, 1, 0]
+    assert perceptron.predicted_classes(probs, nn.Sequential(nn.Linear(2, 1))) == [1, 1, 1, 1]
+    assert perceptron.predicted_classes(scores.ravel(), nn.Sequential(nn.Linear(2, 1))) == [0, 1, 1, 0]  # (n,) too
+    del torch
 
 
 # --------------------------------------------------------------------------- the lesson (slow)
@@ -231,3 +250,183 @@ def test_depth_pays_off_at_a_fixed_budget(lesson):
     for fw in ("fastai", "keras"):
         assert acc[fw]["deep"]["train"] >= acc[fw]["shallow"]["train"] + 0.05, (fw, acc[fw])
         assert acc[fw]["deep"]["valid"] >= acc[fw]["shallow"]["valid"] + 0.05, (fw, acc[fw])
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_step_units_pass_no_gradient_but_relu_does(lesson):
+    """The reason backpropagation cannot use step units: zero derivative almost everywhere, not the corner."""
+    live = lesson(NAME)
+    grads = live.eval("unit_gradients.to_dict('index')")
+    step = grads["step"]
+    assert step["hidden layer, autograd"] == 0.0 and step["hidden layer, finite differences"] == 0.0
+    assert step["output layer, autograd"] > 1e-3, "only the layer below the steps is frozen"
+    for unit in ("ReLU", "sigmoid", "tanh"):
+        g = grads[unit]
+        assert g["hidden layer, autograd"] > 1e-3, (unit, g)
+        assert g["hidden layer, finite differences"] == pytest.approx(g["hidden layer, autograd"], rel=1e-4), unit
+    flat = live.eval("flat_share")
+    assert flat["step"] > 0.95 and flat["sigmoid"] == 0.0 and flat["tanh"] == 0.0
+    assert flat["relu"] < 0.5, "ReLU is flat only where its unit is dead, not everywhere"
+    assert live.eval("int(np.sum(np.diff(loss_sweep['step']) != 0))") >= 1, "the staircase has jumps"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_layer_counting_conventions(lesson):
+    live = lesson(NAME)
+    assert live.eval("unit_layer_sizes") == [2, live.eval("HIDDEN"), 1]
+    assert live.eval("layer_count") == {"layers of units, inputs included (older texts)": 3,
+                                        "PyTorch: nn.Linear modules": 2, "Keras: len(model.layers)": 2}
+
+
+# --------------------------------------------------------------------------- the exercises: fair tests
+
+
+def _test_cell(grade_id: str, hidden: bool = True) -> str:
+    nb = nbformat.read(ROOT / "solutions" / NAME / f"{NAME}.ipynb", as_version=4)
+    src = next(c.source for c in nb.cells if nbg(c).get("grade_id") == grade_id)
+    assert "### BEGIN HIDDEN TESTS" in src
+    return src if hidden else src.split("### BEGIN HIDDEN TESTS")[0]
+
+
+def _verdict(live, answer: str, grade_id: str, hidden: bool = True):
+    """Run ``answer`` and then the test cell in a copy of the lesson's namespace: None if the tests pass,
+    else the error (type and message). The lesson's own names are left untouched."""
+    test = _test_cell(grade_id, hidden)
+    live.exec("_ns = dict(globals())\n"
+              f"exec({answer!r}, _ns)\n"
+              "try:\n"
+              f"    exec({test!r}, _ns)\n"
+              "    _verdict = None\n"
+              "except Exception as _e:\n"
+              "    _verdict = f'{type(_e).__name__}: {_e}'\n"
+              "del _ns")
+    return live.eval("_verdict")
+
+
+PERCEPTRON_OTHER_STYLE = """
+def train_perceptron(X, y, lr=1.0, max_epochs=100):
+    X = np.array(X, dtype=float)
+    y = np.array(y, dtype=float).ravel()
+    w, b, mistakes = np.zeros(X.shape[1]), np.float64(0), []
+    for epoch in range(max_epochs):
+        errors = 0
+        for i in range(len(X)):
+            delta = y[i] - (1.0 if np.dot(w, X[i]) + b > 0 else 0.0)
+            w += lr * delta * X[i]
+            b += lr * delta
+            errors += int(delta != 0)
+        mistakes.append(errors)
+        if errors == 0:
+            return w, b, mistakes
+    return w, b, mistakes
+"""
+PERCEPTRON_NO_EARLY_STOP = PERCEPTRON_OTHER_STYLE.replace("        if errors == 0:\n            return w, b, mistakes\n",
+                                                          "")
+HAND_OTHER_STYLE = """
+def xor_by_hand():
+    return [[[2, -2], [2, -2]], [-1, 3], [[1], [1]], [-1.5]]
+"""
+HAND_NO_MARGIN = """
+def xor_by_hand():
+    return [np.array([[1.0, -1.0], [1.0, -1.0]]), np.array([-0.9, 1.9]), np.array([[1.0], [1.0]]), np.array([-1.5])]
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_perceptron_and_hand_exercises_pass_any_correct_style_and_fail_wrong_answers(lesson):
+    live = lesson(NAME)
+    assert _verdict(live, PERCEPTRON_OTHER_STYLE, "perceptron_tests") is None
+    assert PERCEPTRON_NO_EARLY_STOP != PERCEPTRON_OTHER_STYLE
+    wrong = _verdict(live, PERCEPTRON_NO_EARLY_STOP, "perceptron_tests", hidden=False)
+    assert wrong and "epochs without mistakes on AND" in wrong, wrong
+    assert _verdict(live, HAND_OTHER_STYLE, "xor_by_hand_tests") is None, "nested lists, other valid weights"
+    for hidden in (False, True):  # XOR, but a margin of 0.1: the visible test says so, as the hidden one does
+        wrong = _verdict(live, HAND_NO_MARGIN, "xor_by_hand_tests", hidden=hidden)
+        assert wrong and "margin" in wrong, wrong
+
+
+def _fastai_answer(hidden: int, tail: str = "", loss: str = "BCEWithLogitsLossFlat()") -> str:
+    return f"""
+def train_xor_fastai(seed=0):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(2, {hidden}), nn.Tanh(), nn.Linear({hidden}, 1){tail})
+    learn = Learner(xor_dls(100), model, loss_func={loss}, opt_func=SGD, lr=1.5)
+    with learn.no_bar(), learn.no_logging():
+        learn.fit(1)
+    return learn
+"""
+
+
+def _keras_answer(hidden: int, out: str = "keras.layers.Dense(1)", loss: str = "from_logits=True") -> str:
+    return f"""
+def train_xor_keras(seed=0):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense({hidden}, activation="tanh"), {out}])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.5), loss=keras.losses.BinaryCrossentropy({loss}))
+    model.fit(np.tile(X_xor, (100, 1)), np.tile(y_xor, (100, 1)), batch_size=4, shuffle=False, epochs=1, verbose=0)
+    return model
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_trained_xor_exercises_visible_tests_demand_what_grading_demands(lesson):
+    """The recommended recipe passes visible and hidden tests, written with raw scores or with a sigmoid;
+    section 5's 2-4-1 recipe and a 2-2-1 net fail the *visible* test (seeds chosen to show it) as they fail
+    the hidden one."""
+    live = lesson(NAME)
+    # prompt-following answers in another style: the network ends with a sigmoid (probabilities)
+    assert _verdict(live, _fastai_answer(8, ", nn.Sigmoid()", "BCELossFlat()"), "xor_fastai_tests") is None
+    assert _verdict(live, _keras_answer(8, 'keras.layers.Dense(1, activation="sigmoid")', ""), "xor_keras_tests") is None
+    # section 5's recipe (4 hidden units) and two hidden units: caught by the visible seeds
+    for answer, seed in ((_fastai_answer(4), 48), (_fastai_answer(2), 1)):
+        wrong = _verdict(live, answer, "xor_fastai_tests", hidden=False)
+        assert wrong and f"seed {seed}: classes of the XOR rows" in wrong, wrong
+    for answer, seed in ((_keras_answer(4), 29), (_keras_answer(2), 0)):
+        wrong = _verdict(live, answer, "xor_keras_tests", hidden=False)
+        assert wrong and f"seed {seed}: classes of the XOR rows" in wrong, wrong
+    # ... and the hidden seeds are as demanding: section 5's recipe fails one of them too
+    live.exec("_ns = dict(globals())\n" f"exec({_fastai_answer(4)!r}, _ns)\n" f"exec({_keras_answer(4)!r}, _ns)\n"
+              "_hidden_fail = [perceptron.predicted_classes(fastai_side.predict(_ns['train_xor_fastai'](72).model, X_xor),"
+              " nn.Linear(2, 1)) != [0, 1, 1, 0], perceptron.predicted_classes(keras_side.predict("
+              "_ns['train_xor_keras'](94), X_xor), nn.Linear(2, 1)) != [0, 1, 1, 0]]\ndel _ns")
+    assert live.eval("_hidden_fail") == [True, True]
+    # a single layer is not a hidden-layer network
+    wrong = _verdict(live, _fastai_answer(1).replace("nn.Linear(2, 1), nn.Tanh(), nn.Linear(1, 1)", "nn.Linear(2, 1)"),
+                     "xor_fastai_tests", hidden=False)
+    assert wrong and "nn.Linear layers" in wrong, wrong
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_recommended_recipe_solves_xor_on_20_seeds_in_both_frameworks(lesson):
+    """The prompt promises the 8-unit recipe works whatever the seed: the solution, on 20 seeds each."""
+    live = lesson(NAME)
+    ok = live.eval("[[perceptron.predicted_classes(fastai_side.predict(train_xor_fastai(s).model, X_xor), nn.Linear(2, 1))"
+                   " == [0, 1, 1, 0] for s in range(20)], [perceptron.predicted_classes(keras_side.predict("
+                   "train_xor_keras(s), X_xor), keras.layers.Dense(1)) == [0, 1, 1, 0] for s in range(20)]]")
+    assert ok == [[True] * 20, [True] * 20], ok
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_every_error_in_the_untouched_student_copy_carries_a_hint():
+    """Run All on the released copy, exercises untouched: every error ends with the hint system's message
+    (no bare KeyError from a dict an unfinished exercise left half-filled)."""
+    from nbrun import LiveNotebook
+
+    with LiveNotebook(ROOT / "lessons" / NAME / f"{NAME}.ipynb") as live:
+        live.run()
+        nb = live.nb
+    errors = [(i, o) for i, c in enumerate(nb.cells) for o in c.get("outputs", []) if o.output_type == "error"]
+    assert errors, "the untouched copy stops at its exercises"
+    kinds = set()
+    for i, o in errors:
+        text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(o.traceback))
+        assert "Hint:" in text, f"cell {i}: {o.ename}: {o.evalue} has no hint"
+        kinds.add(o.ename)
+    assert kinds <= {"NotImplementedError", "NameError"}, kinds
+    assert "NameError" in kinds, "cells after an unfinished exercise stop at a hinted NameError"

@@ -128,19 +128,25 @@ def train_perceptron(X, y, lr=1.0, max_epochs=100):
 # %% nbgrader={"grade": true, "grade_id": "perceptron_tests", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 w, b, mistakes = train_perceptron(X_and, y_and)
 checks.check_shape(w, (2,), name="w for AND")
+checks.check_type(b, (float, int), name="b for AND")
 checks.check_type(mistakes, list, name="mistakes")
-assert mistakes[-1] == 0, f"the perceptron should converge on AND, but its last epoch had {mistakes[-1]} mistakes"
+checks.check_equal(mistakes[-1], 0, name="mistakes in the last epoch on AND",
+                   hint="AND is linearly separable: the perceptron should converge")
+checks.check_equal(mistakes.count(0), 1, name="epochs without mistakes on AND",
+                   hint="stop after the first epoch with no mistakes")
 checks.check_close(perceptron_predict(X_and, w, b), y_and.ravel(), name="predictions after training on AND",
                    say=True)
-w, b, mistakes = train_perceptron(X_xor, y_xor, max_epochs=20)
-assert len(mistakes) == 20, f"on XOR the perceptron should use all 20 epochs, it stopped after {len(mistakes)}"
-assert min(mistakes) > 0, "on XOR every epoch should contain a mistake"
+w, b, mistakes = train_perceptron(X_xor, y_xor.ravel(), max_epochs=20)  # a flat y works too
+checks.check_equal(len(mistakes), 20, name="epochs on XOR with max_epochs=20",
+                   hint="stop early only after an epoch with no mistakes")
+checks.check_true(min(mistakes) > 0, f"on XOR every epoch should contain a mistake, got {mistakes}",
+                  name="mistakes on XOR")
 print("✓ XOR: no convergence within 20 epochs")
 ### BEGIN HIDDEN TESTS
 for gate in ("or", "nand", "nor"):
     Xg, yg = data.logic_gate(gate)
-    wg, bg, mg = train_perceptron(Xg, yg.ravel())  # a flat y must work too
-    assert mg[-1] == 0, f"{gate.upper()} is linearly separable: the perceptron must converge"
+    wg, bg, mg = train_perceptron(Xg, yg.ravel())
+    checks.check_equal(mg[-1], 0, name=f"mistakes in the last epoch on {gate.upper()}")
     checks.check_close(perceptron_predict(Xg, wg, bg), yg.ravel(), name=f"predictions on {gate.upper()}")
 rng = np.random.default_rng(4)
 w_true = rng.normal(size=5)
@@ -149,14 +155,17 @@ margin = Xs @ w_true + 0.3
 keep = np.abs(margin) > 0.5  # a clear margin: Novikoff's theorem bounds the number of mistakes
 Xs, ys = Xs[keep], (margin[keep] > 0).astype(float)
 ws, bs_, ms = train_perceptron(Xs, ys, lr=0.5, max_epochs=500)
-assert ms[-1] == 0 and len(ms) < 500, "the perceptron must converge on linearly separable data in 5-D"
+checks.check_shape(ws, (5,), name="w for 5-D data")
+checks.check_true(ms[-1] == 0 and len(ms) < 500, "the perceptron must converge on linearly separable 5-D data",
+                  name="train_perceptron(lr=0.5)")
 checks.check_close(perceptron_predict(Xs, ws, bs_), ys, name="predictions on separable 5-D data")
-assert isinstance(bs_, float), f"b should be a float, got {type(bs_).__name__}"
+checks.check_type(bs_, (float, int), name="b for 5-D data")
 X_par, y_par = data.parity(3)
 wp, bp, mp = train_perceptron(X_par, y_par, max_epochs=37)
-assert len(mp) == 37 and mp[-1] > 0, "3-bit parity is not linearly separable: no convergence in 37 epochs"
+checks.check_true(len(mp) == 37 and mp[-1] > 0, "3-bit parity is not linearly separable: no convergence in 37 epochs",
+                  name="train_perceptron on 3-bit parity")
 w0, b0, m0 = train_perceptron(X_and, y_and, max_epochs=1)
-assert len(m0) == 1, "max_epochs=1 must stop after one epoch"
+checks.check_equal(len(m0), 1, name="epochs with max_epochs=1")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -166,10 +175,8 @@ assert len(m0) == 1, "max_epochs=1 must stop after one epoch"
 # $w \cdot x + b = 0$ — separates the "1" corners (red) from the "0" corners (blue).
 
 # %%
-gates = {}
-for gate in ("and", "or", "xor"):
-    Xg, yg = data.logic_gate(gate)
-    gates[gate] = (Xg, yg) + train_perceptron(Xg, yg, max_epochs=100)
+gates = {gate: data.logic_gate(gate) + train_perceptron(*data.logic_gate(gate), max_epochs=100)
+         for gate in ("and", "or", "xor")}  # gate -> (X, y, w, b, mistakes per epoch)
 
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
 for ax, (gate, (Xg, yg, w_g, b_g, m_g)) in zip(axes, gates.items()):
@@ -297,9 +304,21 @@ order_table
 #
 # The theorems are about **one layer of trainable weights**. Minsky and Papert knew that a network with a
 # hidden layer of threshold units can compute XOR, parity or anything else (you will build one by hand in
-# a moment). What nobody had in 1969 was a way to **train** the hidden layer: Rosenblatt's rule needs the
-# right answer for every unit, and a hidden unit has none. Near the end of the book the authors guessed —
-# calling it their "intuitive judgment" — that the extension to many layers would be "sterile".
+# a moment). What *Rosenblatt's rule* cannot do is train that hidden layer: it needs the right answer for
+# every unit, and a hidden unit has none. Near the end of the book the authors guessed — calling it their
+# "intuitive judgment" — that the extension to many layers would be "sterile".
+#
+# It is often said that in 1969 *nobody* had a way to train hidden layers. That is not quite true; the
+# methods existed, but they were little noticed in the debate about perceptrons:
+#
+# * **Alexey Ivakhnenko and Valentin Lapa** (Kyiv, from 1965) grew deep networks of polynomial units and
+#   trained them **layer by layer**, each layer fitted by regression and pruned on held-out data — the
+#   *Group Method of Data Handling*; in 1971 Ivakhnenko described one eight layers deep.
+# * **Shun-ichi Amari** (1967) trained a multilayer perceptron, hidden layer included, by **stochastic
+#   gradient descent**, and showed it learning to separate classes that no line separates.
+# * **Seppo Linnainmaa** (1970, his master's thesis) published **reverse-mode automatic differentiation**:
+#   the gradient of any composition of differentiable steps, at the cost of about one extra pass backwards.
+#   That is the algorithm behind backpropagation, though he did not apply it to neural networks.
 #
 # Many readers took away a simpler message: *perceptrons cannot even learn XOR; neural networks are a
 # dead end*. Combined with over-promising (remember the Navy's press event) and a general tightening of AI
@@ -307,11 +326,13 @@ order_table
 # spent the 1970s on the margins — the first "AI winter" for connectionism. Historians still argue about how
 # much of this was the book's doing; what is certain is that its caveat was the part people forgot.
 #
-# The way out was a learning rule for hidden units: **backpropagation** — gradient descent through a
-# network with *smooth* activations, so every weight gets a gradient. Paul Werbos described it in his 1974
-# thesis; Rumelhart, Hinton and Williams made it famous in 1986, with XOR and parity among their first
-# examples. In 1988 Minsky and Papert re-issued *Perceptrons* with a new epilogue arguing that their
-# analysis still mattered — and the debate about what depth buys has not stopped since.
+# The learning rule that won is **backpropagation**: reverse-mode differentiation applied to a network, so
+# that every weight, hidden or not, gets the slope of the loss with respect to it. Paul Werbos proposed it
+# for neural networks in his 1974 thesis and worked it out for them in 1982; Rumelhart, Hinton and
+# Williams made it famous in 1986 by showing what the hidden units learn, with XOR and parity among their
+# first examples. It needs units whose **derivative carries a signal back** — which the step function's does
+# not, as section 5 shows. In 1988 Minsky and Papert re-issued *Perceptrons* with a new epilogue arguing
+# that their analysis still mattered — and the debate about what depth buys has not stopped since.
 
 # %% [markdown]
 # ### Exercise 2 (graded by your instructor, 2 points): what did Minsky and Papert show?
@@ -326,9 +347,9 @@ order_table
 # compute some simple predicates unless its features are of high order: parity needs a feature that looks
 # at all n inputs (XOR is the 2-input case), and connectedness needs features that grow with the retina.
 # The proofs apply to one trainable layer (fixed features → weighted sum → threshold), not to networks with
-# trainable hidden layers: a 2-2-1 network of threshold units computes XOR. What was missing in 1969 was a
-# training method for hidden units, which backpropagation supplied in the 1970s–80s, so the limits of one
-# layer say nothing about what multi-layer networks can learn.
+# trainable hidden layers: a 2-2-1 network of threshold units computes XOR. Rosenblatt's rule cannot train
+# hidden units, but gradient descent can (Amari 1967; backpropagation, popular from 1986), so the limits of
+# one trainable layer say nothing about what multi-layer networks can learn.
 # ### END SOLUTION
 
 # %% [markdown]
@@ -358,15 +379,19 @@ def hidden_units(X, weights):
 # %% [markdown]
 # ### Exercise 3 (graded, 2 points): XOR by hand
 #
-# Fill in `xor_by_hand()` so that it returns `[W1, b1, W2, b2]` with shapes `(2, 2)`, `(2,)`, `(2, 1)`,
-# `(1,)` and
+# Fill in `xor_by_hand()` so that it returns a list `[W1, b1, W2, b2]` of NumPy arrays (or nested lists) with
+# shapes `(2, 2)`, `(2,)`, `(2, 1)`, `(1,)`, in which, with step units:
 #
-# * hidden unit 1 (column 0 of `W1`) computes **OR**, hidden unit 2 (column 1) computes **NAND**;
-# * the output unit computes **AND** of the two hidden units, so the network computes **XOR**.
+# * hidden unit 1 (column 0 of `W1`) computes **OR** of $x_1, x_2$, hidden unit 2 (column 1) computes
+#   **NAND**;
+# * the output unit computes **AND** of its two inputs — on all four patterns (0, 0), (0, 1), (1, 0),
+#   (1, 1) — so the network computes **XOR**;
+# * every weighted sum keeps a **margin**: at least **0.5 away from 0** — the hidden units' sums on the four
+#   XOR inputs, and the output unit's sums on the four patterns above. (Then the same weights, scaled up
+#   enough, also work with smooth sigmoid units; we try ×10 below.)
 #
-# Leave a margin: make every weighted sum at least **0.5 away from 0** on every input the unit sees (then
-# the same weights, scaled up, also work with smooth sigmoid units — we will try that below). The AND gate
-# you met in section 1 is a good start.
+# The visible test checks all of this; grading checks the same properties again, computed directly with
+# NumPy. The AND gate you met in section 1 is a good start.
 
 # %% nbgrader={"grade": false, "grade_id": "xor_by_hand", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def xor_by_hand():
@@ -385,22 +410,33 @@ def xor_by_hand():
 # %% nbgrader={"grade": true, "grade_id": "xor_by_hand_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 hand = xor_by_hand()
 checks.check_type(hand, (list, tuple), name="xor_by_hand()")
-assert len(hand) == 4, f"xor_by_hand(): expected 4 arrays [W1, b1, W2, b2], got {len(hand)}"
+checks.check_equal(len(hand), 4, name="number of arrays in [W1, b1, W2, b2]")
 for arr, shape, label in zip(hand, [(2, 2), (2,), (2, 1), (1,)], ["W1", "b1", "W2", "b2"]):
     checks.check_shape(np.asarray(arr), shape, name=label)
 checks.check_close(hidden_units(X_xor, hand)[:, 0], data.logic_gate("or")[1].ravel(), name="hidden unit 1 (OR)")
 checks.check_close(hidden_units(X_xor, hand)[:, 1], data.logic_gate("nand")[1].ravel(), name="hidden unit 2 (NAND)")
-checks.check_close(two_layer(X_xor, hand), y_xor, name="network output (XOR)", say=True)
+PATTERNS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)  # every pair of 0/1 inputs
+checks.check_close(forward(hand[2:], PATTERNS, out_act="step").ravel(), [0, 0, 0, 1],
+                   name="output unit on (0,0), (0,1), (1,0), (1,1) (AND)")
+checks.check_close(two_layer(X_xor, hand), y_xor, name="network output (XOR)")
+hidden_sums = X_xor @ np.asarray(hand[0], dtype=float) + np.asarray(hand[1], dtype=float)
+output_sums = PATTERNS @ np.asarray(hand[2], dtype=float) + np.asarray(hand[3], dtype=float)
+checks.check_at_least(np.abs(hidden_sums).min(), 0.5, name="smallest |weighted sum| of a hidden unit (margin)")
+checks.check_at_least(np.abs(output_sums).min(), 0.5, name="smallest |weighted sum| of the output unit (margin)")
+print("✓ OR and NAND into AND: XOR, with a margin of at least 0.5")
 ### BEGIN HIDDEN TESTS
-W1h, b1h, W2h, b2h = [np.asarray(a, dtype=float) for a in hand]
-z_hidden = X_xor @ W1h + b1h
-assert np.abs(z_hidden).min() >= 0.5 - 1e-9, "every hidden weighted sum must be at least 0.5 away from 0"
-H_all = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)  # every pattern the hidden units could send
-z_out = H_all @ W2h + b2h
-checks.check_close(step(z_out).ravel(), [0, 0, 0, 1], name="output unit on all hidden patterns (AND)")
-assert np.abs(z_out).min() >= 0.5 - 1e-9, "every output weighted sum must be at least 0.5 away from 0"
-soft = forward([10 * a for a in hand], X_xor, act="sigmoid", out_act="sigmoid")
-checks.check_close(soft > 0.5, y_xor, name="the same weights ×10 with sigmoid units")
+W1h, b1h, W2h, b2h = [np.asarray(a, dtype=float) for a in xor_by_hand()]
+z_hidden = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float) @ W1h + b1h
+checks.check_equal((z_hidden > 0).T.astype(int).tolist(), [[0, 1, 1, 1], [1, 1, 1, 0]],
+                   name="hidden units (OR, NAND) on the four inputs")
+checks.check_true(bool(np.abs(z_hidden).min() >= 0.5 - 1e-9), "every hidden weighted sum must be at least 0.5 away from 0",
+                  name="hidden margin")
+z_out = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float) @ W2h + b2h
+checks.check_equal((z_out.ravel() > 0).astype(int).tolist(), [0, 0, 0, 1], name="output unit on all patterns (AND)")
+checks.check_true(bool(np.abs(z_out).min() >= 0.5 - 1e-9), "every output weighted sum must be at least 0.5 away from 0",
+                  name="output margin")
+checks.check_equal(((((z_hidden > 0) @ W2h + b2h) > 0).ravel()).astype(int).tolist(), [0, 1, 1, 0],
+                   name="the network on the XOR inputs")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -444,9 +480,101 @@ hand_out
 # %% [markdown]
 # ## 5. Learning XOR with gradient descent, in fastai and in Keras
 #
-# Setting weights by hand does not scale; we want the network to **learn** them. Backpropagation needs
-# smooth units, so from now on the output is a score $z$ turned into a probability $\sigma(z)$, trained to
-# minimise the **binary cross-entropy**, and hidden units use $\tanh$.
+# Setting weights by hand does not scale; we want the network to **learn** them by gradient descent: move
+# every weight a little against the slope of the loss. Can we keep the step units? The slope says how the
+# loss changes when a weight changes a little — and a small change of a weight *into a step unit* changes
+# nothing: the unit keeps answering 0 or 1 until its sum crosses 0, and then it jumps. The step's
+# derivative is **0 everywhere except at the jump** (where it has none), so backpropagation sends exactly
+# zero back to every weight below a step unit: there is no signal to follow.
+#
+# The trouble is the flat pieces, not the corner. ReLU has a corner at 0 too, and trains very well
+# (lesson 02): wherever it is active its slope is 1, so the signal gets through.
+#
+# Let us measure it. One 2-2-1 network, one set of random starting weights, four kinds of hidden unit; for
+# each, the largest gradient of the XOR loss with respect to the **hidden** layer's weights — by autograd,
+# and by finite differences (nudge each weight by ±10⁻⁴ and watch the loss), so that it is not just
+# autograd's convention. For the step we write $\operatorname{step}(z) = (\operatorname{sign}(z) + 1)/2$,
+# whose derivative autograd takes to be 0 (PyTorch's own `torch.heaviside` refuses: it defines no
+# derivative).
+
+# %%
+class Step(nn.Module):
+    "The threshold unit as a PyTorch layer: 1 where z > 0, 0 where z < 0."
+    def forward(self, z):
+        return (torch.sign(z) + 1) / 2
+
+
+rng = np.random.default_rng(1)
+start_221 = [rng.normal(0, 1.5, size=shape) for shape in [(2, 2), (2,), (2, 1), (1,)]]  # [W1, b1, W2, b2]
+
+
+def xor_gradients(unit, eps=1e-4):
+    """Largest |gradient| of the XOR loss for the 2-2-1 network `start_221` (float64) with this hidden unit."""
+    net = nn.Sequential(nn.Linear(2, 2), unit, nn.Linear(2, 1))
+    fastai_side.set_weights(net, start_221)
+    net = net.double()
+    X_t, y_t = torch.tensor(X_xor, dtype=torch.float64), torch.tensor(y_xor, dtype=torch.float64)
+
+    def loss():
+        return nn.functional.binary_cross_entropy_with_logits(net(X_t), y_t)
+
+    loss().backward()
+    W1 = net[0].weight
+    numeric = torch.zeros_like(W1)
+    with torch.no_grad():
+        for i, j in np.ndindex(*W1.shape):
+            W1[i, j] += eps
+            up = loss()
+            W1[i, j] -= 2 * eps
+            down = loss()
+            W1[i, j] += eps
+            numeric[i, j] = (up - down) / (2 * eps)
+    return {"hidden layer, autograd": float(W1.grad.abs().max()),
+            "hidden layer, finite differences": float(numeric.abs().max()),
+            "output layer, autograd": float(net[2].weight.grad.abs().max())}
+
+
+unit_gradients = pd.DataFrame({name: xor_gradients(unit) for name, unit in
+                               {"step": Step(), "ReLU": nn.ReLU(), "sigmoid": nn.Sigmoid(), "tanh": nn.Tanh()}.items()}).T
+unit_gradients
+
+# %% [markdown]
+# Under the step, the hidden layer gets **exactly zero**, both ways; the output layer still gets a gradient
+# (the output is a plain weighted sum of the hidden units' 0s and 1s), so only the hidden layer is frozen —
+# precisely the layer Rosenblatt's rule could not train either. ReLU, corner and all, passes a gradient, as
+# do the smooth sigmoid and tanh.
+#
+# The picture: the XOR loss as **one** hidden weight sweeps from −3 to 3, all other weights as above (the
+# dotted line marks where the table measured). Under the step the loss is a staircase — flat, with a jump
+# wherever hidden unit 1 flips on some input — so its slope is 0 almost everywhere. ReLU is flat only where
+# hidden unit 1 is off on all four inputs (a "dead" unit, lesson 02) and slopes everywhere else, corner and
+# all; sigmoid and tanh are smooth.
+
+# %%
+w_sweep = np.linspace(-3, 3, 601)
+loss_sweep = {}
+for act in ("step", "relu", "sigmoid", "tanh"):
+    losses = []
+    for v in w_sweep:
+        w_try = [a.copy() for a in start_221]
+        w_try[0][0, 0] = v  # the weight from x₁ into hidden unit 1
+        losses.append(perceptron.bce(forward(w_try, X_xor, act=act), y_xor))
+    loss_sweep[act] = np.array(losses)
+fig, ax = plt.subplots(figsize=(6.5, 3.4))
+for act, losses in loss_sweep.items():
+    ax.plot(w_sweep, losses, lw=2.5 if act == "step" else 1.5, label=act)
+ax.axvline(start_221[0][0, 0], color="grey", lw=1, ls=":")
+ax.set_xlabel("weight from x₁ into hidden unit 1")
+ax.set_ylabel("XOR loss (binary cross-entropy)")
+ax.set_title("Step units: flat almost everywhere, so the gradient is 0")
+ax.legend()
+plt.show()
+flat_share = {act: float(np.mean(np.diff(losses) == 0)) for act, losses in loss_sweep.items()}
+print("share of the sweep where the loss does not change at all:", {k: f"{v:.1%}" for k, v in flat_share.items()})
+
+# %% [markdown]
+# So from now on the units have slopes: the output is a score $z$ turned into a probability $\sigma(z)$,
+# trained to minimise the **binary cross-entropy**, and the hidden units use $\tanh$.
 #
 # We train two models, each in both frameworks:
 #
@@ -558,6 +686,27 @@ def fit_keras(model, start):
               verbose=0, callbacks=[record])
     return snaps
 
+
+# %% [markdown]
+# ### How many layers is a 2-4-1 network?
+#
+# It depends on who is counting, and old and new texts count differently. Rosenblatt, Minsky and Papert, and
+# many texts into the 1990s counted **layers of units, inputs included**: Rosenblatt's perceptron had three
+# layers (sensory, association and response units) though only one layer of weights learned, and a 2-4-1
+# network was a "three-layer network". Today's frameworks count **layers of weights**: the same network is
+# two `nn.Linear` modules in PyTorch and two layers in Keras (the `Input` is not a layer). So a "two-layer
+# network" can mean a 2-1 network in an old paper and a 2-4-1 network in a new one. The unambiguous way to say
+# it: *one hidden layer*.
+
+# %%
+torch_241, keras_241 = fastai_xor_model(HIDDEN), keras_xor_model(HIDDEN)
+linear_modules = [m for m in torch_241.modules() if isinstance(m, nn.Linear)]
+unit_layer_sizes = [linear_modules[0].in_features] + [m.out_features for m in linear_modules]
+layer_count = {"layers of units, inputs included (older texts)": len(unit_layer_sizes),
+               "PyTorch: nn.Linear modules": len(linear_modules),
+               "Keras: len(model.layers)": len(keras_241.layers)}
+print("sizes of the layers of units:", unit_layer_sizes)
+pd.Series(layer_count, name=f"2-{HIDDEN}-1 network").to_frame()
 
 # %% [markdown]
 # ### Five seeds, two models, two frameworks
@@ -719,20 +868,38 @@ explorer = widgets.Explorer(
 explorer
 
 # %% [markdown]
+# ### Exercises 4 and 5: a network that solves XOR for *every* seed
+#
+# Section 5's recipe — 4 hidden units, 100 steps of SGD at learning rate 1.5 — solved XOR on its five seeds,
+# but not on every seed: from PyTorch's starting weights it fails on 2 seeds in 100 (seed 48 is one), from
+# Keras's on 2 in 100 (seed 29 is one), and with 2 hidden units on roughly half. A network that works only
+# for a lucky seed has not really been trained *reliably*, so these two exercises ask for a recipe that works
+# whatever the seed. **8 hidden tanh units, 100 steps of SGD at learning rate 1.5** solved XOR on 100 seeds
+# out of 100, from both frameworks' starting weights.
+#
+# What is checked, in both exercises: the visible test calls your function with **three seeds** and, for each,
+# requires a new model with a hidden layer that classifies all four XOR rows correctly. Grading runs the same
+# checks on **three other seeds**. If the visible test passes, your recipe is very likely robust enough.
+#
 # ### Exercise 4 (graded, 2 points): your own hidden-layer network in fastai
 #
-# Write `train_xor_fastai(seed)`: seed PyTorch with `torch.manual_seed(seed)`, build a PyTorch network with
-# **at least one hidden layer**, train it on XOR with a fastai `Learner` (you may reuse `xor_dls`), and
-# return the trained `Learner`. It must classify all four XOR rows correctly — for this seed and for others.
-# Keep training quiet (`with learn.no_bar(), learn.no_logging(): ...`).
+# Write `train_xor_fastai(seed)`:
+#
+# * call `torch.manual_seed(seed)` first, then build a **new** PyTorch network with **at least one hidden
+#   layer** (at least two `nn.Linear` layers) that maps a float32 tensor of shape `(n, 2)` to one output per
+#   row, shape `(n, 1)`: a raw score (class 1 when it is > 0), as in section 5 — or a probability, if the
+#   network ends with `nn.Sigmoid()` (class 1 when it is > 0.5);
+# * train it on the four XOR rows with a fastai `Learner` (you may reuse `xor_dls(steps)`), quietly:
+#   `with learn.no_bar(), learn.no_logging(): ...`;
+# * return the trained `Learner`. The test reads its network as `learn.model`.
 
 # %% nbgrader={"grade": false, "grade_id": "xor_fastai", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def train_xor_fastai(seed=0):
-    """A trained fastai Learner whose model solves XOR."""
+    """A new, trained fastai Learner whose model solves XOR, whatever the seed."""
     ### BEGIN SOLUTION
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
-    learn = Learner(xor_dls(80), model, loss_func=BCEWithLogitsLossFlat(), opt_func=SGD, lr=1.5)
+    learn = Learner(xor_dls(100), model, loss_func=BCEWithLogitsLossFlat(), opt_func=SGD, lr=1.5)
     with learn.no_bar(), learn.no_logging():
         learn.fit(1)
     return learn
@@ -740,54 +907,94 @@ def train_xor_fastai(seed=0):
 
 
 # %% nbgrader={"grade": true, "grade_id": "xor_fastai_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-my_learn = train_xor_fastai(seed=0)
-checks.check_type(my_learn, Learner, name="train_xor_fastai(0)")
-n_linear = sum(isinstance(m, nn.Linear) for m in my_learn.model.modules())
-assert n_linear >= 2, f"the model needs a hidden layer: expected at least 2 nn.Linear layers, found {n_linear}"
-checks.check_close(compare.metrics(fastai_side.predict(my_learn.model, X_xor), y_xor)["accuracy"], 1.0,
-                   name="fastai XOR accuracy", say=True)
+fastai_runs = {}
+for seed in (0, 1, 48):
+    learn_s = fastai_runs[seed] = train_xor_fastai(seed)
+    checks.check_type(learn_s, Learner, name=f"train_xor_fastai({seed})")
+    n_linear = sum(isinstance(m, nn.Linear) for m in learn_s.model.modules())
+    checks.check_true(n_linear >= 2, f"expected at least 2 nn.Linear layers (a hidden layer), found {n_linear}",
+                      name=f"train_xor_fastai({seed}).model")
+    out_s = fastai_side.predict(learn_s.model, X_xor)
+    checks.check_true(out_s.size == 4, f"expected one output per XOR row (shape (4, 1)), got shape {out_s.shape}",
+                      name=f"train_xor_fastai({seed}).model(X_xor)")
+    checks.check_equal(perceptron.predicted_classes(out_s, learn_s.model), [0, 1, 1, 0],
+                       name=f"seed {seed}: classes of the XOR rows",
+                       hint="a recipe that works on some seeds only: try 8 hidden units and 100 steps (see above)")
+checks.check_true(len({id(v) for v in fastai_runs.values()}) == 3, "every call must build and return a new Learner",
+                  name="train_xor_fastai")
+my_learn = fastai_runs[0]
+print("✓ fastai: XOR solved for seeds 0, 1 and 48")
 ### BEGIN HIDDEN TESTS
-other = train_xor_fastai(seed=11)
-assert other is not my_learn, "train_xor_fastai must build a new Learner on every call"
-checks.check_close(compare.metrics(fastai_side.predict(other.model, X_xor), y_xor)["accuracy"], 1.0,
-                   name="fastai XOR accuracy with seed 11")
+hidden_fastai = [train_xor_fastai(seed) for seed in (5, 23, 72)]
+for seed, learn_h in zip((5, 23, 72), hidden_fastai):
+    checks.check_type(learn_h, Learner, name=f"train_xor_fastai({seed})")
+    checks.check_true(sum(isinstance(m, nn.Linear) for m in learn_h.model.modules()) >= 2,
+                      "expected at least 2 nn.Linear layers", name=f"train_xor_fastai({seed}).model")
+    with torch.no_grad():
+        out_h = learn_h.model.eval()(torch.tensor(X_xor)).numpy()
+    checks.check_equal(perceptron.predicted_classes(out_h, learn_h.model), [0, 1, 1, 0],
+                       name=f"seed {seed}: classes of the XOR rows")
+checks.check_true(len({id(v) for v in hidden_fastai} | {id(v) for v in fastai_runs.values()}) == 6,
+                  "every call must build and return a new Learner", name="train_xor_fastai")
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 5 (graded, 2 points): the same in Keras
 #
-# Write `train_xor_keras(seed)`: call `keras.utils.set_random_seed(seed)`, build a **new**
-# `keras.Sequential` with at least one hidden `Dense` layer, `compile` it, `fit` it on XOR (quietly:
-# `verbose=0`), and return the trained model. Remember Keras's per-epoch cost: repeat the rows and fit one
-# epoch, as above.
+# Write `train_xor_keras(seed)`:
+#
+# * call `keras.utils.set_random_seed(seed)` first, then build a **new** `keras.Sequential` with **at least
+#   one hidden `Dense` layer** (at least two `Dense` layers) that maps an array of shape `(n, 2)` to one output
+#   per row, shape `(n, 1)`: a raw score (class 1 when > 0), or a probability if the last layer has
+#   `activation="sigmoid"` (class 1 when > 0.5);
+# * `compile` it and `fit` it on the four XOR rows, quietly (`verbose=0`). Remember Keras's per-epoch cost:
+#   repeat the rows (`np.tile(X_xor, (100, 1))`) and fit **one** epoch with `batch_size=4`, as in section 5;
+# * return the trained model.
 
 # %% nbgrader={"grade": false, "grade_id": "xor_keras", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def train_xor_keras(seed=0):
-    """A trained keras.Sequential that solves XOR."""
+    """A new, trained keras.Sequential that solves XOR, whatever the seed."""
     ### BEGIN SOLUTION
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(8, activation="tanh"),
                               keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.5),
                   loss=keras.losses.BinaryCrossentropy(from_logits=True))
-    model.fit(np.tile(X_xor, (80, 1)), np.tile(y_xor, (80, 1)), batch_size=4, shuffle=False, epochs=1,
+    model.fit(np.tile(X_xor, (100, 1)), np.tile(y_xor, (100, 1)), batch_size=4, shuffle=False, epochs=1,
               verbose=0)
     return model
     ### END SOLUTION
 
 
 # %% nbgrader={"grade": true, "grade_id": "xor_keras_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-my_keras = train_xor_keras(seed=0)
-checks.check_type(my_keras, keras.Model, name="train_xor_keras(0)")
-n_dense = sum(isinstance(layer, keras.layers.Dense) for layer in my_keras.layers)
-assert n_dense >= 2, f"the model needs a hidden layer: expected at least 2 Dense layers, found {n_dense}"
-checks.check_close(compare.metrics(keras_side.predict(my_keras, X_xor), y_xor)["accuracy"], 1.0,
-                   name="Keras XOR accuracy", say=True)
+keras_runs = {}
+for seed in (0, 1, 29):
+    model_s = keras_runs[seed] = train_xor_keras(seed)
+    checks.check_type(model_s, keras.Model, name=f"train_xor_keras({seed})")
+    n_dense = sum(isinstance(layer, keras.layers.Dense) for layer in model_s.layers)
+    checks.check_true(n_dense >= 2, f"expected at least 2 Dense layers (a hidden layer), found {n_dense}",
+                      name=f"train_xor_keras({seed})")
+    out_s = keras_side.predict(model_s, X_xor)
+    checks.check_true(out_s.size == 4, f"expected one output per XOR row (shape (4, 1)), got shape {out_s.shape}",
+                      name=f"train_xor_keras({seed})(X_xor)")
+    checks.check_equal(perceptron.predicted_classes(out_s, model_s), [0, 1, 1, 0],
+                       name=f"seed {seed}: classes of the XOR rows",
+                       hint="a recipe that works on some seeds only: try 8 hidden units and 100 steps (see above)")
+checks.check_true(len({id(v) for v in keras_runs.values()}) == 3, "every call must build and return a new model",
+                  name="train_xor_keras")
+my_keras = keras_runs[0]
+print("✓ Keras: XOR solved for seeds 0, 1 and 29")
 ### BEGIN HIDDEN TESTS
-other_keras = train_xor_keras(seed=7)
-assert other_keras is not my_keras, "train_xor_keras must build a new model on every call"
-checks.check_close(compare.metrics(keras_side.predict(other_keras, X_xor), y_xor)["accuracy"], 1.0,
-                   name="Keras XOR accuracy with seed 7")
+hidden_keras = [train_xor_keras(seed) for seed in (2, 11, 94)]
+for seed, model_h in zip((2, 11, 94), hidden_keras):
+    checks.check_type(model_h, keras.Model, name=f"train_xor_keras({seed})")
+    checks.check_true(sum(isinstance(layer, keras.layers.Dense) for layer in model_h.layers) >= 2,
+                      "expected at least 2 Dense layers", name=f"train_xor_keras({seed})")
+    out_h = np.asarray(model_h(X_xor.astype(np.float32), training=False))
+    checks.check_equal(perceptron.predicted_classes(out_h, model_h), [0, 1, 1, 0],
+                       name=f"seed {seed}: classes of the XOR rows")
+checks.check_true(len({id(v) for v in hidden_keras} | {id(v) for v in keras_runs.values()}) == 6,
+                  "every call must build and return a new model", name="train_xor_keras")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -800,7 +1007,8 @@ checks.check_close(compare.metrics(keras_side.predict(other_keras, X_xor), y_xor
 #
 # A cell cannot prove a theorem, but it can show the mechanism. Below, the hidden layer's weights are drawn
 # at random and only the output layer is fitted (by least squares — no gradient descent). With more hidden
-# units, the sum of shifted, scaled tanh curves hugs the target more and more closely.
+# units, the sum of shifted, scaled tanh curves hugs the target (black, dashed, drawn on top) more and more
+# closely — with 64 units you see the fit only through the gaps in the dashes.
 
 # %%
 x_ua = np.linspace(-3, 3, 400).reshape(-1, 1)
@@ -808,7 +1016,6 @@ target_ua = np.sin(2 * x_ua) + 0.5 * np.abs(x_ua)  # continuous, with a kink at 
 rng = np.random.default_rng(0)
 ua_error = {}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1.4, 1]})
-axes[0].plot(x_ua, target_ua, color="k", lw=3, alpha=0.3, label="target")
 for units in (2, 4, 8, 16, 32, 64):
     W_ua, b_ua = rng.normal(0, 2, size=(1, units)), rng.uniform(-6, 6, size=units)
     H_ua = np.hstack([np.tanh(x_ua @ W_ua + b_ua), np.ones_like(x_ua)])  # hidden layer (+ output bias)
@@ -817,6 +1024,7 @@ for units in (2, 4, 8, 16, 32, 64):
     ua_error[units] = float(np.abs(approx - target_ua).max())
     if units in (2, 8, 64):
         axes[0].plot(x_ua, approx, lw=1.5, label=f"{units} hidden units")
+axes[0].plot(x_ua, target_ua, color="k", lw=2.5, ls=(0, (4, 3)), zorder=5, label="target")  # on top, dashed
 axes[0].set_title("One hidden layer, more and more units")
 axes[0].legend()
 axes[1].semilogy(list(ua_error), list(ua_error.values()), marker="o")
