@@ -1,30 +1,30 @@
-"""Parallel, sandboxed, tamper-resistant autograder: ``python -m grading grade [LESSON]``.
+"""Parallel, sandboxed autograder in which trusted code judges the results: ``python -m grading grade``.
 
-For every ``grading/submitted/<student>/<lesson>/`` it
+For every lesson it first starts the **reference run**: the instructor's solution through exactly the
+pipeline below.  If that does not get full marks (a test fails, a cell is killed, a test makes no
+``helpers.checks`` call), nobody is graded: the run stops with exit 1, says why and how to fix it, and
+caches nothing (``--force`` always reruns it).  For every ``grading/submitted/<student>/<lesson>/``,
+each in its own worker, it
 
-1. **reads** the submission defensively (size cap, JSON, nbformat version, missing/renamed/extra
-   notebooks, duplicate ids) — bad input gets a per-submission outcome, never a crash;
-2. **rebuilds** the notebook to run from the instructor source (``solutions/``): every cell comes
-   from the source, in source order, except the answers to solution cells, which are taken from
-   the submission by grade id (then cell id).  Student tags, metadata, cell order and edits to
-   locked or test cells therefore never matter; code cells the student added after an answer run
-   right after that answer;
-3. **runs** it in a :class:`grading.sandbox.Sandbox` (own uid, no network, hidden course folder,
-   time/memory/output limits), probing the kernel between cells (:mod:`grading.sandbox_probe`)
-   and sending a canary before each test cell; a cell that is killed (time, memory, output) is
-   skipped in a fresh kernel so the other exercises still count;
-4. **scores** each test cell from the grader's own view of its outputs (nbgrader's rules:
-   error or stderr → 0, a numeric result → partial credit, else full points), and compares the
-   kernel changes of the run, step by step, with those of the instructor's solution (the
-   *reference run*, cached per source version).  Changes the solution does not make flag the
-   submission for review, with the reason.
+1. **reads** the submission (:mod:`grading.submission`: size and cell-count caps, JSON, nbformat
+   version, missing/renamed/extra notebooks, duplicate ids, names that are not UTF-8; linear in size);
+2. **plans** the notebook to run (:mod:`grading.plan`): every cell comes from the instructor source,
+   in source order, except the answers, taken from the submission by grade id (then cell id);
+3. **runs** it in a :class:`grading.sandbox.Sandbox` (:mod:`grading.run`), with the kernel probes and
+   canaries of :mod:`grading.sandbox_probe` between cells; a killed cell is skipped in a fresh kernel;
+4. **judges** each test cell (:mod:`grading.judge`): the checks send the values they were given as
+   plain data, and the grader recomputes every verdict against the reference run's records.  A test
+   cell scores all its points or none; nothing the kernel prints or claims counts;
+5. flags the submission for review when the probes saw a kernel change the solution does not make
+   (a second line: the score stays the judge's).
 
-Results are stored one JSON file per submission (``grading/.grader-cache/results``), written
-atomically by the parent process only and keyed by a hash of everything that decides the grade,
-so re-running grades only what is new or changed and an interrupted run loses nothing.  Then
-feedback HTML (no hidden-test source), a CSV and a grade report are written (:mod:`grading.report`),
-and graded submissions are recorded in nbgrader's gradebook (formgrader, ``nbgrader export``;
-manual scores already entered are kept).
+Any exception while doing this for one submission is that submission's ``failed`` outcome (a sandbox
+problem: ``error``, retried on the next run), never the class's.  Results (:mod:`grading.results`) are
+written by the parent process only, keyed by a hash of the grader's code, ``helpers/``, the lesson's
+source and release, the limits and the submission, so a rerun grades only what is new or changed and a
+changed grader regrades everything.  Then feedback, CSV and report (:mod:`grading.report`) and
+nbgrader's gradebook.  Exit status: 0 all graded, 3 some flagged for review, 4 some failed or grader
+errors, 1 grading stopped (the reference run).
 """
 from __future__ import annotations
 
@@ -257,8 +257,6 @@ def _clip(outputs: list, limit: int = 200_000) -> list:
 # ----------------------------------------------------------------------------- the whole class
 
 
-#: reading and planning one submission (it is linear in the notebook's size, which is capped)
-READ_TIMEOUT = 120.0
 
 
 def default_limits() -> Limits:

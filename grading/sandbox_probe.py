@@ -1,16 +1,16 @@
-"""Kernel-integrity probe: code the grader runs inside the student's kernel between cells.
+"""Kernel-integrity probe (a second line of defence): what the grader inspects inside the student's kernel.
 
-The probe captures the state that decides how a test cell runs and what it relies on — IPython's
-input/AST transformers, event callbacks, method overrides on the shell/kernel/display machinery,
-import hooks, ``sys`` hooks, builtins, the functions of the modules tests call (helpers, NumPy,
-torch, TensorFlow, Keras, ...) and the identity of every global — as a JSON document returned
-through ``user_expressions`` on the shell channel.  :func:`diff` turns two snapshots into a set of
-change keys; the grader compares a student run's changes, step by step, with those of the
-instructor's own solution (the *reference run*) and flags any change the solution did not make.
+The probe (:func:`grading.kernel_side._dlsbs_probe`, run between cells) captures the state that decides
+how a test cell runs — IPython's input/AST transformers, event callbacks, method overrides on the
+shell/kernel/display machinery, import hooks, ``sys`` hooks, builtins, the functions of the modules tests
+call (helpers, NumPy, torch, TensorFlow, Keras, ...) and the identity of every global — as a JSON document
+returned through ``user_expressions``.  :func:`diff` turns two snapshots into change keys; the grader
+compares a run's changes, step by step, with the reference run's and *flags* the submission for review
+when they differ.
 
-In-process checks cannot be perfect (student code runs in the same interpreter as the tests);
-this makes every known way of faking a pass visible, and a canary cell before each test checks
-that failing code still fails.  Anything unexpected is flagged for review, never silently scored.
+Grades never depend on this: the judge (:mod:`grading.judge`) scores every test cell from the values its
+checks send.  In-process detection is a race the grader cannot win; the probe only makes known tricks
+visible to a reviewer.
 """
 from __future__ import annotations
 
