@@ -15,7 +15,11 @@ See ``benchmarks/bench_helpers.py`` for the numbers.
 """
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
@@ -79,10 +83,29 @@ def _items(X, y):
     return list(zip(X, y))
 
 
+_SCRATCH: list = []
+
+
+def scratch_dir() -> Path:
+    """A folder for the files fastai writes by itself, removed when Python exits.
+
+    ``lr_find`` saves a temporary checkpoint under ``learn.path/learn.model_dir`` and leaves the empty
+    ``models/`` folder behind; a ``Learner`` on :func:`dataloaders` (or from :func:`learner`) has its
+    ``path`` here, so running a lesson leaves nothing in the lesson's folder.  Pass
+    ``Learner(..., path=...)`` to keep saved models somewhere else.
+    """
+    if not _SCRATCH:
+        folder = Path(tempfile.mkdtemp(prefix="helpers-fastai-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _SCRATCH.append(folder)
+    return _SCRATCH[0]
+
+
 def dataloaders(X, y, X_valid=None, y_valid=None, bs: int = 64, shuffle: bool = True, seed: int = 0):
     """fastai ``DataLoaders`` over in-memory arrays, with no worker processes.
 
-    Without a validation set, the training data is used for validation too.
+    Without a validation set, the training data is used for validation too.  ``dls.path`` (where a
+    ``Learner`` on them saves files, e.g. ``lr_find``'s checkpoint) is :func:`scratch_dir`.
     """
     from fastai.data.core import DataLoaders
     from fastai.data.load import DataLoader
@@ -94,6 +117,7 @@ def dataloaders(X, y, X_valid=None, y_valid=None, bs: int = 64, shuffle: bool = 
     dls = DataLoaders(
         DataLoader(train, bs=bs, shuffle=shuffle, num_workers=0),
         DataLoader(valid, bs=max(bs, 256), shuffle=False, num_workers=0),
+        path=scratch_dir(),
     )
     dls.seed = seed  # the batch order of train(..., steps=N), shared with the Keras twin
     return dls
@@ -173,8 +197,11 @@ def learner(model, dls, lr: float = 1e-2, loss: str | None = None, opt: str = "a
     from fastcore.basics import defaults
 
     cbs = [_recorder_class() if cb is Recorder else cb for cb in defaults.callbacks]  # fastai's defaults, leaner Recorder
+    path = getattr(dls, "path", None)
+    if path is None or Path(path) == Path("."):  # fastai's default: lr_find would leave models/ in the working folder
+        path = scratch_dir()
     return _learner_class()(dls, model, loss_func=_plain_tensors(loss_for(dls, loss)), opt_func=_optimizer(opt), lr=lr,
-                            cbs=cbs, default_cbs=False)
+                            cbs=cbs, default_cbs=False, path=path)
 
 
 @functools.lru_cache(maxsize=None)

@@ -202,3 +202,263 @@ def test_learning_rate_and_batch_size_controls_redraw(lesson):
     seconds = live.eval("explorer.last_seconds")
     assert seconds > 0
     print(f"\nlesson 03 explorer redraw: {seconds:.3f} s")
+
+
+# --------------------------------------------------------------------------- warm-up (slow)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_warm_up_lets_a_large_peak_train(lesson):
+    """Section 7: at η = 0.3 without warm-up the network is wrecked (loss spike, dead units); with it, > 90%."""
+    live = lesson(NAME)
+    results = {tuple(k.split("|")): v for k, v in
+               live.eval("{f'{fw}|{name}': row for (fw, name), row in warm_results.items()}").items()}
+    for fw in ("fastai", "Keras"):
+        warm, cold = results[fw, "warm-up"], results[fw, "no warm-up"]
+        assert warm["valid accuracy"] >= 0.9, f"{fw}: warm-up should train past 90%: {results}"
+        assert cold["valid accuracy"] < warm["valid accuracy"] - 0.15, f"{fw}: no warm-up should end far lower: {results}"
+        assert cold["dead hidden units (of 32)"] >= 16, f"{fw}: most hidden units should die without warm-up: {results}"
+        assert cold["dead hidden units (of 32)"] >= warm["dead hidden units (of 32)"] + 8, results
+    early = live.eval("warm_early_loss")
+    guess = float(np.log(10))
+    assert early["no warm-up"] > 2 * guess, f"without warm-up the loss should jump far above ln 10: {early}"
+    assert early["warm-up"] < 1.1 * guess, f"with warm-up the first steps should stay near ln 10: {early}"
+    # the two runs differ only in the warm-up: same peak, same number of steps, same starting weights
+    for pct in ("0.0", "0.25"):
+        lrs = live.eval(f"[float(v) for v in warm_fastai[{pct}].recorder.lrs]")
+        ks = live.eval(f"keras_rates[{pct}]")
+        assert len(lrs) == len(ks) == live.eval("STEPS")
+        assert max(lrs) == pytest.approx(0.3, rel=0.01) and max(ks) == pytest.approx(0.3, rel=0.01)
+        if pct == "0.0":
+            assert lrs[0] == pytest.approx(0.3) and ks[0] == pytest.approx(0.3), "no warm-up starts at the peak"
+        else:
+            assert lrs[0] < 0.02 and ks[0] < 0.02, "the warm-up starts at a 25th of the peak"
+            peak = int(np.argmax(ks))
+            assert 0 < peak < len(ks) - 1 and np.all(np.diff(ks[:peak + 1]) > 0) and np.all(np.diff(ks[peak:]) <= 0), \
+                "Keras's CosineDecay with warmup_steps rises per step, then falls per step"
+    assert live.eval("bool(np.allclose(helpers.fastai_side.get_weights(helpers.fastai_side.mlp([64, 32, 10], "
+                     "seed=0))[0], start_weights[0]))")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_warm_up_claim_holds_for_other_starting_weights(lesson):
+    """The demo is not one lucky seed: two more starting points, both frameworks."""
+    live = lesson(NAME)
+    live.exec(_WARM_RUNS)
+    out = live.eval("_warm_accuracies((1, 2))")
+    for seed_i in range(2):
+        (fa_cold, ks_cold), (fa_warm, ks_warm) = out[2 * seed_i], out[2 * seed_i + 1]
+        for cold, warm in ((fa_cold, fa_warm), (ks_cold, ks_warm)):
+            assert warm >= 0.9 and cold < warm - 0.15, out
+
+
+_WARM_RUNS = """
+def _warm_fastai_run(weights, pct_start):
+    model = make_fastai_model()
+    helpers.fastai_side.set_weights(model, weights)
+    learn = Learner(dls_digits, model, loss_func=CrossEntropyLossFlat())
+    with learn.no_bar(), learn.no_logging():
+        learn.fit_one_cycle(EPOCHS, lr_max=WARM_LR, pct_start=pct_start)
+    return learn.model
+
+
+def _warm_keras_run(weights, pct_start):
+    model = make_keras_model()
+    helpers.keras_side.set_weights(model, weights)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=keras_schedules[pct_start]),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(digits.X_train, digits.y_train, epochs=EPOCHS, batch_size=BS, verbose=0)
+    return model
+
+
+def _warm_accuracies(seeds):
+    # [fastai, Keras] validation accuracy for each seed, without and then with warm-up
+    out = []
+    for seed in seeds:
+        weights = helpers.fastai_side.get_weights(helpers.fastai_side.mlp([64, 32, 10], seed=seed))
+        for pct_start in (0.0, 0.25):
+            models = ((helpers.fastai_side, _warm_fastai_run(weights, pct_start)),
+                      (helpers.keras_side, _warm_keras_run(weights, pct_start)))
+            out.append([compare.metrics(side.predict(m, digits.X_valid), digits.y_valid)["accuracy"] for side, m in models])
+    return out
+"""
+
+
+# --------------------------------------------------------------------------- the lesson folder (slow)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_running_the_lesson_leaves_no_models_folder(lesson):
+    """lr_find saves a checkpoint under learn.path / learn.model_dir; it must not land in the lesson's folder."""
+    live = lesson(NAME)
+    folder = live.eval("__import__('os').getcwd()")
+    from pathlib import Path
+
+    assert Path(folder).resolve() == (Path(__file__).resolve().parent.parent / "solutions" / NAME), folder
+    assert not (Path(folder) / "models").exists(), "lr_find left a models/ folder in the lesson folder"
+    for learner in ("learn_tuned", "learn_ex"):
+        where = Path(live.eval(f"str(({learner}.path / {learner}.model_dir).resolve())"))
+        assert Path(folder) not in where.parents and where != Path(folder), (learner, where)
+
+
+# --------------------------------------------------------------------------- the exercises grade fairly (slow)
+
+
+def _cell(grade_id: str) -> str:
+    import nbformat
+
+    from grading import course
+
+    nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
+    return next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _grade(live, solution_id: str, answer: str | None) -> str | None:
+    """Run the exercise's test cell (visible and hidden tests) on ``answer``: None if it passes, else the error.
+
+    ``answer`` replaces the solution cell; None runs the lesson's own solution. The solution is restored after.
+    """
+    live.exec(answer if answer is not None else _cell(solution_id))
+    try:
+        live.exec(_cell(f"{solution_id}_tests"))
+        return None
+    except AssertionError as e:
+        return str(e)
+    finally:
+        live.exec(_cell(solution_id))
+
+
+def _fails_with(verdict: str | None, *needles: str):
+    assert verdict is not None, "a wrong answer passed the tests"
+    first = verdict.splitlines()[0]
+    assert first.startswith("CheckError"), f"the test failed with a crash, not a check: {first}"
+    for needle in needles:
+        assert needle in verdict, f"{needle!r} not in the failure message: {verdict[:600]}"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+@pytest.mark.parametrize("value", ["2 / 11", "np.float32(2 / 11)", "np.float64(0.17)", "0.15"])
+def test_pick_lr_accepts_any_real_number(lesson, value):
+    live = lesson(NAME)
+    assert _grade(live, "pick_lr", f"lr_ravine = {value}") is None, value
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+@pytest.mark.parametrize("value, needle", [("None", "still None"), ("True", "expected a real number"),
+                                           ("'0.18'", "expected a real number"), ("np.array([0.18])", "a ndarray"),
+                                           ("0.25", "finite"), ("0.05", "ravine loss")])
+def test_pick_lr_rejects_wrong_answers(lesson, value, needle):
+    live = lesson(NAME)
+    _fails_with(_grade(live, "pick_lr", f"lr_ravine = {value}"), needle)
+
+
+_FASTAI = """
+def fastai_tuned(dls, epochs):
+    learn = Learner(dls, make_fastai_model(), loss_func=CrossEntropyLossFlat(), metrics=accuracy)
+    with learn.no_bar(), learn.no_logging():
+        {body}
+    return learn
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+@pytest.mark.parametrize("body", [
+    None,  # the lesson's solution: steep
+    "s = learn.lr_find(show_plot=False, suggest_funcs=(minimum, steep, valley))\n"
+    "        learn.fit_one_cycle(epochs, s.steep)",
+    "learn.fit_one_cycle(epochs, lr_max=learn.lr_find(show_plot=False, suggest_funcs=(minimum,))[0])",
+], ids=["solution", "three-suggestions", "minimum-positional"])
+def test_fastai_tuned_passes_prompt_following_answers(lesson, body):
+    live = lesson(NAME)
+    answer = None if body is None else _FASTAI.format(body=body)
+    assert _grade(live, "fastai_tuned", answer) is None
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+@pytest.mark.parametrize("body, needle", [
+    ("learn.lr_find(show_plot=False)\n        learn.fit(epochs, 1e-2)", "rise to a peak and fall again"),
+    ("learn.lr_find(show_plot=False)\n        learn.fit_one_cycle(epochs, 0.05)", "but lr_find suggested"),
+    ("learn.fit_one_cycle(epochs, 0.05)", "never called learn.lr_find"),
+], ids=["fit-constant", "one-cycle-unrelated-lr", "no-lr_find"])
+def test_fastai_tuned_rejects_answers_without_a_suggested_one_cycle(lesson, body, needle):
+    live = lesson(NAME)
+    _fails_with(_grade(live, "fastai_tuned", _FASTAI.format(body=body)), needle)
+
+
+_KERAS = """
+def keras_tuned(split, lr, epochs):
+    steps = epochs * math.ceil(len(split.X_train) / 64)
+    model = make_keras_model()
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate={rate}),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    history = model.fit(split.X_train, split.y_train, epochs=epochs, batch_size=64, verbose=0, callbacks=[{callbacks}])
+    return model, history
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+@pytest.mark.parametrize("rate, callbacks", [
+    (None, None),  # the lesson's solution: LearningRateScheduler, cosine per epoch
+    ("lr", "keras.callbacks.LearningRateScheduler(lambda epoch, current: lr * 0.5 ** epoch)"),
+    ("keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps)", ""),
+    ("keras.optimizers.schedules.CosineDecay(lr / 25, decay_steps=steps - steps // 4, warmup_target=lr, "
+     "warmup_steps=steps // 4)", ""),
+    ("keras.optimizers.schedules.ExponentialDecay(lr, decay_steps=steps, decay_rate=0.2)", ""),
+], ids=["solution", "step-decay-callback", "cosine-per-step", "warm-up-per-step", "exponential-per-step"])
+def test_keras_tuned_passes_every_allowed_schedule(lesson, rate, callbacks):
+    live = lesson(NAME)
+    answer = None if rate is None else _KERAS.format(rate=rate, callbacks=callbacks)
+    assert _grade(live, "keras_tuned", answer) is None
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+@pytest.mark.parametrize("rate, callbacks, needle", [
+    ("lr", "keras.callbacks.ReduceLROnPlateau(monitor='loss')", "ReduceLROnPlateau never acts"),
+    ("lr", "", "the learning rate stayed at"),
+    ("2 * lr", "keras.callbacks.LearningRateScheduler(lambda epoch, current: 2 * lr * 0.5 ** epoch)",
+     "the largest learning rate"),
+    ("lr_keras", "keras.callbacks.LearningRateScheduler(lambda epoch, current: lr_keras * 0.5 ** epoch)",
+     "lr_keras / 2"),
+], ids=["reduce-on-plateau", "constant", "peak-not-lr", "ignores-lr-argument"])
+def test_keras_tuned_rejects_answers_that_miss_the_prompt(lesson, rate, callbacks, needle):
+    live = lesson(NAME)
+    _fails_with(_grade(live, "keras_tuned", _KERAS.format(rate=rate, callbacks=callbacks)), needle)
+
+
+def test_test_cells_use_checks_not_bare_asserts():
+    """The grader judges check verdicts outside the student's kernel; a bare assert is judged only inside it."""
+    import ast
+
+    import nbformat
+
+    from grading import course
+
+    nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
+    for c in nb.cells:
+        meta = c.metadata.get("nbgrader", {})
+        if c.cell_type == "code" and meta.get("grade"):
+            tree = ast.parse(c.source)
+            asserts = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+            assert not asserts, f"{meta['grade_id']}: bare assert on line(s) {asserts}; use helpers.checks"
+
+
+def test_comparison_cells_are_short():
+    """Issue 15: the framework comparison was one 60-line cell; lesson cells (not tests) stay short."""
+    import nbformat
+
+    from grading import course
+
+    nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
+    long = [(i, len(c.source.splitlines())) for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and not c.metadata.get("nbgrader", {}).get("grade")
+            and len(c.source.splitlines()) > 30]
+    assert not long, f"code cells longer than 30 lines (cell index, lines): {long}"

@@ -13,8 +13,9 @@
 # 3. explain what mini-batches change: a noisy path, and noise that can carry the descent out of a
 #    shallow valley that full-batch descent gets stuck in;
 # 4. say in one sentence each what **momentum** and **Adam** add;
-# 5. use fastai's `lr_find` and `fit_one_cycle`, and Keras's optimizers and learning-rate callbacks, and
-#    compare what each framework gives you by default.
+# 5. use fastai's `lr_find` and `fit_one_cycle`, and Keras's optimizers, learning-rate schedules and
+#    callbacks, and compare what each framework gives you by default;
+# 6. explain why training often starts with a **warm-up**, and show what it prevents.
 #
 # Cells marked *graded* are exercises: replace `raise NotImplementedError()` with your code, then run the
 # test cell below it. Run the notebook top to bottom (**Run → Run All Cells**) the first time.
@@ -31,7 +32,9 @@ import helpers
 
 helpers.setup(seed=0)
 
+import inspect
 import math
+import numbers
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -203,6 +206,11 @@ print("by hand:", line_grad(P0), "  PyTorch:", p_torch.grad.numpy(), f"  differe
 #
 # Hint: `np.array(x0, dtype=float)` makes a float copy; collect the points in a list and call `np.array`
 # on it at the end.
+#
+# The test checks one step of `two_valleys_slope` from 2.0, and the 1-D (25 steps from 2.0, shape `(26,)`) and
+# 2-D (5 steps on the line loss from `P0`, shape `(6, 2)`) walks against the course's `descent.descend`. The
+# hidden tests run other functions (a 3-D bowl, the Rosenbrock function, `np.cos` from a plain number),
+# `steps=0` (shape `(1, 2)`: just `x0`), and check that neither function changes its input in place.
 
 # %% nbgrader={"grade": false, "grade_id": "gd", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def gd_step(grad, x, lr):
@@ -247,12 +255,14 @@ checks.check_close(gradient_descent(_rosenbrock_grad, np.array([0.5, 0.5]), 0.1,
 _A = np.diag([1.0, 2.0, 3.0])
 _x0 = np.array([3.0, -2.0, 1.0])
 _bowl = gradient_descent(lambda v: _A @ v, _x0, 0.1, 200)
-assert np.array_equal(_x0, [3.0, -2.0, 1.0]), "gradient_descent changed x0 in place: work on a copy"
+checks.check_true(bool(np.array_equal(_x0, [3.0, -2.0, 1.0])), "gradient_descent changed x0 in place",
+                  name="x0 after gradient_descent", hint="work on a copy: x = np.array(x0, dtype=float)")
 checks.check_shape(_bowl, (201, 3), name="gradient_descent on a 3-D bowl")
 checks.check_close(_bowl[-1], np.zeros(3), atol=1e-6, name="end of the walk on a 3-D bowl")
 _x = np.array([1.0, 1.0])
 gd_step(lambda v: 2 * v, _x, 0.1)
-assert np.array_equal(_x, [1.0, 1.0]), "gd_step changed x in place: return a new array instead"
+checks.check_true(bool(np.array_equal(_x, [1.0, 1.0])), "gd_step changed x in place", name="x after gd_step",
+                  hint="return a new array instead, e.g. x - lr * grad(x)")
 checks.check_close(gd_step(lambda v: np.array([2 * v[0], -v[1]]), np.array([1.0, 1.0]), 0.25), [0.5, 1.25],
                    name="gd_step on another function")
 ### END HIDDEN TESTS
@@ -440,8 +450,11 @@ print("weights after 100 steps:", weights_after)
 # The `ravine` below is a loss with curvature 10 in one direction and 1 in the other. Starting from
 # $(1, 1)$, gradient descent must bring the loss below $10^{-6}$ within **60 steps**.
 #
-# 1. Set `lr_ravine` to a learning rate that does it (2 points). Experiment first if you like — e.g.
-#    `ravine(descent.descend(ravine_grad, RAVINE_START, 0.05, 60)[-1])` in a new cell.
+# 1. Set `lr_ravine` to a learning rate that does it (2 points): one real number (a Python or NumPy float or
+#    int). Experiment first if you like — e.g. `ravine(descent.descend(ravine_grad, RAVINE_START, 0.05, 60)[-1])`
+#    in a new cell. The test runs `descent.descend(ravine_grad, RAVINE_START, lr_ravine, 60)` and checks that the
+#    end point is finite and its loss is at most $10^{-6}$; the hidden test does the same from 20 other starting
+#    points in $[-1, 1]^2$.
 # 2. In the markdown cell below it, explain your choice (2 points, graded by your instructor): why does a
 #    learning rate of 0.25 fail, why does 0.05 fail, and what limits the choice from each side?
 
@@ -457,13 +470,17 @@ def ravine_grad(p):
 RAVINE_START, RAVINE_STEPS, RAVINE_TOL = (1.0, 1.0), 60, 1e-6
 
 # %% nbgrader={"grade": false, "grade_id": "pick_lr", "locked": false, "schema_version": 3, "solution": true, "task": false}
-# lr_ravine = a number
+lr_ravine = None  # replace None with your learning rate, a number such as 0.1
 ### BEGIN SOLUTION
 lr_ravine = 2 / (10 + 1)  # balances the two directions: both shrink by 9/11 per step
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "pick_lr_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-checks.check_type(lr_ravine, (int, float), name="lr_ravine")
+checks.check_true(lr_ravine is not None, "lr_ravine is still None", name="lr_ravine",
+                  hint="set it to a number in the exercise cell above (and delete `raise NotImplementedError()`)")
+checks.check_true(isinstance(lr_ravine, numbers.Real) and not isinstance(lr_ravine, (bool, np.bool_)),
+                  f"expected a real number such as 0.1, got {lr_ravine!r} (a {type(lr_ravine).__name__})",
+                  name="lr_ravine")
 _ravine_end = descent.descend(ravine_grad, RAVINE_START, lr_ravine, RAVINE_STEPS)[-1]
 checks.check_finite(_ravine_end, name=f"the point after {RAVINE_STEPS} steps")
 checks.check_between(ravine(_ravine_end), 0, RAVINE_TOL, name=f"ravine loss after {RAVINE_STEPS} steps", say=True)
@@ -505,6 +522,12 @@ for _start in np.random.default_rng(3).uniform(-1, 1, size=(20, 2)):
 # that the same seed gives the same order.
 #
 # Hint: shuffle the *indices* (`rng.permutation(n)`), then slice them `bs` at a time and `yield`.
+#
+# `X` is an array of shape `(n, d)` and `y` of shape `(n,)`; each `X_batch` has shape `(bs, d)` and each
+# `y_batch` `(bs,)` (fewer rows in the last batch). The test checks the batch sizes for 10 rows and `bs=4`
+# (`[4, 4, 2]`) and that every `y` stays with its `X` row. The hidden tests also check, for 103 rows: the
+# batch sizes, every row exactly once, the same order for the same seed, a different order for a different
+# seed, an order that is not the original one, and one batch when `bs` is larger than the number of rows.
 
 # %% nbgrader={"grade": false, "grade_id": "minibatches", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def minibatches(X, y, bs, seed=None):
@@ -536,8 +559,10 @@ for _xb, _yb in _epoch:
 _again = np.concatenate([xb[:, 0] for xb, _ in minibatches(_X, _y, 16, seed=7)])
 checks.check_close(_again, _seen, name="the same order for the same seed")
 _other = np.concatenate([xb[:, 0] for xb, _ in minibatches(_X, _y, 16, seed=8)])
-assert not np.array_equal(_other, _seen), "seed=8 gave the same order as seed=7: use the seed to shuffle"
-assert not np.array_equal(_seen, np.sort(_seen)), "the rows come out in their original order: shuffle them"
+checks.check_true(not np.array_equal(_other, _seen), "seed=8 gave the same order as seed=7",
+                  name="minibatches with another seed", hint="shuffle with np.random.default_rng(seed)")
+checks.check_true(not np.array_equal(_seen, np.sort(_seen)), "the rows come out in their original order",
+                  name="minibatches order", hint="shuffle the indices: rng.permutation(n)")
 checks.check_close([len(xb) for xb, _ in minibatches(_X, _y, 500, seed=0)], [103], name="one batch when bs > rows")
 checks.check_close(len(list(minibatches(_X, _y, 1, seed=0))), 103, name="number of batches with bs=1")
 ### END HIDDEN TESTS
@@ -842,8 +867,6 @@ print(f"{EPOCHS} epochs of {len(digits.X_train)} digits in batches of {BS} = {ST
 # every Keras example — and this course — passes `optimizer="adam"`:
 
 # %%
-import inspect  # noqa: E402
-
 print("fastai Learner(opt_func=...) default:", inspect.signature(Learner).parameters["opt_func"].default.__name__)
 print("Keras compile(optimizer=...) default:", inspect.signature(keras.Model.compile).parameters["optimizer"].default)
 
@@ -909,12 +932,18 @@ with compare.timed() as t_fa_tuned, learn_tuned.no_bar(), learn_tuned.no_logging
     learn_tuned.fit_one_cycle(EPOCHS, lr_max=suggested.steep)
 
 # %% [markdown]
-# ### Keras, tuned: a learning rate and a schedule callback
+# ### Keras, tuned: a learning rate and a schedule
 #
-# Keras has no learning-rate finder, so we borrow fastai's answer for the same model and data. The schedule
-# is a callback: `LearningRateScheduler` calls our function at the start of every epoch and sets the
-# optimizer's learning rate. A cosine decay from the peak to near zero is the closest built-in-callback
-# match to `fit_one_cycle` (which also warms up, and changes the rate every *step*, not every epoch).
+# Keras has no learning-rate finder, so we borrow fastai's answer for the same model and data. Keras can change
+# the learning rate during training in two ways:
+#
+# * a **callback**: `keras.callbacks.LearningRateScheduler(f)` calls `f(epoch, lr)` at the start of every
+#   *epoch* and sets the optimizer's learning rate to what it returns;
+# * a **schedule object** from `keras.optimizers.schedules`, passed to the optimizer as its `learning_rate`:
+#   the optimizer evaluates it at every *step*. `CosineDecay(..., warmup_target=..., warmup_steps=...)` warms up
+#   and then anneals, per step, like `fit_one_cycle` — no subclass needed (section 7 uses it, as lesson 05 does).
+#
+# Here we take the callback, with a cosine decay from the peak to near zero, once per epoch:
 
 # %%
 lr_keras = float(suggested.steep)
@@ -936,9 +965,9 @@ print("learning rate per epoch:", np.round(hist_tuned.history["learning_rate"], 
 # %% [markdown]
 # ### Side by side
 #
-# One figure with the validation loss and accuracy after every epoch (both frameworks compute these the same
-# way: on all 360 validation digits at the end of the epoch), and one table. Final numbers in the table are
-# recomputed from each model's predictions with the same function, `compare.metrics`.
+# Each framework records its own curves. fastai's `Recorder` keeps one row per epoch in `learn.recorder.values`
+# (training loss, validation loss, then the metrics); Keras's `History` keeps one list per quantity in
+# `history.history`. Both compute them the same way: on all 360 validation digits at the end of every epoch.
 
 # %%
 def fastai_curves(learn):
@@ -950,12 +979,24 @@ def keras_curves(history):
     return np.array(history.history["val_loss"]), np.array(history.history["val_accuracy"])
 
 
+# %% [markdown]
+# The final numbers are recomputed from each model's predictions by one function, `compare.metrics`, so the
+# two frameworks' bookkeeping cannot make a difference:
+
+# %%
+fa_predict, ks_predict = helpers.fastai_side.predict, helpers.keras_side.predict
+
+
 def final(model, predict):
     m = compare.metrics(predict(model, digits.X_valid), digits.y_valid)
     return {"valid_loss": m["loss"], "valid_accuracy": m["accuracy"]}
 
 
-fa_predict, ks_predict = helpers.fastai_side.predict, helpers.keras_side.predict
+# %% [markdown]
+# One entry per run: its curves, final metrics, time, number of optimiser steps (fastai records one loss per
+# step; for Keras it is epochs × batches per epoch) and the model:
+
+# %%
 side_runs = {
     "fastai defaults": (fastai_curves(learn_default), final(learn_default.model, fa_predict), t_fa_default.seconds,
                         len(learn_default.recorder.losses), learn_default.model),
@@ -968,8 +1009,13 @@ side_runs = {
                                                t_ks_tuned.seconds, len(hist_tuned.epoch) * STEPS // EPOCHS,
                                                keras_tuned),
 }
-styles = {"fastai defaults": ("#1f77b4", "--"), "Keras defaults": ("#d62728", "--"),
-          "fastai lr_find + fit_one_cycle": ("#1f77b4", "-"), "Keras Adam(lr) + LearningRateScheduler": ("#d62728", "-")}
+
+# %% [markdown]
+# The curves, against optimiser steps so that both frameworks share the x-axis (dashed = defaults, solid = tuned):
+
+# %%
+styles = {"fastai defaults": ("#0072B2", "--"), "Keras defaults": ("#D55E00", "--"),
+          "fastai lr_find + fit_one_cycle": ("#0072B2", "-"), "Keras Adam(lr) + LearningRateScheduler": ("#D55E00", "-")}
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
 epoch_steps = np.arange(1, EPOCHS + 1) * STEPS // EPOCHS
@@ -981,15 +1027,22 @@ ax1.set_title("Validation loss")
 ax2.set_title("Validation accuracy")
 for ax in (ax1, ax2):
     ax.set_xlabel("step")
-fig.legend(*ax1.get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=8)
+fig.legend(*ax1.get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=9)
 fig.suptitle(f"Digits, same model and {STEPS} steps: dashed = defaults, solid = tuned")
 fig.tight_layout(rect=(0, 0.07, 1, 1))
 plt.show()
 
+# %% [markdown]
+# And the table (`compare.table`): parameters, time, steps and the final validation metrics of each run.
+
+# %%
 table_runs = [compare.Run(name.split()[0].lower(), label=name, params=checks.count_params(model), seconds=seconds,
                           steps=steps, final=metrics_)
               for name, (_curves, metrics_, seconds, steps, model) in side_runs.items()]
 compare.table(*table_runs)
+
+# %% [markdown]
+# Did the tuned runs reach 93%?
 
 # %%
 TARGET_ACC = 0.93
@@ -1015,18 +1068,20 @@ print(f"tuned:    fastai {fa_tuned_acc:.1%}, Keras {ks_tuned_acc:.1%}  (target {
 # | change | fastai | Keras |
 # |---|---|---|
 # | find a learning rate | `learn.lr_find()` | not built in (write a callback that raises the rate every batch and records the loss) |
-# | warm-up + annealing schedule | `learn.fit_one_cycle(n, lr_max)` — one method | a schedule function + `LearningRateScheduler` callback (per epoch), or a `LearningRateSchedule` subclass (per step) |
-# | a different peak learning rate | `lr_max=...` | `Adam(learning_rate=...)` and the schedule function |
+# | warm-up + annealing schedule | `learn.fit_one_cycle(n, lr_max)` — one method | a schedule object as the optimizer's rate: `Adam(CosineDecay(lr_max / 25, decay_steps, warmup_target=lr_max, warmup_steps=w))`, per step (you count the steps); or a `LearningRateScheduler` callback, per epoch |
+# | a different peak learning rate | `lr_max=...` | `warmup_target=...` (or `Adam(learning_rate=...)` and the schedule function) |
 # | cut the rate when validation stalls | `cbs=ReduceLROnPlateau(...)` | `callbacks=[keras.callbacks.ReduceLROnPlateau(...)]` |
 # | SGD with momentum | `opt_func=partial(SGD, mom=0.9)` | `optimizer=keras.optimizers.SGD(learning_rate, momentum=0.9)` |
 #
-# The names in the table are each library's own; here is what Keras ships as callbacks, fastai's
-# scheduling methods on `Learner`, and fastai's training-tracking callbacks:
+# The names in the table are each library's own; here is what Keras ships as callbacks and as learning-rate
+# schedules, fastai's scheduling methods on `Learner`, and fastai's training-tracking callbacks:
 
 # %%
 import fastai.callback.tracker as fastai_tracker  # noqa: E402
 
 print("keras.callbacks:", ", ".join(n for n in dir(keras.callbacks) if n[0].isupper() and n != "Callback"))
+print("keras.optimizers.schedules:", ", ".join(n for n in dir(keras.optimizers.schedules)
+                                               if n[0].isupper() and n != "LearningRateSchedule"))
 print("fastai Learner:  ", ", ".join(n for n in ("lr_find", "fit_one_cycle", "fit_flat_cos", "fit_sgdr") if hasattr(Learner, n)))
 print("fastai callbacks:", ", ".join(n for n in ("ReduceLROnPlateau", "EarlyStoppingCallback", "SaveModelCallback")
                                      if hasattr(fastai_tracker, n)))
@@ -1041,22 +1096,47 @@ print("fastai callbacks:", ", ".join(n for n in ("ReduceLROnPlateau", "EarlyStop
 # With the defaults, 3 epochs of the digits classifier reach nowhere near 90% validation accuracy. Get there
 # in each framework, with the models above (`make_fastai_model()`, `make_keras_model()`) and batch size 64.
 #
-# **(a) fastai.** Write `fastai_tuned(dls, epochs)`: build a `Learner` on `dls` (cross-entropy loss), call
-# `lr_find` to choose a learning rate, train with `fit_one_cycle(epochs, ...)`, and return the `Learner`.
-# Read the suggestions: the cautious one may not be enough for 3 epochs. Keep it quiet:
-# `with learn.no_bar(), learn.no_logging(): ...` and `show_plot=False`.
+# **(a) fastai.** Write `fastai_tuned(dls, epochs)`, which returns a trained fastai `Learner`:
 #
-# **(b) Keras.** Write `keras_tuned(split, lr, epochs)`: compile a fresh `make_keras_model()` with an
-# optimizer at learning rate `lr` (the test passes `lr_keras`, fastai's suggestion from above), train on
-# `split.X_train, split.y_train` with `batch_size=64`, `verbose=0` and a **callback that changes the learning
-# rate during training** (`LearningRateScheduler` or `ReduceLROnPlateau`), and return `(model, history)`.
+# 1. build a `Learner` on `dls` with a fresh `make_fastai_model()` and cross-entropy loss
+#    (`CrossEntropyLossFlat()`);
+# 2. call `learn.lr_find(...)` on it: it returns its suggestions, one per entry of `suggest_funcs`
+#    (e.g. `.valley`, the default, `.steep`, `.minimum`);
+# 3. train with `learn.fit_one_cycle(epochs, lr_max=...)`, with one of those suggestions as `lr_max`. Read
+#    them: the cautious default, `valley`, may not be enough for 3 epochs.
+#
+# Keep it quiet: `with learn.no_bar(), learn.no_logging(): ...` and `lr_find(show_plot=False)`. The test calls
+# `fastai_tuned(dls_digits, 3)` and checks: `learn.recorder.lrs` (the learning rate of every batch of the last
+# fit) rises to a peak and falls again — a one-cycle schedule — and its peak is one of the suggestions your
+# `lr_find` returned (within 1%); then that the validation accuracy is at least 90%. The hidden tests also
+# check 3 epochs and 2,410 parameters, and call `fastai_tuned(dls_digits, 1)` (one epoch, one-cycle at a
+# suggested rate).
+#
+# **(b) Keras.** Write `keras_tuned(split, lr, epochs)`, which returns `(model, history)`: compile a fresh
+# `make_keras_model()` with Adam and cross-entropy on logits, and train it with **one** call
+# `history = model.fit(split.X_train, split.y_train, epochs=epochs, batch_size=64, verbose=0, ...)` during
+# which the learning rate **changes, with its largest value equal to `lr`**. Either way from section 6 works:
+#
+# * a `keras.callbacks.LearningRateScheduler(f)` callback, where `f(epoch, current_lr)` returns the rate for
+#   that epoch (e.g. a cosine decay starting at `lr`);
+# * a schedule from `keras.optimizers.schedules` as Adam's `learning_rate` (e.g. `CosineDecay`, with or without
+#   warm-up to `lr`); it counts steps, and an epoch here is `math.ceil(len(split.X_train) / 64)` steps.
+#
+# `ReduceLROnPlateau` is **not** enough: it lowers the rate only after the validation loss has stopped
+# improving for `patience` epochs (10 by default), which does not happen in 3 epochs that keep improving.
+#
+# The test calls `keras_tuned(digits, lr_keras, 3)` (`lr_keras` is fastai's suggestion from above), records the
+# learning rate at every training batch, and checks: the rate took more than one value; its largest value is
+# `lr` (within 1%); then that the validation accuracy is at least 90%. The hidden tests also check 3 epochs of
+# batches of 64 and 2,410 parameters, and call `keras_tuned(digits, lr_keras / 2, 2)` (2 epochs, largest rate
+# `lr / 2`).
 
 # %%
 EX_EPOCHS, EX_TARGET = 3, 0.90
 
 # %% nbgrader={"grade": false, "grade_id": "fastai_tuned", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def fastai_tuned(dls, epochs):
-    """A Learner trained for `epochs` with fit_one_cycle at a learning rate chosen by lr_find."""
+    """A Learner trained for `epochs` with fit_one_cycle at a learning rate suggested by lr_find."""
     ### BEGIN SOLUTION
     learn = Learner(dls, make_fastai_model(), loss_func=CrossEntropyLossFlat(), metrics=accuracy)
     with learn.no_bar(), learn.no_logging():
@@ -1067,32 +1147,61 @@ def fastai_tuned(dls, epochs):
 
 
 # %% nbgrader={"grade": true, "grade_id": "fastai_tuned_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-_lr_find_calls, _lr_find = [], Learner.lr_find
+def _run_fastai_tuned(epochs):
+    """fastai_tuned(dls_digits, epochs), noting every learning rate lr_find suggests while it runs."""
+    suggested_lrs, lr_find = [], Learner.lr_find
+
+    def recording_lr_find(self, *args, **kwargs):
+        found = lr_find(self, *args, **kwargs)
+        suggested_lrs.extend(float(v) for v in (found if isinstance(found, tuple) else [found])
+                             if isinstance(v, numbers.Real))
+        return found
+
+    Learner.lr_find = recording_lr_find
+    try:
+        helpers.env.seed_everything(0)
+        learn = fastai_tuned(dls_digits, epochs)
+    finally:
+        Learner.lr_find = lr_find
+    checks.check_type(learn, Learner, name=f"fastai_tuned(dls_digits, {epochs})")
+    return learn, suggested_lrs
 
 
-def _recording_lr_find(self, *args, **kwargs):
-    _lr_find_calls.append(kwargs)
-    return _lr_find(self, *args, **kwargs)
+def _check_one_cycle(learn, suggested_lrs, name):
+    """The last fit's learning rate per batch rises to its peak and falls again; the peak is a suggestion."""
+    checks.check_true(bool(suggested_lrs), "fastai_tuned never called learn.lr_find(...): let lr_find suggest "
+                      "the learning rate", name=name)
+    lrs = np.array(learn.recorder.lrs, dtype=float)
+    checks.check_true(len(lrs) > 2, "learn.recorder.lrs is (almost) empty: train with learn.fit_one_cycle(...) "
+                      "after lr_find", name=name)
+    top, peak = int(np.argmax(lrs)), float(lrs.max())
+    rises, falls = np.diff(lrs[:top + 1]), np.diff(lrs[top:])
+    one_cycle = bool(lrs[0] < peak / 2 and lrs[-1] < peak / 2 and (rises >= -1e-9 * peak).all()
+                     and (falls <= 1e-9 * peak).all())
+    checks.check_true(one_cycle, f"expected the learning rate to rise to a peak and fall again (one cycle); it went "
+                      f"from {lrs[0]:.3g} to a peak of {peak:.3g} and ended at {lrs[-1]:.3g}",
+                      hint="train with learn.fit_one_cycle(epochs, lr_max=...), not learn.fit", name=name)
+    checks.check_true(any(math.isclose(peak, s, rel_tol=0.01) for s in suggested_lrs),
+                      f"the peak learning rate was {peak:.3g}, but lr_find suggested "
+                      f"{', '.join(f'{s:.3g}' for s in suggested_lrs)}",
+                      hint="pass one of lr_find's suggestions as lr_max", name=name)
 
 
-Learner.lr_find = _recording_lr_find  # notes whether fastai_tuned calls lr_find
-try:
-    helpers.env.seed_everything(0)
-    learn_ex = fastai_tuned(dls_digits, EX_EPOCHS)
-finally:
-    Learner.lr_find = _lr_find
-checks.check_type(learn_ex, Learner, name="fastai_tuned(dls_digits, 3)")
+learn_ex, _suggested_ex = _run_fastai_tuned(EX_EPOCHS)
+_check_one_cycle(learn_ex, _suggested_ex, name="the learning rate of fastai_tuned(dls_digits, 3)")
 _acc = compare.metrics(helpers.fastai_side.predict(learn_ex.model, digits.X_valid), digits.y_valid)["accuracy"]
 checks.check_at_least(_acc, EX_TARGET, name="fastai validation accuracy after 3 epochs", say=True)
 ### BEGIN HIDDEN TESTS
-assert _lr_find_calls, "fastai_tuned never called learn.lr_find(...): let lr_find choose the learning rate"
-assert learn_ex.n_epoch == EX_EPOCHS, f"fastai_tuned trained for {learn_ex.n_epoch} epochs, expected {EX_EPOCHS}"
+checks.check_equal(learn_ex.n_epoch, EX_EPOCHS, name="epochs fastai_tuned(dls_digits, 3) trained for")
 checks.check_param_count(learn_ex.model, 2410, name="the fastai model")
+_learn1, _suggested1 = _run_fastai_tuned(1)
+_check_one_cycle(_learn1, _suggested1, name="the learning rate of fastai_tuned(dls_digits, 1)")
+checks.check_equal(_learn1.n_epoch, 1, name="epochs fastai_tuned(dls_digits, 1) trained for")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": false, "grade_id": "keras_tuned", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def keras_tuned(split, lr, epochs):
-    """(model, history) after `epochs` epochs with a callback that changes the learning rate."""
+    """(model, history) after `epochs` epochs whose learning rate changes, peaking at `lr`."""
     ### BEGIN SOLUTION
     model = make_keras_model()
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),
@@ -1104,20 +1213,188 @@ def keras_tuned(split, lr, epochs):
 
 
 # %% nbgrader={"grade": true, "grade_id": "keras_tuned_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-helpers.env.seed_everything(0)
-model_ex, hist_ex = keras_tuned(digits, lr_keras, EX_EPOCHS)
-checks.check_type(model_ex, keras.Model, name="the model keras_tuned returns")
+class _LearningRateLog(keras.callbacks.Callback):
+    """Notes the optimizer's learning rate at the start of every training batch."""
+
+    def on_train_begin(self, logs=None):
+        self.lrs = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.lrs.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+
+def _run_keras_tuned(lr, epochs):
+    """keras_tuned(digits, lr, epochs), with a _LearningRateLog added to every model.fit it calls."""
+    logs, fit, patched = [], keras.Model.fit, "fit" in vars(keras.Model)
+
+    def recording_fit(self, *args, **kwargs):
+        bound = inspect.signature(fit).bind(self, *args, **kwargs)
+        logs.append(_LearningRateLog())
+        bound.arguments["callbacks"] = list(bound.arguments.get("callbacks") or []) + [logs[-1]]
+        return fit(*bound.args, **bound.kwargs)
+
+    keras.Model.fit = recording_fit
+    try:
+        helpers.env.seed_everything(0)
+        result = keras_tuned(digits, lr, epochs)
+    finally:
+        if patched:
+            keras.Model.fit = fit
+        else:
+            del keras.Model.fit
+    name = f"keras_tuned(digits, {lr:.3g}, {epochs})"
+    checks.check_true(isinstance(result, tuple) and len(result) == 2, "expected (model, history), got "
+                      f"{type(result).__name__}", name=name)
+    checks.check_type(result[0], keras.Model, name=f"the model {name} returns")
+    checks.check_true(len(logs) == 1, f"expected one call to model.fit, got {len(logs)}", name=name)
+    return result[0], result[1], np.array(logs[0].lrs)
+
+
+def _check_lr_changes(lrs, lr, name):
+    checks.check_true(len(lrs) > 0 and bool(np.ptp(lrs) > 1e-3 * lrs.max()),
+                      f"the learning rate stayed at {lrs.max() if len(lrs) else float('nan'):.3g} for all {len(lrs)} "
+                      "batches", name=name,
+                      hint="pass a LearningRateScheduler callback to fit, or a keras.optimizers.schedules schedule "
+                           "to Adam (ReduceLROnPlateau never acts in 3 improving epochs)")
+    checks.check_close(lrs.max(), lr, rtol=0.01, atol=0, name=f"the largest learning rate during {name}")
+
+
+model_ex, hist_ex, _lrs_ex = _run_keras_tuned(lr_keras, EX_EPOCHS)
+_check_lr_changes(_lrs_ex, lr_keras, name="keras_tuned(digits, lr_keras, 3)")
 _acc = compare.metrics(helpers.keras_side.predict(model_ex, digits.X_valid), digits.y_valid)["accuracy"]
 checks.check_at_least(_acc, EX_TARGET, name="Keras validation accuracy after 3 epochs", say=True)
-_lrs = np.round(np.array(hist_ex.history.get("learning_rate", [lr_keras]), dtype=float), 10)
-_lr_now = float(np.asarray(model_ex.optimizer.learning_rate))
-assert len(set(_lrs)) > 1 or not np.isclose(_lr_now, lr_keras), (
-    "the learning rate never changed during training: pass a LearningRateScheduler or ReduceLROnPlateau "
-    "callback to fit(..., callbacks=[...])")
 ### BEGIN HIDDEN TESTS
-assert len(hist_ex.epoch) == EX_EPOCHS, f"keras_tuned trained for {len(hist_ex.epoch)} epochs, expected {EX_EPOCHS}"
+checks.check_equal(len(hist_ex.epoch), EX_EPOCHS, name="epochs keras_tuned(digits, lr_keras, 3) trained for")
+checks.check_equal(len(_lrs_ex), EX_EPOCHS * math.ceil(len(digits.X_train) / 64),
+                   name="training batches in 3 epochs of batch size 64")
 checks.check_param_count(model_ex, 2410, name="the Keras model")
+_model2, _hist2, _lrs2 = _run_keras_tuned(lr_keras / 2, 2)
+_check_lr_changes(_lrs2, lr_keras / 2, name="keras_tuned(digits, lr_keras / 2, 2)")
+checks.check_equal(len(_hist2.epoch), 2, name="epochs keras_tuned(digits, lr_keras / 2, 2) trained for")
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 7. Warm-up
+#
+# `fit_one_cycle` does not start at its peak learning rate: it starts at a 25th of it, raises it over the
+# first quarter of training — the **warm-up** — and then anneals it to almost zero. Why start gently?
+#
+# * **Adam's first steps are full-length but poorly informed.** Section 5 showed that Adam moves every weight
+#   by about $\eta$ per step. In the first steps its running averages of the gradient and of its square rest on
+#   one or a few mini-batches: the *direction* is noisy, yet the *length* is already $\eta$, for every weight.
+# * **At the start the weights are random and fragile.** Initial weights are small, and the first gradients
+#   are large and change direction quickly while the network organises itself. A first step many times the size
+#   of a typical weight throws the network far off: ReLU units pushed to output 0 for every input get no gradient
+#   again (they "die"), and the logits blow up.
+#
+# A warm-up keeps the first steps small while Adam's averages fill up and the network leaves its random start;
+# by the time the rate is large, large steps are safe. That is what lets training use a **large peak learning
+# rate**, and a large peak is what makes a short budget go far. (He et al. warmed up their deepest ResNets in
+# 2015; Goyal et al., 2017, made a gradual warm-up the standard for large-batch SGD, and the Transformer of
+# Vaswani et al., 2017, warms Adam up over 4,000 steps; Liu et al., 2020, traced Adam's need for it to the
+# large variance of its per-weight step sizes in the first iterations.)
+#
+# ### The same peak, with and without warm-up
+#
+# The digits model at a peak of $\eta = 0.3$ — 300 times the frameworks' default — for 4 epochs (92 steps),
+# every run from the same starting weights. In fastai the warm-up is one argument of `fit_one_cycle`:
+# `pct_start`, the fraction of training spent warming up (0.25 by default); `pct_start=0` starts at the peak
+# and only anneals.
+
+# %%
+WARM_LR = 0.3
+start_weights = helpers.fastai_side.get_weights(helpers.fastai_side.mlp([64, 32, 10], seed=0))
+print(f"typical starting weight (mean |w|, first layer): {np.abs(start_weights[0]).mean():.3f}; first Adam step "
+      f"≈ η = {WARM_LR} without warm-up, η / 25 = {WARM_LR / 25:.3f} with it")
+
+warm_fastai = {}
+for pct_start in (0.0, 0.25):
+    model = make_fastai_model()
+    helpers.fastai_side.set_weights(model, start_weights)
+    learn = Learner(dls_digits, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy)
+    with learn.no_bar(), learn.no_logging():
+        learn.fit_one_cycle(EPOCHS, lr_max=WARM_LR, pct_start=pct_start)
+    warm_fastai[pct_start] = learn
+
+# %% [markdown]
+# In Keras the two schedules are `CosineDecay` objects passed to Adam as its `learning_rate`, evaluated at every
+# step. Without `warmup_steps` it starts at its first argument and anneals over `decay_steps`; with them it first
+# rises linearly from `initial_learning_rate` to `warmup_target` over `warmup_steps`, then anneals over
+# `decay_steps` more. Same starting weights, copied over from fastai; a `LambdaCallback` notes the rate the
+# optimizer uses at every step, to plot it:
+
+# %%
+WARM_STEPS = STEPS // 4
+keras_schedules = {
+    0.0: keras.optimizers.schedules.CosineDecay(WARM_LR, decay_steps=STEPS),
+    0.25: keras.optimizers.schedules.CosineDecay(WARM_LR / 25, decay_steps=STEPS - WARM_STEPS,
+                                                 warmup_target=WARM_LR, warmup_steps=WARM_STEPS),
+}
+warm_keras, keras_rates = {}, {}
+for pct_start, schedule in keras_schedules.items():
+    model = make_keras_model()
+    helpers.keras_side.set_weights(model, start_weights)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rates = keras_rates[pct_start] = []
+    note_rate = keras.callbacks.LambdaCallback(  # the rate the optimizer uses, read at the start of every step
+        on_train_batch_begin=lambda batch, logs, opt=model.optimizer, rates=rates: rates.append(float(opt.learning_rate)))
+    model.fit(digits.X_train, digits.y_train, epochs=EPOCHS, batch_size=BS, verbose=0, callbacks=[note_rate])
+    warm_keras[pct_start] = model
+
+# %% [markdown]
+# The learning rate each framework used at every step (fastai's `Recorder` keeps it in `learn.recorder.lrs`;
+# for Keras the callback above read it from the optimizer), and fastai's training loss per step:
+
+# %%
+warm_names = {0.0: "no warm-up", 0.25: "warm-up"}
+warm_colors = {0.0: "#D55E00", 0.25: "#0072B2"}
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
+for pct_start, name in warm_names.items():
+    color = warm_colors[pct_start]
+    ax1.plot(warm_fastai[pct_start].recorder.lrs, color=color, lw=2.5, alpha=0.6, label=f"fastai, {name}")
+    ax1.plot(keras_rates[pct_start], color=color, ls="--", lw=1.5, label=f"Keras CosineDecay, {name}")
+    ax2.plot([float(v) for v in warm_fastai[pct_start].recorder.losses], color=color, lw=2, label=f"fastai, {name}")
+ax2.axhline(np.log(10), color="grey", ls=":", lw=1)
+ax2.text(STEPS, np.log(10) * 1.08, "guessing (ln 10)", ha="right", fontsize=9, color="grey")
+ax1.set_title(f"Learning rate per step (peak {WARM_LR})")
+ax2.set_title("fastai: training loss per step (smoothed)")
+for ax in (ax1, ax2):
+    ax.set_xlabel("step")
+    ax.legend(fontsize=9)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# How did each run end? Validation accuracy, computed the same way for both frameworks, and the number of dead
+# hidden units — of the 32, those whose ReLU outputs 0 for every validation digit (computed from the weights,
+# `relu(X W₁ + b₁)`, in NumPy):
+
+# %%
+def dead_units(weights, X=digits.X_valid):
+    hidden = np.maximum(X @ weights[0] + weights[1], 0)
+    return int((hidden.max(axis=0) == 0).sum())
+
+
+warm_results = {}
+for pct_start, name in warm_names.items():
+    for framework, model, side in (("fastai", warm_fastai[pct_start].model, helpers.fastai_side),
+                                   ("Keras", warm_keras[pct_start], helpers.keras_side)):
+        warm_results[framework, name] = {
+            "valid accuracy": compare.metrics(side.predict(model, digits.X_valid), digits.y_valid)["accuracy"],
+            "dead hidden units (of 32)": dead_units(side.get_weights(model)),
+        }
+warm_early_loss = {name: max(float(v) for v in warm_fastai[pct_start].recorder.losses[:10])
+                   for pct_start, name in warm_names.items()}
+print("fastai, highest training loss in the first 10 steps:",
+      ", ".join(f"{name} {loss:.2f}" for name, loss in warm_early_loss.items()), f"(guessing: {np.log(10):.2f})")
+pd.DataFrame(warm_results).T.round(3)
+
+# %% [markdown]
+# Without warm-up, the first full-size steps throw the network off: the loss jumps far above guessing, most
+# hidden units die, and 92 steps are not enough to recover. With warm-up, the *same* peak, annealing and starting
+# weights train the model past 90% — in both frameworks. This is why `fit_one_cycle` warms up by default, and
+# why Keras code that wants a large peak (lesson 05's, for one) adds `warmup_steps` to its `CosineDecay`.
 
 # %% [markdown]
 # ## Recap
@@ -1132,8 +1409,12 @@ checks.check_param_count(model_ex, 2410, name="the Keras model")
 # * **Momentum** accumulates speed along consistent directions; **Adam** gives every weight a step of about
 #   $\eta$ — so good learning rates depend on the optimiser.
 # * fastai: Adam with weight decay by default, and `lr_find` and `fit_one_cycle` one call away. Keras:
-#   `optimizer="adam"` gives Adam at a constant $10^{-3}$; schedules and plateaus are callbacks you assemble.
-#   Tuned the same way, both reach the same accuracy; neither's defaults are enough for a short budget.
+#   `optimizer="adam"` gives Adam at a constant $10^{-3}$; you assemble the rest: a schedule object such as
+#   `CosineDecay(..., warmup_target=..., warmup_steps=...)` for the optimizer (per step), or callbacks such as
+#   `LearningRateScheduler` (per epoch) and `ReduceLROnPlateau`. Tuned the same way, both reach the same
+#   accuracy; neither's defaults are enough for a short budget.
+# * **Warm-up** starts the learning rate small while Adam's averages are still noisy and the random weights
+#   fragile; it lets training use a large peak rate that would otherwise wreck the network in its first steps.
 #
 # **Next:** lesson 04 asks why depth matters at all (XOR and the Minsky–Papert story); lesson 05 refactors a
 # training loop step by step to ask why fastai is easier to use.
