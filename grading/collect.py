@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import course
+from .paths import Course
 
 ID_RULE = ("1-64 characters: letters, digits, '_', '.', '-', starting and ending with a letter or digit "
            "(other characters become '_')")
@@ -270,7 +271,7 @@ def _tighten(root: Path):
 
 
 def manifest_path(lesson: str) -> Path:
-    return course.GRADING / ".collect" / f"{lesson}.json"
+    return Course.current().grading / ".collect" / f"{lesson}.json"
 
 
 def load_manifest(lesson: str) -> dict:
@@ -338,19 +339,20 @@ def collect(incoming: str, lesson: str) -> dict:
     entries, refused = _refuse_collisions(entries, manifest)
     skipped += refused
     summary = {"new": [], "updated": [], "unchanged": [], "skipped": skipped, "notes": {}}
-    submitted, archive = _private_dir(course.SUBMITTED), _private_dir(course.ARCHIVE)
+    here = Course.current()
+    submitted, archive = _private_dir(here.submitted), _private_dir(here.archive)
     _tighten(submitted)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     for e in sorted(entries, key=lambda e: e.sid):
         notes = list(dict.fromkeys(e.notes))
         if e.raw != e.sid:
             notes.insert(0, f"collected from {e.raw!r} as student id {e.sid!r}")
-        dest = course.SUBMITTED / e.sid / name
+        dest = submitted / e.sid / name
         current = _current(dest)
         if current == e.files:
             summary["unchanged"].append(e.sid)
         else:
-            stage = _private_dir(course.SUBMITTED / e.sid) / f".{name}.collecting-{os.getpid()}"
+            stage = _private_dir(submitted / e.sid) / f".{name}.collecting-{os.getpid()}"
             if stage.exists():
                 shutil.rmtree(stage)
             _private_dir(stage)

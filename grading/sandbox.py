@@ -28,8 +28,8 @@ trusted notebooks only).  Not as root (a laptop) it degrades explicitly: :func:`
   --die-with-parent``; :func:`sweep` removes what a killed grader left behind.
 * **Limits**: wall time per cell and per notebook (enforced by the grader), memory (cgroup, else
   RLIMIT_AS + an RSS watchdog), processes (cgroup pids + RLIMIT_NPROC), **its own CPU share**
-  (cpu cgroup: equal weight for every sandbox plus a quota of ``Limits.cpus`` CPUs, so a student's
-  CPU hog cannot slow the student graded beside it), file size, CPU time, and output size counted
+  (cpu cgroup: every sandbox weighs like one busy process, whatever it starts, and a quota caps it
+  at ``Limits.cpus`` CPUs, so a student's CPU hog cannot slow the student graded beside it), file size, CPU time, and output size counted
   as messages arrive (the kernel is killed as soon as a cell's output exceeds the limit; ZMQ's
   MAXMSGSIZE drops single oversized messages before they are allocated).
 """
@@ -102,7 +102,6 @@ def _cgroup_dir(controller: str) -> Path | None:
     """A writable cgroup parent (``dlsbs-grader``) for our sandboxes, for one controller (v1 or v2)."""
     if os.geteuid() != 0:
         return None
-    ncpu = os.cpu_count() or 1
     try:
         if _cgroup_v2():
             if controller not in (CGROUP_ROOT / "cgroup.controllers").read_text().split():
@@ -111,8 +110,6 @@ def _cgroup_dir(controller: str) -> Path | None:
             (CGROUP_ROOT / "cgroup.subtree_control").write_text(f"+{controller}")
             parent.mkdir(exist_ok=True)
             (parent / "cgroup.subtree_control").write_text(f"+{controller}")  # the sandboxes' own files
-            if controller == "cpu":  # all sandboxes together weigh like one busy process per core
-                (parent / "cpu.weight").write_text(str(min(10000, 100 * ncpu)))
             return parent
         root = CGROUP_ROOT / controller
         if not root.is_dir():
@@ -122,11 +119,29 @@ def _cgroup_dir(controller: str) -> Path | None:
         probe = parent / f"probe-{os.getpid()}"
         probe.mkdir(exist_ok=True)
         probe.rmdir()
-        if controller == "cpu":
-            (parent / "cpu.shares").write_text(str(1024 * ncpu))
         return parent
     except OSError:
         return None
+
+
+def weigh_cpu_parent(parent: Path | None) -> None:
+    """Give the sandboxes' parent cpu group the weight of one busy process per sandbox in it.
+
+    Each sandbox then gets what one process of its own would get on this machine, as before
+    sandboxes had a cpu group, however many threads or processes a student starts (those share
+    their sandbox's weight, and its quota caps them); a fixed parent weight would instead make
+    all sandboxes share one process's worth on a busy machine.  Recomputed from the sandboxes
+    present whenever one starts or ends (several graders may run at once).
+    """
+    if parent is None:
+        return
+    n = max(1, sum(1 for d in parent.glob("sb-*") if d.is_dir()))
+    for name, value in (("cpu.weight", min(10000, 100 * n)), ("cpu.shares", min(262144, 1024 * n))):
+        try:
+            if (parent / name).exists():
+                (parent / name).write_text(str(value))
+        except OSError:
+            pass
 
 
 def _kill_cgroup(cg: Path) -> None:
@@ -205,6 +220,8 @@ def sweep(stale_after: float = 3600.0) -> int:
             subprocess.run(["umount", "-l", str(d)], capture_output=True)
         shutil.rmtree(d, ignore_errors=True)
         removed += 1
+    if removed:
+        weigh_cpu_parent(Path(caps["cpu_cgroup"]) if caps.get("cpu_cgroup") else None)
     return removed
 
 
@@ -579,6 +596,7 @@ class Sandbox:
                     except OSError as exc:
                         if name.startswith(("cpu.", "pids.", "memory.limit", "memory.max")):
                             raise SandboxError(f"cannot set {cg / name} = {value}: {exc}") from None
+        weigh_cpu_parent(Path(self.caps["cpu_cgroup"]) if self.caps.get("cpu_cgroup") else None)
 
     def _cpu_settings(self) -> dict:
         lim = self.limits
@@ -724,6 +742,8 @@ class Sandbox:
             self.log_file = None
         for cg in self.cgroups:
             _remove_cgroup(cg)
+        if self.cgroups:
+            weigh_cpu_parent(Path(self.caps["cpu_cgroup"]) if self.caps.get("cpu_cgroup") else None)
         self.cgroups = []
         if self.dir is not None:
             if self.mounted:

@@ -31,9 +31,7 @@ def root(tmp_path, monkeypatch):
     (r / "solutions" / LESSON).mkdir(parents=True)
     (r / "solutions" / LESSON / f"{LESSON}.ipynb").write_bytes(SOLUTION)
     (r / "grading").mkdir()
-    for name, value in {"SOLUTIONS": r / "solutions", "GRADING": r / "grading", "SUBMITTED": r / "grading" / "submitted",
-                        "ARCHIVE": r / "grading" / "archive", "LESSONS": r / "lessons"}.items():
-        monkeypatch.setattr(course, name, value)
+    monkeypatch.setenv("DLSBS_COURSE_ROOT", str(r))
     return r
 
 

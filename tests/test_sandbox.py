@@ -310,6 +310,29 @@ def test_each_sandbox_has_its_own_cpu_share_memory_and_process_limits(course):
     assert not any(cg.exists() for cg in sb.cgroups), "removed with the sandbox"
 
 
+def test_the_sandboxes_together_weigh_like_one_process_each(course):
+    """A fixed weight for all sandboxes would starve them on a busy machine; one process each is the old share."""
+    shared = Path(sbx.capabilities()["cpu_cgroup"])
+    v1 = (shared / "cpu.shares").exists()
+    # cgroup v1: a parent of the test's own, so other graders running now cannot change what is measured
+    parent = shared.parent / f"dlsbs-test-{os.getpid()}" if v1 else shared
+    name, unit = ("cpu.shares", 1024) if v1 else ("cpu.weight", 100)
+    parent.mkdir(exist_ok=True)
+    try:
+        (parent / name).write_text("2")
+        boxes = [open_sandbox(course), open_sandbox(course)]
+        for sb in boxes:
+            sb.caps = {**sb.caps, "cpu_cgroup": str(parent)}
+        with boxes[0], boxes[1]:
+            n = sum(1 for d in parent.glob("sb-*") if d.is_dir())
+            assert n >= 2 and int((parent / name).read_text()) == unit * n
+        if v1:
+            assert int((parent / name).read_text()) == unit, "back to one process's weight when they are gone"
+    finally:
+        if v1:
+            sbx._remove_cgroup(parent)
+
+
 # ----------------------------------------------------------------------------- lifecycle and guards
 
 
@@ -385,11 +408,12 @@ class _BenchGroup:
             self.dir = cpu / f"dlsbs-bench-{os.getpid()}"
             self.dir.mkdir(exist_ok=True)
             (self.dir / "cpu.shares").write_text("262144")
+            (self.dir / "grader").mkdir(exist_ok=True)  # stands in for the grader's own parent group
 
     def sandbox(self, limits, cpu_cgroup: bool) -> Sandbox:
         sb = Sandbox({}, limits, course_root=ROOT)
         if self.dir is not None and cpu_cgroup:
-            sb.caps = {**sb.caps, "cpu_cgroup": str(self.dir)}
+            sb.caps = {**sb.caps, "cpu_cgroup": str(self.dir / "grader")}
         elif not cpu_cgroup:
             sb.caps = {**sb.caps, "cpu_cgroup": None}
         return sb
@@ -401,6 +425,7 @@ class _BenchGroup:
 
     def close(self):
         if self.dir is not None:
+            sbx._remove_cgroup(self.dir / "grader")
             sbx._remove_cgroup(self.dir)
 
 
