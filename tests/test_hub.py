@@ -264,7 +264,8 @@ def test_instructor_collects_grades_and_releases_feedback(hubx):
     rel = h.cli("grading.exchange", "release-feedback", LESSON).stdout
     assert "feedback released" in rel, rel
     got = h.assignment(A, "fetch_feedback", LESSON)
-    assert any(x.get("has_local_feedback") for x in got["value"] if x["status"] == "submitted"), got
+    subs_listed = [s for x in got["value"] if x["status"] == "submitted" for s in x["submissions"]]
+    assert any(s.get("has_local_feedback") for s in subs_listed), subs_listed
     html = sorted(Path(f"/home/{A}/{COURSE}/{LESSON}/feedback").rglob("*.html"))
     assert html, "no feedback in the student's folder"
     text = html[-1].read_text()
