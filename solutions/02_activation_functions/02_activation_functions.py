@@ -141,9 +141,9 @@ plt.show()
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
 for ax, name in zip(axes, activations.CLASSIC):
-    activations.draw_curve(name, ax=ax, legend_loc="lower right" if name == "tanh" else "upper left")
+    activations.draw_curve(name, ax=ax)
 axes[0].set_ylim(-0.2, 1.2)
-axes[1].set_ylim(-1.2, 1.2)
+axes[1].set_ylim(-1.2, 2.1)  # room above the curves for the legend
 axes[2].set_ylim(-0.5, 3)
 fig.suptitle("The classic activations and their derivatives")
 fig.tight_layout()
