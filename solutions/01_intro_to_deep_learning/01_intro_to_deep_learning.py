@@ -409,8 +409,8 @@ plt.show()
 # * **Cross-entropy** is the loss both frameworks minimise: $-\log p_{\text{true digit}}$, small when the
 #   model gives the right digit a high probability. Both compute it from the logits (softmax included).
 # * **Accuracy** is the fraction of digits whose highest score is the right one.
-# * **Adam** is the optimiser: gradient descent in which each weight's step is scaled by running averages
-#   of its recent gradients (lesson 03). The **learning rate** sets the size of the steps.
+# * **Adam** is the optimiser: gradient descent in which each weight's step comes from running averages
+#   of its recent gradients and of their squares (lesson 03). The **learning rate** sets the size of the steps.
 # * A **batch** is the group of examples one step learns from; the **batch size** here is 64. An
 #   **epoch** is one pass over all the training examples: 1,437 / 64, so 23 steps (the last batch is
 #   smaller).
