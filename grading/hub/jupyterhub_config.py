@@ -100,10 +100,13 @@ if os.environ.get("HUB_API_TOKEN"):
 
 # ---- the exchange guard: a hub-managed service (root) that makes each new inbound submission
 # readable by its owner and the instructors only (nbgrader leaves it world-readable by name).
-services.append({
+guard = {
     "name": "exchange-guard",
     "command": [sys.executable, "-m", "grading.exchange", "guard", "--interval", "1"],
     "cwd": str(hub.REPO),
     "environment": {"HUB_STATE": str(st.root), "PYTHONPATH": str(hub.REPO)},
-})
+}
+# HUB_EXCHANGE_GUARD=0 only where the guard runs elsewhere (e.g. its own pod on Kubernetes)
+if os.environ.get("HUB_EXCHANGE_GUARD", "1") != "0":
+    services.append(guard)
 c.JupyterHub.services = services
