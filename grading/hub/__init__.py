@@ -26,6 +26,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -161,10 +162,19 @@ def ensure_user(uid_name: str, full_name: str, group: str, passwords: dict) -> b
 
 def remove_users(names) -> None:
     """Delete class accounts and their homes (used by the tests, and by `python -m grading.hub remove-users`)."""
+    import time
+
     for name in names:
-        if user_exists(name) and name in _members(STUDENTS_GROUP) | _members(INSTRUCTORS_GROUP):
+        if not (user_exists(name) and name in _members(STUDENTS_GROUP) | _members(INSTRUCTORS_GROUP)):
+            continue
+        for _ in range(40):   # userdel refuses while the account has processes: kill, wait, retry
             subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
-            subprocess.run(["userdel", "--remove", name], capture_output=True)
+            if subprocess.run(["userdel", "--remove", name], capture_output=True).returncode in (0, 6) \
+                    and not user_exists(name):
+                break
+            time.sleep(0.25)
+        if user_exists(name):
+            print(f"warning: could not remove the account {name!r}: `userdel --remove {name}`", file=sys.stderr)
 
 
 def _read_passwords(path: Path) -> dict:
