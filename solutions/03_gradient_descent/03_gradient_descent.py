@@ -476,7 +476,7 @@ lr_ravine = 2 / (10 + 1)  # balances the two directions: both shrink by 9/11 per
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "pick_lr_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-checks.check_true(lr_ravine is not None, "lr_ravine is still None", name="lr_ravine",
+checks.check_true(lr_ravine is not None, "still None", name="lr_ravine",
                   hint="set it to a number in the exercise cell above (and delete `raise NotImplementedError()`)")
 checks.check_true(isinstance(lr_ravine, numbers.Real) and not isinstance(lr_ravine, (bool, np.bool_)),
                   f"expected a real number such as 0.1, got {lr_ravine!r} (a {type(lr_ravine).__name__})",
@@ -1109,8 +1109,7 @@ print("fastai callbacks:", ", ".join(n for n in ("ReduceLROnPlateau", "EarlyStop
 # `fastai_tuned(dls_digits, 3)` and checks: `learn.recorder.lrs` (the learning rate of every batch of the last
 # fit) rises to a peak and falls again — a one-cycle schedule — and its peak is one of the suggestions your
 # `lr_find` returned (within 1%); then that the validation accuracy is at least 90%. The hidden tests also
-# check 3 epochs and 2,410 parameters, and call `fastai_tuned(dls_digits, 1)` (one epoch, one-cycle at a
-# suggested rate).
+# check that it trained for 3 epochs and that the model has 2,410 parameters.
 #
 # **(b) Keras.** Write `keras_tuned(split, lr, epochs)`, which returns `(model, history)`: compile a fresh
 # `make_keras_model()` with Adam and cross-entropy on logits, and train it with **one** call
@@ -1194,9 +1193,6 @@ checks.check_at_least(_acc, EX_TARGET, name="fastai validation accuracy after 3 
 ### BEGIN HIDDEN TESTS
 checks.check_equal(learn_ex.n_epoch, EX_EPOCHS, name="epochs fastai_tuned(dls_digits, 3) trained for")
 checks.check_param_count(learn_ex.model, 2410, name="the fastai model")
-_learn1, _suggested1 = _run_fastai_tuned(1)
-_check_one_cycle(_learn1, _suggested1, name="the learning rate of fastai_tuned(dls_digits, 1)")
-checks.check_equal(_learn1.n_epoch, 1, name="epochs fastai_tuned(dls_digits, 1) trained for")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": false, "grade_id": "keras_tuned", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -1311,7 +1307,7 @@ warm_fastai = {}
 for pct_start in (0.0, 0.25):
     model = make_fastai_model()
     helpers.fastai_side.set_weights(model, start_weights)
-    learn = Learner(dls_digits, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy)
+    learn = Learner(dls_digits, model, loss_func=CrossEntropyLossFlat())
     with learn.no_bar(), learn.no_logging():
         learn.fit_one_cycle(EPOCHS, lr_max=WARM_LR, pct_start=pct_start)
     warm_fastai[pct_start] = learn
