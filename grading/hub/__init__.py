@@ -277,15 +277,23 @@ def student_python(st: State) -> Path:
     real = Path(os.path.realpath(VENV / "bin" / "python"))
     if closed_parent(real) is None:
         return VENV / "bin" / "python"
-    system = shutil.which("python3.11", path="/usr/local/bin:/usr/bin:/bin")
-    if not system or closed_parent(Path(os.path.realpath(system))) is not None:
-        raise HubError(f"the course's Python ({real}) is not executable by other users and there is no system "
-                       f"python3.11: `apt-get install python3.11-venv`, or rebuild .venv with a system Python "
-                       f"(make clean-venv && make install PYTHON=/usr/bin/python3.11)")
+    # The same interpreter the .venv was made from, copied where students can run it (its standard
+    # library must match the one the packages were installed with: Debian's 3.11.2 under a 3.11.7
+    # .venv breaks soupsieve, hence nbconvert's HTML, hence the Formgrader's grading page).
+    base = Path(sys.base_prefix) if Path(sys.prefix) == VENV.resolve() else real.parent.parent
+    system = st.root / "python" / "bin" / real.name
+    if not system.exists():
+        ver = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+        shutil.copytree(base, st.root / "python", symlinks=True,
+                        ignore=lambda d, names: [n for n in names if Path(d).name == "site-packages"
+                                                 or (Path(d).name == ver and n in ("test", "idlelib"))])
+        (st.root / "python" / "lib" / ver / "site-packages").mkdir(exist_ok=True)
+    if closed_parent(system) is not None:
+        raise HubError(f"cannot give students a Python: {system} is not reachable")
     runtime = st.root / "runtime"
     py = runtime / "bin" / "python"
     if not py.exists():
-        _run(system, "-m", "venv", "--without-pip", str(runtime))
+        _run(str(system), "-m", "venv", "--without-pip", str(runtime))
     site = sorted((VENV / "lib").glob("python3.*/site-packages"))[0]
     own = sorted((runtime / "lib").glob("python3.*/site-packages"))[0]
     (own / "dlsbs_course_venv.pth").write_text(f"import site; site.addsitedir({str(site)!r})\n")
@@ -297,9 +305,10 @@ def student_python(st: State) -> Path:
             if link.exists():
                 shutil.rmtree(link)
             link.symlink_to(target)
-    for d in [runtime, *runtime.rglob("*")]:
-        if d.is_dir():
-            os.chmod(d, 0o755)
+    for top in (runtime, st.root / "python"):
+        for d in [top, *top.rglob("*")]:
+            if d.is_dir() and not d.is_symlink():
+                os.chmod(d, 0o755)
     check_reachable(site)
     return py
 

@@ -63,6 +63,8 @@ def role_environment(spawner):
     env = {
         "PATH": f"{venv_bin}:{hub.VENV / 'bin'}:/usr/local/bin:/usr/bin:/bin",
         "DLSBS_PYTHON": python,
+        # the copied interpreter's libpython (its RPATH points into the closed original)
+        **({"LD_LIBRARY_PATH": str(st.root / "python" / "lib")} if (st.root / "python" / "lib").is_dir() else {}),
         "DLSBS_VENV": str(hub.VENV),
         "DLSBS_EXCHANGE_ROOT": str(st.exchange),
         "DLSBS_COURSE_ID": hub.COURSE_ID,

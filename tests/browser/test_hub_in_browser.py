@@ -55,7 +55,10 @@ def bhub():
             h.passwords = {row[0]: row[1] for row in csv.reader(fh)}
         yield h
     finally:
+        log = h.log_tail(400)
         h.close()
+        (ROOT / "tests" / "artifacts").mkdir(parents=True, exist_ok=True)
+        (ROOT / "tests" / "artifacts" / "hub-browser.log").write_text(log)
         shutil.rmtree(h.tmp, ignore_errors=True)
 
 
@@ -152,7 +155,8 @@ def test_class_in_the_browser(bhub, chromium):
             score.wait_for(state="visible", timeout=120_000)
         except Exception:
             page.screenshot(path=str(SCREENSHOTS / "FAILED-hub__formgrade.png"))
-            raise
+            errors = [ln for ln in h.log_tail(300).splitlines() if "Error" in ln or "Traceback" in ln or "  File" in ln]
+            raise AssertionError("the Formgrader's grading page did not show the score box:\n" + "\n".join(errors[-40:]))
         score.fill(str(int(written["max_score"])))
         score.press("Tab")
         comment = frame.locator(f"textarea#{written['name']}-comment")
