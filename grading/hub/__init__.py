@@ -270,9 +270,9 @@ def student_python(st: State) -> Path:
     """The Python every user's server runs: the course .venv's, if other users can execute it.
 
     A .venv made from a Python under a private folder (pyenv in /root, say) cannot be run by the
-    students' accounts.  Then the hub makes ``HUB_STATE/runtime``: a venv of the system's
-    python3.11 whose site-packages load the course .venv's packages (same CPython 3.11 ABI), so
-    nothing is installed twice.
+    students' accounts.  Then the hub copies that interpreter (without its site-packages) to
+    ``HUB_STATE/python`` and makes ``HUB_STATE/runtime``: a venv of the copy whose site-packages
+    load the course .venv's packages, so nothing is installed twice.
     """
     real = Path(os.path.realpath(VENV / "bin" / "python"))
     if closed_parent(real) is None:
