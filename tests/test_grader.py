@@ -351,7 +351,8 @@ def test_real_lesson_01(tmp_path):
         for g in manual:
             g.manual_score = 1.5
         gb.db.commit()
-    run_grade(tmp_path, "01", "--force", "--student", "right", expect=0)
+    # the exit status speaks for every stored result of the lesson: 3 while the cheat waits for review
+    run_grade(tmp_path, "01", "--force", "--student", "right", expect=3 if got["cheat"]["status"] == "flagged" else 0)
     with Gradebook(f"sqlite:///{tmp_path / 'grading' / 'gradebook.db'}") as gb:
         sub = gb.find_submission(LESSON01, "right")
         assert (sub.code_score, sub.written_score) == (7, 1.5 * len(manual)) and sub.needs_manual_grade
