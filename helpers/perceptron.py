@@ -12,7 +12,8 @@ import numpy as np
 from .plots import CMAP, grid_for, scatter
 
 #: one colour per hidden unit when their lines are drawn
-UNIT_COLORS = ("#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+#: colours of hidden units' lines (Okabe–Ito, colour-blind safe; see helpers.plots): bluish green, reddish purple, ...
+UNIT_COLORS = ("#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
 
 
 def step(z):

@@ -172,7 +172,7 @@ checks.check_equal(len(m0), 1, name="epochs with max_epochs=1")
 # ### It learns AND and OR
 #
 # Trained on AND and on OR, the perceptron converges within a few epochs. The line it found — where
-# $w \cdot x + b = 0$ — separates the "1" corners (red) from the "0" corners (blue).
+# $w \cdot x + b = 0$ — separates the "1" corners (orange) from the "0" corners (blue).
 
 # %%
 gates = {gate: data.logic_gate(gate) + train_perceptron(*data.logic_gate(gate), max_epochs=100)
@@ -193,7 +193,7 @@ print(perceptron_converged)
 # %% [markdown]
 # ## 2. XOR: the function no line can draw
 #
-# XOR is 1 when exactly one input is 1. Its two red corners sit on one diagonal, its two blue corners on the
+# XOR is 1 when exactly one input is 1. Its two orange corners sit on one diagonal, its two blue corners on the
 # other. On XOR the perceptron above never settled: here are its mistakes, epoch by epoch. Rosenblatt's
 # **convergence theorem** (proved by Novikoff in 1962) promises that the rule stops making mistakes after a
 # finite number of updates *whenever some line separates the classes* — and says nothing when none does.
@@ -817,7 +817,7 @@ compare.table(*xor_runs)
 # %% [markdown]
 # Finally the decision boundaries, seed 0, side by side. The single layer can only draw a line (and ends
 # up with almost no opinion at all, shading near 0.5); the hidden layer bends the boundary around the two
-# red corners.
+# orange corners.
 
 # %%
 final = {}  # (kind, framework) -> final weights of seed 0
@@ -839,7 +839,7 @@ plt.show()
 # network's probability of "1", the black curve its decision boundary, and each dashed line is where one
 # hidden unit switches sign. Toggle between the **single layer** and the **hidden layer** model, and try
 # other **seeds**. On seed 3 (shown first) two hidden units end up as two parallel lines fencing off the
-# red corners — the network rediscovers your hand-made OR/NAND band. On other seeds it finds a different
+# orange corners — the network rediscovers your hand-made OR/NAND band. On other seeds it finds a different
 # arrangement of lines that works just as well: there is more than one way to compute XOR.
 
 # %%
