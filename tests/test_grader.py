@@ -348,6 +348,7 @@ def test_real_lesson_01(tmp_path):
     with Gradebook(f"sqlite:///{tmp_path / 'grading' / 'gradebook.db'}") as gb:
         manual = [g for nb in gb.find_submission(LESSON01, "right").notebooks for g in nb.grades if g.auto_score is None]
         assert manual, "lesson 01 has written answers"
+        manual_ids = [g.name for g in manual]
         for g in manual:
             g.manual_score = 1.5
         gb.db.commit()
@@ -356,7 +357,7 @@ def test_real_lesson_01(tmp_path):
     with Gradebook(f"sqlite:///{tmp_path / 'grading' / 'gradebook.db'}") as gb:
         sub = gb.find_submission(LESSON01, "right")
         assert (sub.code_score, sub.written_score) == (7, 1.5 * len(manual)) and sub.needs_manual_grade
-        gid = manual[0].name
+        gid = manual_ids[0]
         gb.find_comment(gid, LESSON01, LESSON01, "right").manual_comment = "Good point about consent."
         gb.db.commit()
     # after manual grading, `grading feedback` rewrites the feedback with the instructor's scores and comments
