@@ -33,7 +33,7 @@ INSTRUCTORS ?=
 DUE ?=
 CHP := grading/hub/node_modules/.bin/configurable-http-proxy
 
-.PHONY: install browser-deps lab test test-fast bench release check validate doctor clean-venv student-bundle \
+.PHONY: install browser-deps grader-deps lab test test-fast bench release check validate doctor clean-venv student-bundle \
         hub hub-deps publish collect grade-hub feedback-hub status
 
 install: $(STAMP)
@@ -68,7 +68,17 @@ browser-deps:
 	    echo "(or run everything else: make test BROWSER=0)"; exit 1; \
 	  fi; }
 
-test: $(STAMP) browser-deps
+# The grader's sandbox is bubblewrap (Debian package): install it if it is missing (as root).
+grader-deps:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing bubblewrap (Debian package) for the grader's sandbox..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  else \
+	    echo "The grader's sandbox needs bubblewrap: run 'sudo apt-get install bubblewrap'"; exit 1; \
+	  fi; }
+
+test: $(STAMP) browser-deps grader-deps
 	@$(MAKE) --no-print-directory hub-deps || echo "(no hub proxy: tests/test_hub*.py will be skipped)"
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(if $(filter 0,$(BROWSER)),-m "not browser") $(PYTEST_ARGS)
 
@@ -87,8 +97,10 @@ check: $(STAMP)
 validate: $(STAMP)
 	$(BIN)/python -m grading validate $(LESSON)
 
+# the learner's checks (versions, import order, widgets), then each instructor solution graded in a real sandbox
 doctor: $(STAMP)
 	$(BIN)/python -m helpers.env
+	@if [ -d solutions ]; then $(BIN)/python -m grading doctor; fi
 
 # The student copy for laptops (no solutions/, no hidden tests, no grader, no instructor UI); every file
 # is scanned for answers before the tarball is written.
