@@ -11,6 +11,11 @@ Measured per framework:
   what the first model of a new architecture costs (Keras traces; fastai has nothing to trace);
 * ``naive``   — what a first attempt looks like: ``Learner.fit(300)`` on fastai's default
   DataLoaders (worker processes) / ``model.fit(X, y, epochs=300)`` in Keras;
+* ``fallback`` — ``train`` on the stock public path the twins use on untested framework versions (or with
+  ``DLSBS_FAST_PATHS=0``): stock fastai ``Learner.fit``; one Keras ``model.fit`` (``steps_per_execution=10``)
+  over a dataset of the same batches;
+* ``fit spe=300`` / ``fit spe=300 jit`` — Keras's public knobs alone: ``compile(steps_per_execution=300,
+  jit_compile=False/True)`` + ``fit`` on the same 300 batches, a fresh model each time;
 * ``marginal`` — the cost of 300 *more* steps once a fit is running (t(3000) - t(300)) / 9, which
   separates per-step cost from the fixed cost of starting a fit (Keras traces a graph per model).
 
@@ -19,7 +24,10 @@ Run: ``make bench`` or ``.venv/bin/python benchmarks/bench_helpers.py [--quick]`
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import os
 import statistics
 import sys
 import time
@@ -110,6 +118,29 @@ def main(argv=None):
                                                             lr=LR), repeat)
         long = timeit(lambda: mod.train(mod.mlp([2, 8, 1], "tanh"), dls, steps=10 * STEPS, lr=LR), max(2, repeat // 2))
         res[f"{side} marginal"] = max(0.0, (long - res[f"{side} helpers"]) / 9)
+
+    # the stock public path (what the twins fall back to on untested versions)
+    os.environ["DLSBS_FAST_PATHS"] = "0"
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the fallback's one-line notice
+            for side, mod in (("fastai", fa), ("keras", ks)):
+                dls = mod.dataloaders(X, y, bs=4, shuffle=False)
+                mod.train(mod.mlp([2, 8, 1], "tanh"), dls, steps=20, lr=LR)
+                res[f"{side} fallback"] = timeit(lambda: mod.train(mod.mlp([2, 8, 1], "tanh"), dls, steps=STEPS, lr=LR),
+                                                 repeat)
+    finally:
+        del os.environ["DLSBS_FAST_PATHS"]
+
+    rows = np.tile(np.arange(4), STEPS)
+    for jit in (False, True):
+        def keras_spe(jit=jit):
+            m = ks.mlp([2, 8, 1], "tanh")
+            m.compile(optimizer=keras.optimizers.Adam(LR), loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                      steps_per_execution=STEPS, jit_compile=jit)
+            m.fit(X[rows], y[rows], batch_size=4, shuffle=False, epochs=1, verbose=0)
+
+        keras_spe()
+        res[f"keras fit spe=300{' jit' if jit else ''}"] = timeit(keras_spe, repeat)
 
     # naive paths: what a first attempt costs
     def keras_naive():

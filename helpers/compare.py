@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-COLORS = {"fastai": "#1f77b4", "keras": "#d62728", "numpy": "#2ca02c", "pytorch": "#ff7f0e"}
+from .plots import OKABE_ITO
+
+#: one colour per framework, from the colour-blind-safe Okabe–Ito palette
+COLORS = {"fastai": OKABE_ITO["blue"], "keras": OKABE_ITO["vermillion"], "numpy": OKABE_ITO["bluish green"],
+          "pytorch": OKABE_ITO["orange"]}
 
 
 @dataclass

@@ -11,7 +11,12 @@ callbacks, logging) runs once instead of N times.  :func:`learner` builds a
 fastai ``Learner`` whose per-batch Python overhead is cut by small subclasses
 (:data:`Learner`, :data:`Optimizer`, :data:`Recorder`, built on first use) that
 compute stock fastai's numbers bit for bit (``tests/test_training_paths.py``).
-See ``benchmarks/bench_helpers.py`` for the numbers.
+They use fastai internals, so they live in :mod:`helpers._fast_fastai` and run
+only on the fastai/torch versions those tests ran on; elsewhere (or with
+``DLSBS_FAST_PATHS=0``) :func:`learner` is stock fastai ``Learner`` and one line
+says so.  See ``benchmarks/bench_helpers.py`` for the numbers.
+
+The interface both twins implement is :class:`helpers.twin.Twin`.
 """
 from __future__ import annotations
 
@@ -34,7 +39,10 @@ _importorder.torch_first()
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-ACTIVATIONS = {
+from . import _fast_fastai as _fast  # noqa: E402 - after torch_first(): it imports torch
+from .twin import ACTIVATIONS  # noqa: E402,F401 - the names mlp accepts, shared with the Keras twin
+
+_TORCH_ACTIVATIONS = {
     "relu": nn.ReLU,
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
@@ -65,7 +73,7 @@ def mlp(sizes, act: str = "relu", seed: int | None = None):
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(ACTIVATIONS[act]())
+            layers.append(_TORCH_ACTIVATIONS[act]())
     return nn.Sequential(*layers)
 
 
@@ -102,7 +110,10 @@ def scratch_dir() -> Path:
 
 
 def dataloaders(X, y, X_valid=None, y_valid=None, bs: int = 64, shuffle: bool = True, seed: int = 0):
-    """fastai ``DataLoaders`` over in-memory arrays, with no worker processes.
+    """fastai ``DataLoaders`` over in-memory arrays, with no worker processes (a :class:`~helpers.twin.TwinData`).
+
+    ``dls.train`` / ``dls.valid`` are fastai ``DataLoader`` objects; ``dls.bs`` and ``dls.shuffle`` are the
+    training loader's; ``dls.seed`` seeds the batch order of ``train(..., steps=N)`` (shared with the Keras twin).
 
     Without a validation set, the training data is used for validation too.  ``dls.path`` (where a
     ``Learner`` on them saves files, e.g. ``lr_find``'s checkpoint) is :func:`scratch_dir`.
@@ -140,174 +151,44 @@ def loss_for(dls, loss: str | None = None):
     return table[kind]()
 
 
-def _optimizer(opt: str):
-    """fastai's optimizer ``opt`` (its own defaults: Adam is mom 0.9, sqr_mom 0.99, eps 1e-5, wd 0.01 decoupled)."""
+def _optimizer(opt: str, fast: bool = True):
+    """fastai's optimizer ``opt`` (its own defaults: Adam is mom 0.9, sqr_mom 0.99, eps 1e-5, wd 0.01 decoupled).
+
+    ``fast``: wrapped so that it steps with the fast path's leaner loop (same math; :mod:`helpers._fast_fastai`).
+    """
     from fastai.optimizer import SGD, Adam, RMSProp
 
     table = {"adam": Adam, "sgd": SGD, "rmsprop": RMSProp}
     if opt not in table:
         raise ValueError(f"unknown optimizer {opt!r}; choose one of {sorted(table)}")
-    return functools.partial(_lean_optimizer, table[opt])
-
-
-def _lean_optimizer(opt_func, params, **kwargs):
-    """``opt_func(params, **kwargs)`` (a fastai ``Optimizer``) with the step loop of :func:`_lean_optimizer_class`."""
-    opt = opt_func(params, **kwargs)
-    opt.__class__ = _lean_optimizer_class()
-    return opt
-
-
-@functools.lru_cache(maxsize=None)
-def _lean_optimizer_class():
-    """fastai's ``Optimizer`` with ``step``/``zero_grad`` as plain loops: the same callbacks on the same
-    parameters in the same order (so the same math, bit for bit), without building fastcore ``L`` lists
-    of (param, group, state, hypers) tuples on every call, which costs more than the update itself
-    for a lesson-sized model."""
-    from fastai.optimizer import Optimizer, _update
-
-    class Optimizer(Optimizer):  # noqa: F811 - the same name in reprs
-        def _with_grad(self):
-            for pg, hyper in zip(self.param_lists, self.hypers):
-                for p in pg:
-                    if getattr(p, "grad", None) is not None:
-                        yield p, hyper
-
-        def zero_grad(self):
-            for p, _ in self._with_grad():
-                p.grad.detach_()
-                p.grad.zero_()
-
-        def step(self, closure=None):
-            if closure is not None:
-                raise NotImplementedError("fastai optimizers currently do not support closure")
-            for p, hyper in self._with_grad():
-                state = self.state[p]
-                for cb in self.cbs:
-                    state = _update(state, cb(p, **{**state, **hyper}))
-                self.state[p] = state
-
-    Optimizer.__module__, Optimizer.__qualname__ = __name__, "Optimizer"
-    return Optimizer
+    return functools.partial(_fast.lean_optimizer, table[opt]) if fast else table[opt]
 
 
 def learner(model, dls, lr: float = 1e-2, loss: str | None = None, opt: str = "adam"):
-    """A fastai ``Learner`` for ``model`` on ``dls`` (quiet inside :func:`train`; ``fit_one_cycle``, ``lr_find`` work)."""
-    import fastai.callback.all  # noqa: F401 - fit_one_cycle, lr_find, no_bar
-    from fastai.learner import Recorder
-    from fastcore.basics import defaults
+    """A fastai ``Learner`` for ``model`` on ``dls`` (quiet inside :func:`train`; ``fit_one_cycle``, ``lr_find`` work).
 
-    cbs = [_recorder_class() if cb is Recorder else cb for cb in defaults.callbacks]  # fastai's defaults, leaner Recorder
+    On the fastai/torch versions the fast path was tested on, a leaner subclass that computes the same
+    numbers (:mod:`helpers._fast_fastai`); elsewhere (or with ``DLSBS_FAST_PATHS=0``) stock ``Learner``.
+    """
+    import fastai.callback.all  # noqa: F401 - fit_one_cycle, lr_find, no_bar
+
     path = getattr(dls, "path", None)
     if path is None or Path(path) == Path("."):  # fastai's default: lr_find would leave models/ in the working folder
         path = scratch_dir()
-    return _learner_class()(dls, model, loss_func=_plain_tensors(loss_for(dls, loss)), opt_func=_optimizer(opt), lr=lr,
-                            cbs=cbs, default_cbs=False, path=path)
-
-
-@functools.lru_cache(maxsize=None)
-def _recorder_class():
-    """fastai's ``Recorder`` with a leaner training ``after_batch``: the same records (``losses``, ``lrs``,
-    ``values``, ``learn.smooth_loss``), but the list of training metrics is built once per epoch instead
-    of on every batch, and the smoothed loss is computed once per batch instead of twice."""
-    from fastai.learner import Recorder
-
-    class Recorder(Recorder):  # noqa: F811 - learn.recorder, as with the stock one
-        def before_train(self):
-            super().before_train()
-            self._train_now = super()._train_mets
-
-        def after_batch(self):
-            learn = self.learn
-            if not learn.training or getattr(self, "cancel_train", False) or "_train_now" not in vars(self):
-                return super().after_batch()
-            if len(learn.yb) == 0:
-                return
-            for met in self._train_now:
-                met.accumulate(learn)
-            self.lrs.append(learn.opt.hypers[-1]["lr"])
-            value = self.smooth_loss.value
-            self.losses.append(value)
-            learn.smooth_loss = value
-
-    Recorder.__module__, Recorder.__qualname__ = __name__, "Recorder"
-    return Recorder
-
-
-@functools.lru_cache(maxsize=None)
-def _learner_class():
-    """fastai's ``Learner`` with an event dispatch that skips callbacks which do not handle the event.
-
-    Stock ``Learner`` calls every callback for each of the ~10 events of a batch, re-sorting them every
-    time, and each call looks the handler up through ``GetAttr`` delegation (~1 ms per batch in all):
-    more than the forward and backward pass of a lesson-sized model.  This subclass computes, per event,
-    the ordered list of callbacks that define a handler (cached until the callbacks change) and then calls
-    them exactly as ``Learner`` does (``Callback.__call__``: ``run``/``run_train``/``run_valid`` and
-    exception wrapping unchanged).  ``after_fit`` still reaches every callback (it resets ``run``).
-    ``tests/test_training_paths.py`` checks the weights equal stock ``Learner.fit``'s bit for bit.
-    """
-    from fastai.callback.core import event
+    loss_func = loss_for(dls, loss)
+    if _fast.enabled():
+        return _fast.learner(dls, model, loss_func=loss_func, opt_func=_optimizer(opt, fast=False), lr=lr, path=path)
     from fastai.learner import Learner
 
-    class Learner(Learner):  # noqa: F811 - the same name in reprs and error messages
-        def __call__(self, event_name):
-            if isinstance(event_name, str):
-                self._call_one(event_name)
-            else:
-                super().__call__(event_name)
-
-        def _call_one(self, event_name):
-            cbs = self.cbs.items  # the list inside fastcore's L
-            cache = self.__dict__.get("_dispatch")
-            if cache is None or cache[0] != cbs:  # callbacks added or removed since: start over
-                cache = self.__dict__["_dispatch"] = (list(cbs), {})
-            handlers = cache[1].get(event_name)
-            if handlers is None:
-                if not hasattr(event, event_name):
-                    raise Exception(f"missing {event_name}")
-                handlers = cache[1][event_name] = [cb for cb in self.cbs.sorted("order") if _handles(cb, event_name)]
-            for cb in handlers:
-                cb(event_name)
-
-        def _set_device(self, b):
-            device = next(self.model.parameters()).device
-            if all(isinstance(t, torch.Tensor) and t.device == device for t in b):
-                return b
-            return super()._set_device(b)
-
-    Learner.__module__, Learner.__qualname__ = __name__, "Learner"  # picklable (learn.export) as helpers.fastai_side.Learner
-    return Learner
+    return Learner(dls, model, loss_func=loss_func, opt_func=_optimizer(opt, fast=False), lr=lr, path=path)
 
 
 def __getattr__(name):
-    """``helpers.fastai_side.Learner`` is the subclass above, built on first use (fastai imports lazily)."""
-    if name == "Learner":
-        return _learner_class()
-    if name == "Optimizer":
-        return _lean_optimizer_class()
-    if name == "Recorder":
-        return _recorder_class()
+    """``Learner`` / ``Optimizer`` / ``Recorder``: the fast path's subclasses, built on first use."""
+    table = {"Learner": _fast.learner_class, "Optimizer": _fast.optimizer_class, "Recorder": _fast.recorder_class}
+    if name in table:
+        return table[name]()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _handles(cb, event_name: str) -> bool:
-    """Does callback ``cb`` define a handler for ``event_name`` (on its class or, via kwargs, on itself)?"""
-    return (event_name == "after_fit" or event_name in vars(cb)
-            or any(event_name in vars(k) for k in type(cb).__mro__))
-
-
-def _contiguous_plain(axis, x):
-    return x.transpose(axis, -1).contiguous() if isinstance(x, torch.Tensor) else x
-
-
-def _plain_tensors(loss):
-    """fastai's flattened loss, computed on plain tensors.
-
-    ``BaseLoss`` wraps its inputs in ``TensorBase``, whose Python-level ``__torch_function__`` then runs for
-    every later operation on the loss (clone, backward, the Recorder's smoothing): ~40 % of a tiny
-    model's step.  The math (flatten, float targets, activation/decodes for ``get_preds``) is unchanged.
-    """
-    loss._contiguous = functools.partial(_contiguous_plain, loss.axis)
-    return loss
 
 
 class _Steps:

@@ -14,7 +14,13 @@ architecture: for a plain MLP (a ``Sequential`` of ``Dense`` layers, what
 copies weights and optimiser state in before and out after.  A sweep of
 same-shaped models pays the trace once; a 300-step XOR fit then costs ~0.06 s
 instead of ~0.6 s (see ``benchmarks/bench_helpers.py``).  Any other model is
-traced for its own call (correct, just without the reuse).
+traced for its own call (correct, just without the reuse).  That loop leans on
+Keras internals, so it lives in :mod:`helpers._fast_keras` and runs only on the
+Keras/TensorFlow versions its tests ran on; elsewhere (or with
+``DLSBS_FAST_PATHS=0``) ``train`` is one stock ``model.fit`` over a dataset of
+the same batches (``steps_per_execution=10``), and one line says so.
+
+The interface both twins implement is :class:`helpers.twin.Twin`.
 
 Same math as ``fit``.  Each step is Keras's own ``model.train_step`` (forward,
 compiled loss, gradient, ``optimizer.apply_gradients``) with the optimiser and
@@ -25,7 +31,7 @@ every 10 steps, of each step's loss as Keras computed it for the update.
 """
 from __future__ import annotations
 
-from collections import OrderedDict, namedtuple
+from collections import namedtuple
 
 import numpy as np
 
@@ -43,9 +49,11 @@ _importorder.torch_first()
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "gelu", "silu", "linear")
+from . import _fast_keras as _fast  # noqa: E402 - after the quiet, ordered TensorFlow import
+from .twin import ACTIVATIONS  # noqa: E402,F401 - the names mlp accepts, shared with the fastai twin
 
-#: Training and validation data, like fastai's ``DataLoaders``: ``(X, y)`` arrays plus a batch size.
+#: Training and validation data, like fastai's ``DataLoaders`` (a :class:`~helpers.twin.TwinData`):
+#: ``train`` / ``valid`` are ``(X, y)`` arrays, plus the batch size, shuffling and the batch-order seed.
 Loaders = namedtuple("Loaders", ["train", "valid", "bs", "shuffle", "seed"])
 
 
@@ -178,88 +186,42 @@ def _batches(n: int, bs: int, shuffle: bool, seed: int, epochs: int | None, step
     return np.concatenate(idx or [[]]).astype(np.int32), np.concatenate(starts).astype(np.int32)
 
 
-def _state(model) -> list:
-    return model.trainable_variables + model.optimizer.variables
+class _ChunkLosses(keras.callbacks.Callback):
+    """Record the running mean loss Keras logs after each call into TensorFlow (every ``steps_per_execution`` steps)."""
+
+    def on_train_begin(self, logs=None):
+        self.ends, self.means = [], []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ends.append(int(batch))
+        self.means.append(float(logs["loss"]))
 
 
-class _Trainer:
-    """Run Keras's ``net.train_step`` on every batch inside one ``tf.function`` call; returns each step's loss.
+def _fit_curve(model, X, y, idx, starts) -> list:
+    """The stock path: one ``model.fit`` over a dataset of exactly these batches (the fast path's batches).
 
-    ``net`` is the user's model (traced for this call) or a private template of the same architecture
-    (traced once): then the user's weights and optimiser state are copied in before and out after.
+    Returns the mean loss of every ``_SPE`` steps, from Keras's running mean (which weights each step by
+    its batch size: the same as the fast path's curve whenever the batches are equally large).
     """
+    total = len(starts) - 1
+    Xc, yc = tf.constant(X), tf.constant(y)
+    it, st = tf.constant(idx), tf.constant(starts)
 
-    def __init__(self, net, X, y):
-        self.net = net
-        spec = lambda a: tf.TensorSpec((None,) + a.shape[1:], tf.as_dtype(a.dtype))  # noqa: E731
-        ints = tf.TensorSpec([None], tf.int32)
+    def batch(i):
+        rows = it[st[i]:st[i + 1]]
+        return tf.gather(Xc, rows), tf.gather(yc, rows)
 
-        @tf.function(input_signature=[spec(X), spec(y), ints, ints], autograph=False)
-        def loop(X, y, idx, starts):
-            n = tf.shape(starts)[0] - 1
-
-            def step(i, losses):
-                b = idx[starts[i]:starts[i + 1]]
-                net.reset_metrics()  # so the logged loss is this step's, not the running mean
-                logs = net.train_step((tf.gather(X, b), tf.gather(y, b)))
-                return i + 1, losses.write(i, logs["loss"])
-
-            _, losses = tf.while_loop(lambda i, _: i < n, step,
-                                      (tf.constant(0), tf.TensorArray(tf.float32, size=n, element_shape=[])))
-            return losses.stack()
-
-        self.loop = loop
-
-    def __call__(self, model, X, y, idx, starts) -> np.ndarray:
-        if self.net is not model:
-            for dst, src in zip(_state(self.net), _state(model), strict=True):
-                dst.assign(src)
-        losses = self.loop(X, y, idx, starts).numpy()
-        if self.net is not model:
-            for dst, src in zip(_state(model), _state(self.net), strict=True):
-                dst.assign(src)
-        return losses
-
-
-#: traced trainers of plain MLPs by architecture, optimiser, loss and data shape (least recently used dropped)
-_TRAINERS: OrderedDict = OrderedDict()
-_MAX_TRAINERS = 32
-_NONE_ATTRS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-               "bias_constraint", "quantization_mode")
-
-
-def _architecture(model):
-    """``((kernel shape, activation, use_bias), ...)`` of a trainable Sequential of plain float32 Dense layers.
-
-    None for any other model: it is trained by a trainer traced for it alone.
-    """
-    layers = model.layers
-    plain = (type(model) is keras.Sequential and model.trainable and layers and all(
-        type(layer) is keras.layers.Dense and layer.trainable and not layer.lora_enabled
-        and layer.dtype_policy.name == "float32" and all(getattr(layer, a) is None for a in _NONE_ATTRS)
-        for layer in layers))
-    return tuple((tuple(layer.kernel.shape), layer.activation, layer.use_bias) for layer in layers) if plain else None
-
-
-def _trainer(model, X, y, opt: str, rate, loss_kind: str, schedule) -> _Trainer:
-    arch = _architecture(model)
-    if arch is None:
-        return _Trainer(model, X, y)
-    key = (arch, opt, schedule, loss_kind, X.shape[1:], y.shape[1:], y.dtype)
-    if key in _TRAINERS:
-        _TRAINERS.move_to_end(key)
-        return _TRAINERS[key]
-    # explicit names and zero initialisers: the template takes no automatic names and draws no random numbers
-    net = keras.Sequential([keras.Input(X.shape[1:], name="ks_template_input")] + [
-        keras.layers.Dense(layer.units, activation=layer.activation, use_bias=layer.use_bias,
-                           kernel_initializer="zeros", name=f"ks_template_dense_{i}")
-        for i, layer in enumerate(model.layers)], name="ks_template")
-    net.compile(optimizer=_optimizer(opt, rate), loss=_LOSSES[loss_kind]())
-    net.optimizer.build(net.trainable_variables)
-    _TRAINERS[key] = _Trainer(net, X, y)
-    if len(_TRAINERS) > _MAX_TRAINERS:
-        _TRAINERS.popitem(last=False)
-    return _TRAINERS[key]
+    ds = tf.data.Dataset.range(total).map(lambda i: batch(tf.cast(i, tf.int32)))
+    rec = _ChunkLosses()
+    model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[rec])
+    seen = starts - starts[0]  # rows seen before step i
+    curve, prev_end, prev_sum = [], -1, 0.0
+    for end, mean in zip(rec.ends, rec.means):
+        end = min(end, total - 1)  # Keras reports the last call as if it ran a full _SPE steps
+        rows_sum = mean * float(seen[end + 1])  # Keras's running mean times the rows it averaged
+        curve.append((rows_sum - prev_sum) / float(seen[end + 1] - seen[prev_end + 1]))
+        prev_end, prev_sum = end, rows_sum
+    return curve
 
 
 def train(model, dls, *, epochs: int | None = None, steps: int | None = None, lr: float = 1e-2,
@@ -283,13 +245,17 @@ def train(model, dls, *, epochs: int | None = None, steps: int | None = None, lr
         model(X[:1])  # what fit would build it with
     model.optimizer.build(model.trainable_variables)
     idx, starts = _batches(n, dls.bs, dls.shuffle, dls.seed, epochs, steps)
-    with timed() as t:
-        trainer = _trainer(model, X, y, opt, rate, kind, ("one_cycle", total, float(lr)) if one_cycle else None)
-        losses = trainer(model, X, y, idx, starts)
     chunks = range(0, total, _SPE)  # the loss curve: the mean loss of every _SPE steps
+    with timed() as t:
+        if _fast.enabled():
+            losses = _fast.train_losses(model, X, y, idx, starts,
+                                        key=(opt, ("one_cycle", total, float(lr)) if one_cycle else None, kind),
+                                        make_optimizer=lambda: _optimizer(opt, rate), make_loss=_LOSSES[kind])
+            curve = [float(np.mean(losses[c:c + _SPE], dtype=np.float64)) for c in chunks]
+        else:
+            curve = _fit_curve(model, X, y, idx, starts)
     run = Run(FRAMEWORK, model=model, params=count_params(model), seconds=t.seconds, steps=total,
-              loss_steps=[min(c + _SPE, total) for c in chunks],
-              loss=[float(np.mean(losses[c:c + _SPE], dtype=np.float64)) for c in chunks], label=label, learner=model)
+              loss_steps=[min(c + _SPE, total) for c in chunks], loss=curve, label=label, learner=model)
     run.final = evaluate(model, dls)
     return run
 

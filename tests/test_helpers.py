@@ -208,13 +208,37 @@ def test_doctor_reports_a_wrong_version_with_a_fix(monkeypatch, capsys):
 
 
 def test_twins_expose_the_same_interface():
-    from helpers import fastai_side, keras_side
+    """Parity: both twins implement helpers.twin.Twin, with its signatures, and share ACTIVATIONS."""
+    from helpers import fastai_side, keras_side, twin
 
-    assert fastai_side.__all__ == keras_side.__all__
+    assert fastai_side.__all__ == keras_side.__all__ == twin.FUNCTIONS
+    for mod in (fastai_side, keras_side):
+        assert isinstance(mod, twin.Twin), f"{mod.__name__} does not implement helpers.twin.Twin"
     for name in fastai_side.__all__:
         fa, ks = getattr(fastai_side, name), getattr(keras_side, name)
         assert inspect.signature(fa) == inspect.signature(ks), f"{name}: {inspect.signature(fa)} vs {inspect.signature(ks)}"
+        proto = list(inspect.signature(getattr(twin.Twin, name)).parameters.values())[1:]  # without self
+        assert list(inspect.signature(fa).parameters.values()) == proto, f"{name} differs from helpers.twin.Twin"
         assert fa.__doc__ and ks.__doc__, f"{name} needs a docstring in both twins"
+    assert fastai_side.ACTIVATIONS is keras_side.ACTIVATIONS is twin.ACTIVATIONS
+
+
+def test_twins_dataloaders_return_the_shared_data_type(twins):
+    """Both dataloaders() give a helpers.twin.TwinData with the same bs/shuffle/seed; fastai's stays a DataLoaders."""
+    from fastai.data.core import DataLoaders
+
+    from helpers import twin
+
+    fa, ks = twins
+    X, y = data.moons(n=40)
+    pair = [mod.dataloaders(X, y, bs=8, shuffle=False, seed=7) for mod in twins]
+    for dls in pair:
+        assert isinstance(dls, twin.TwinData)
+        assert (dls.bs, dls.shuffle, dls.seed) == (8, False, 7)
+    assert isinstance(pair[0], DataLoaders)
+    assert not isinstance(object(), twin.TwinData)
+    for act in twin.ACTIVATIONS:  # every shared name builds on both sides, with the same parameter count
+        assert fa.count_params(fa.mlp([2, 3, 1], act)) == ks.count_params(ks.mlp([2, 3, 1], act)) == 13
 
 
 def test_same_mlp_same_parameter_count(twins):

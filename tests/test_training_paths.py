@@ -1,12 +1,14 @@
 """The helpers' fast training paths compute what the frameworks' own paths compute.
 
 ``helpers.fastai_side.train`` uses a fastai ``Learner`` subclass (leaner event dispatch), fastai's
-optimizers with a leaner step loop, and fastai's flattened losses on plain tensors;
-``helpers.keras_side.train`` runs Keras's own ``train_step`` for every batch inside one traced
-``tf.function``, reused across same-shaped models.  The speed-ups (``benchmarks/bench_helpers.py``)
-are only worth having if the numbers stay the same: these tests hold the fastai path to stock
+optimizers with a leaner step loop, and fastai's flattened losses on plain tensors
+(``helpers/_fast_fastai.py``); ``helpers.keras_side.train`` runs Keras's own ``train_step`` for every
+batch inside one traced ``tf.function`` (``helpers/_fast_keras.py``), reused across same-shaped
+models.  The speed-ups (``benchmarks/bench_helpers.py``) are only worth having if the numbers stay the same: these tests hold the fastai path to stock
 fastai bit for bit, the Keras path to ``compile`` + ``fit`` on the same batches, and pin the shared
-batch order of ``train(..., steps=N)``.
+batch order of ``train(..., steps=N)``.  The fast paths run only on the versions named in their modules'
+``TESTED_VERSIONS``; the last tests pretend another version is installed and check that the stock
+fallback trains to the same weights and says so once.
 """
 from __future__ import annotations
 
@@ -253,7 +255,7 @@ def test_keras_train_equals_fit_on_the_same_batches(twins, opt, path, shuffle):
         _assert_same_training(ks, model, ref)
         assert run.steps == ref.optimizer.iterations == (25 if "steps" in path else 3 * 4)
         assert run.learner is model and model.optimizer.get_config()["learning_rate"] == pytest.approx(lr)
-    assert any(key[0] == ks._architecture(ks.mlp([2, 6, 1], "tanh")) for key in ks._TRAINERS), "trainer reused"
+    assert any(key[0] == ks._fast.architecture(ks.mlp([2, 6, 1], "tanh")) for key in ks._fast._TRAINERS), "trainer reused"
 
 
 def test_keras_train_equals_fit_for_classes_and_one_cycle(twins):
@@ -340,3 +342,86 @@ def test_keras_train_is_quiet():
     assert p.stdout == "", p.stdout[-2000:]
     noise = [ln for ln in p.stderr.splitlines() if ln.strip()]
     assert not noise, f"train() must keep graded cells quiet, got: {noise[:5]}"
+
+
+# --------------------------------------------------------------------------- version gate and fallback
+
+
+def _fallback_vs_fast(mod, fast, monkeypatch, capsys, X, y, dls_kw, train_kw, runs=2):
+    """Train from the same start with the fast path, then ``runs`` times on a pretended untested version."""
+    from helpers import twin
+
+    monkeypatch.setattr(twin, "_NOTICED", set())
+    monkeypatch.delenv(twin.FAST_PATHS_ENV, raising=False)
+
+    def fit():
+        random.seed(0)  # fastai's shuffling DataLoader (epochs=...) seeds its RNG from `random` when built
+        model = mod.mlp([2, 8, 1], "tanh", seed=0)
+        run = mod.train(model, mod.dataloaders(X, y, **dls_kw), lr=0.05, **train_kw)
+        return model, run
+
+    assert fast.enabled(), f"these tests expect the tested versions installed: {fast.TESTED_VERSIONS}"
+    fast_model, fast_run = fit()
+    capsys.readouterr()
+    first = next(iter(fast.TESTED_VERSIONS))
+    monkeypatch.setitem(fast.TESTED_VERSIONS, first, "0.0.1")  # as if another version were installed
+    stock = [fit() for _ in range(runs)]
+    out = capsys.readouterr().out
+    assert out.count(f"helpers.{mod.FRAMEWORK}_side:") == 1, f"one notice, got: {out!r}"
+    assert f"untested {first}" in out and "stock" in out
+    return fast_model, fast_run, stock
+
+
+@pytest.mark.parametrize("train_kw", [{"steps": 60}, {"epochs": 20, "one_cycle": True}])
+def test_fastai_fallback_on_an_untested_version_trains_to_the_same_weights(twins, monkeypatch, capsys, train_kw):
+    from fastai.learner import Learner
+    from fastai.optimizer import Optimizer
+
+    from helpers import _fast_fastai
+
+    fa, _ = twins
+    X, y = data.logic_gate("xor")
+    fast_model, fast_run, stock = _fallback_vs_fast(fa, _fast_fastai, monkeypatch, capsys, X, y,
+                                                    dict(bs=2, shuffle=True, seed=3), train_kw)
+    assert type(fast_run.learner) is not Learner
+    for model, run in stock:
+        assert type(run.learner) is Learner and type(run.learner.opt) is Optimizer, "stock fastai classes"
+        for a, b in zip(fa.get_weights(fast_model), fa.get_weights(model), strict=True):
+            np.testing.assert_array_equal(a, b)  # the same fastai math: bit for bit
+        assert run.loss == fast_run.loss and run.loss_steps == fast_run.loss_steps
+
+
+@pytest.mark.parametrize("train_kw", [{"steps": 45}, {"epochs": 3, "one_cycle": True}])
+def test_keras_fallback_on_an_untested_version_trains_to_the_same_weights(twins, monkeypatch, capsys, train_kw):
+    import keras
+
+    from helpers import _fast_keras
+
+    _, ks = twins
+    X, y = data.moons(n=50, seed=1) if "epochs" in train_kw else data.logic_gate("xor")  # epochs: a short last batch
+    dls_kw = dict(bs=16, shuffle=True, seed=4) if "epochs" in train_kw else dict(bs=2, shuffle=True, seed=3)
+    fast_model, fast_run, stock = _fallback_vs_fast(ks, _fast_keras, monkeypatch, capsys, X, y, dls_kw, train_kw)
+    assert getattr(fast_model, "history", None) is None, "the fast path never calls fit"
+    for model, run in stock:
+        assert isinstance(model.history, keras.callbacks.History), "the fallback trains with model.fit"
+        _assert_same_training(ks, model, fast_model, atol=1e-6)
+        assert run.steps == fast_run.steps and run.loss_steps == fast_run.loss_steps
+        if "steps" in train_kw:  # equal batch sizes: Keras's running mean gives the same per-10-step means
+            np.testing.assert_allclose(run.loss, fast_run.loss, rtol=1e-5, atol=1e-6)
+        else:  # 2-row last batches: Keras's running mean weights steps by rows, the fast curve does not
+            np.testing.assert_allclose(run.loss, fast_run.loss, rtol=0.1)
+
+
+@pytest.mark.parametrize("value,expected", [("0", False), ("off", False), ("1", True)])
+def test_fast_paths_env_var_switches_both_off(monkeypatch, capsys, value, expected):
+    from helpers import twin
+
+    monkeypatch.setattr(twin, "_NOTICED", set())
+    monkeypatch.setenv(twin.FAST_PATHS_ENV, value)
+    tested = {"fastai": "2.8.12", "torch": "2.14.1"}
+    assert twin.fast_path_allowed("fastai", tested, {"fastai": "2.8.12", "torch": "2.14.1+cu130"}) is expected
+    assert twin.fast_path_allowed("fastai", tested, {"fastai": "2.8.12", "torch": "2.14.1"}) is expected
+    out = capsys.readouterr()
+    assert out.out.count("\n") == (0 if expected else 1) and out.err == ""
+    if not expected:
+        assert f"{twin.FAST_PATHS_ENV}={value}" in out.out
