@@ -1,8 +1,6 @@
-"""Gradient descent in NumPy, for lesson 03 and anything after it that walks a loss surface.
+"""Loss-surface helpers in NumPy, for lesson 03 and anything after it that walks a loss surface.
 
-* :func:`descend` and :func:`minibatches` are reference versions of what lesson 03's first exercises
-  build.  The lesson's demonstrations use these, so they keep working while a learner's own version is
-  still unfinished.
+* :func:`first_nonfinite` finds the step where a diverging run first reaches ``inf`` or ``nan``.
 * :class:`Surface` is a 2-D loss evaluated once on a grid.  Drawing its contours and a descent path
   then costs a few tens of milliseconds, which is what keeps a widget redraw live.
 
@@ -14,39 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["descend", "minibatches", "Surface", "first_nonfinite"]
-
-
-def descend(grad: Callable, x0, lr: float, steps: int) -> np.ndarray:
-    """Plain gradient descent from ``x0``: ``x <- x - lr * grad(x)``, ``steps`` times.
-
-    Returns the whole path, shape ``(steps + 1, *np.shape(x0))``: ``x0`` first, then the point after each
-    step.  ``x0`` is never modified.  A diverging run is allowed to reach ``inf``/``nan`` quietly.
-    """
-    x = np.array(x0, dtype=float)
-    path = [x.copy()]
-    with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(int(steps)):
-            x = x - lr * np.asarray(grad(x), dtype=float)
-            path.append(x.copy())
-    return np.array(path)
-
-
-def minibatches(X, y, bs: int, seed=None):
-    """One shuffled pass over ``(X, y)`` in batches of ``bs`` rows; the last batch may be smaller.
-
-    ``seed`` goes to ``np.random.default_rng``: the same seed gives the same order.
-    """
-    X, y = np.asarray(X), np.asarray(y)
-    if len(X) != len(y):
-        raise ValueError(f"X and y need the same number of rows: got {len(X)} and {len(y)}")
-    bs = int(bs)
-    if bs < 1:
-        raise ValueError(f"batch size must be at least 1, got {bs}")
-    order = np.random.default_rng(seed).permutation(len(X))
-    for start in range(0, len(X), bs):
-        idx = order[start:start + bs]
-        yield X[idx], y[idx]
+__all__ = ["Surface", "first_nonfinite"]
 
 
 def first_nonfinite(values) -> int | None:

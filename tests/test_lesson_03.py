@@ -5,8 +5,6 @@ once (the ``lesson`` fixture) and check the numbers its prose relies on.
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
@@ -18,39 +16,17 @@ NAME = "03_gradient_descent"
 # --------------------------------------------------------------------------- helpers.descent (fast)
 
 
-def test_descend_returns_the_path_and_leaves_x0_alone():
-    x0 = np.array([3.0, -1.0])
-    path = descent.descend(lambda v: 2 * v, x0, 0.25, 4)
-    assert path.shape == (5, 2)
-    assert np.array_equal(x0, [3.0, -1.0])
-    np.testing.assert_allclose(path[:, 0], 3.0 * 0.5 ** np.arange(5))
-    assert descent.descend(np.cos, 1.0, 0.1, 3).shape == (4,)
-    assert descent.descend(np.cos, 1.0, 0.1, 0).tolist() == [1.0]
-
-
-def test_descend_diverges_quietly():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        path = descent.descend(lambda v: 10 * v**3, 2.0, 1.0, 40)
-    assert not np.isfinite(path[-1])
-    assert descent.first_nonfinite(path) is not None
+def test_first_nonfinite_finds_the_first_bad_step():
+    with np.errstate(over="ignore"):
+        run = 2.0 ** np.arange(0, 2000, 100.0)  # overflows to inf at 2**1100
+    assert descent.first_nonfinite(run) == 11
     assert descent.first_nonfinite([1.0, 2.0]) is None
     assert descent.first_nonfinite([[1.0, 1.0], [1.0, np.inf], [np.nan, 0.0]]) == 1
 
 
-def test_minibatches_cover_every_row_once_in_a_seeded_order():
-    X, y = np.arange(23).reshape(23, 1), np.arange(23) * 2
-    batches = list(descent.minibatches(X, y, 5, seed=3))
-    assert [len(b[0]) for b in batches] == [5, 5, 5, 5, 3]
-    seen = np.concatenate([b[0][:, 0] for b in batches])
-    assert sorted(seen.tolist()) == list(range(23)) and seen.tolist() != list(range(23))
-    assert all(np.array_equal(yb, 2 * xb[:, 0]) for xb, yb in batches)
-    again = np.concatenate([b[0][:, 0] for b in descent.minibatches(X, y, 5, seed=3)])
-    assert np.array_equal(seen, again)
-    with pytest.raises(ValueError):
-        list(descent.minibatches(X, y[:5], 5))
-    with pytest.raises(ValueError):
-        list(descent.minibatches(X, y, 0))
+def test_helpers_ship_no_exercise_answers():
+    """helpers/ goes to students: lesson 03's exercises (gradient_descent, minibatches) must not be in it."""
+    assert not hasattr(descent, "descend") and not hasattr(descent, "minibatches")
 
 
 def test_surface_draws_contours_and_clipped_paths():
@@ -355,6 +331,84 @@ def test_pick_lr_accepts_any_real_number(lesson, value):
 def test_pick_lr_rejects_wrong_answers(lesson, value, needle):
     live = lesson(NAME)
     _fails_with(_grade(live, "pick_lr", f"lr_ravine = {value}"), needle)
+
+
+_GD = """
+def gd_step(grad, x, lr):
+    return x - lr * np.asarray(grad(x), dtype=float)
+
+
+def gradient_descent(grad, x0, lr, steps):
+    {body}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_gradient_descent_solution_passes_its_tests(lesson):
+    live = lesson(NAME)
+    assert _grade(live, "gd", None) is None
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+@pytest.mark.parametrize("body, needle", [
+    # the path without x0: one row short
+    ("x = np.array(x0, dtype=float)\n    out = []\n    for _ in range(steps):\n        x = gd_step(grad, x, lr)\n"
+     "        out.append(x)\n    return np.array(out)", "expected shape (26,)"),
+    # climbs instead of descending: the 2-D walk's literal points catch it
+    ("x = np.array(x0, dtype=float)\n    out = [x]\n    for _ in range(steps):\n        x = x + lr * grad(x)\n"
+     "        out.append(x)\n    return np.array(out)", "the 1-D walk"),
+    # steps in place: every row of the path is the same array
+    ("x = np.array(x0, dtype=float)\n    out = []\n    for _ in range(steps + 1):\n        out.append(x)\n"
+     "        x -= lr * grad(x)\n    return np.array(out)", "the 1-D walk"),
+], ids=["no-x0", "uphill", "in-place-path"])
+def test_gradient_descent_rejects_wrong_walks(lesson, body, needle):
+    live = lesson(NAME)
+    _fails_with(_grade(live, "gd", _GD.format(body=body)), needle)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_gradient_descent_literal_points_are_the_true_walk(lesson):
+    """The visible test pastes the 2-D walk's points; they must be the walk itself, not a copy gone stale."""
+    live = lesson(NAME)
+    path = np.array(live.eval("gradient_descent(line_grad, P0, 0.1, 5).tolist()"))
+    expected = [[-1.0, 4.0], [-0.0867, 4.2943], [0.1961, 4.2593], [0.3211, 4.1474], [0.4049, 4.021], [0.4763, 3.895]]
+    np.testing.assert_allclose(path, expected, atol=1e-4)
+    x = np.array([-1.0, 4.0])
+    for row in path[1:]:  # an independent reference walk, kept here (students never get the tests folder)
+        x = x - 0.1 * np.array(live.eval(f"line_grad(np.array({x.tolist()})).tolist()"))
+        np.testing.assert_allclose(row, x, rtol=1e-12)
+
+
+_MINIBATCHES = """
+def minibatches(X, y, bs, seed=None):
+    X, y = np.asarray(X), np.asarray(y)
+    order = {order}
+    for start in range(0, len(X), bs):
+        idx = order[start:start + bs]
+        yield X[idx], y[idx]
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_minibatches_solution_passes_its_tests(lesson):
+    live = lesson(NAME)
+    assert _grade(live, "minibatches", None) is None
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+@pytest.mark.parametrize("order, needle", [
+    ("np.arange(len(X))", "original order"),
+    ("np.random.default_rng().permutation(len(X))", "the same order for the same seed"),
+    ("np.random.default_rng(seed).permutation(len(X))[:len(X) - len(X) % bs]", "batch sizes"),
+], ids=["unshuffled", "ignores-seed", "drops-the-last-batch"])
+def test_minibatches_rejects_wrong_iterators(lesson, order, needle):
+    live = lesson(NAME)
+    _fails_with(_grade(live, "minibatches", _MINIBATCHES.format(order=order)), needle)
 
 
 _FASTAI = """

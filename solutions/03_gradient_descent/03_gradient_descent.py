@@ -24,8 +24,9 @@
 # ## 0. Set-up
 #
 # As in every lesson, one call prepares the kernel (safe import order, one CPU thread, quiet TensorFlow,
-# seeds). `helpers.descent` holds this lesson's NumPy helpers: a contour-plot helper and reference
-# versions of the first exercises, so the demonstrations keep working before you have finished them.
+# seeds). `helpers.descent` holds this lesson's NumPy helpers: a contour-plot helper for loss surfaces and
+# a finder for the first `inf`/`nan` in a run. The gradient descent and the mini-batches are yours to write:
+# after each exercise the lesson uses *your* function, so finish an exercise before running the cells below it.
 
 # %%
 import helpers
@@ -207,9 +208,9 @@ print("by hand:", line_grad(P0), "  PyTorch:", p_torch.grad.numpy(), f"  differe
 # Hint: `np.array(x0, dtype=float)` makes a float copy; collect the points in a list and call `np.array`
 # on it at the end.
 #
-# The test checks one step of `two_valleys_slope` from 2.0, and the 1-D (25 steps from 2.0, shape `(26,)`) and
-# 2-D (5 steps on the line loss from `P0`, shape `(6, 2)`) walks against the course's `descent.descend`. The
-# hidden tests run other functions (a 3-D bowl, the Rosenbrock function, `np.cos` from a plain number),
+# The test checks one step of `two_valleys_slope` from 2.0, the 1-D walk (25 steps from 2.0, shape `(26,)`)
+# against `walk_right` from section 1, and the 2-D walk (5 steps on the line loss from `P0`, shape `(6, 2)`)
+# against its known points. The hidden tests run other functions (a 3-D bowl, the Rosenbrock function, `np.cos` from a plain number),
 # `steps=0` (shape `(1, 2)`: just `x0`), and check that neither function changes its input in place.
 
 # %% nbgrader={"grade": false, "grade_id": "gd", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -240,15 +241,28 @@ checks.check_shape(path_1d, (26,), name="gradient_descent(two_valleys_slope, 2.0
 checks.check_close(path_1d, walk_right, name="the 1-D walk from x = 2", say=True)
 path_2d = gradient_descent(line_grad, P0, 0.1, 5)
 checks.check_shape(path_2d, (6, 2), name="gradient_descent(line_grad, P0, 0.1, 5)")
-checks.check_close(path_2d, descent.descend(line_grad, P0, 0.1, 5), name="the 2-D walk on the line loss", say=True)
+checks.check_close(path_2d, [[-1.0, 4.0], [-0.0867, 4.2943], [0.1961, 4.2593], [0.3211, 4.1474], [0.4049, 4.021],
+                             [0.4763, 3.895]], atol=1e-3, name="the 2-D walk on the line loss", say=True)
 ### BEGIN HIDDEN TESTS
+def _descend(grad, x0, lr, steps):  # the reference walk
+    x = np.array(x0, dtype=float)
+    out = [x.copy()]
+    for _ in range(steps):
+        x = x - lr * np.asarray(grad(x), dtype=float)
+        out.append(x.copy())
+    return np.array(out)
+
+
+checks.check_close(path_2d, _descend(line_grad, P0, 0.1, 5), name="the 2-D walk on the line loss, exactly")
+
+
 def _rosenbrock_grad(p):
     return np.array([-2 * (1 - p[0]) - 400 * p[0] * (p[1] - p[0] ** 2), 200 * (p[1] - p[0] ** 2)])
 
 
 checks.check_close(gradient_descent(_rosenbrock_grad, np.array([-1.0, 1.5]), 1e-3, 50),
-                   descent.descend(_rosenbrock_grad, [-1.0, 1.5], 1e-3, 50), name="walk on the Rosenbrock function")
-checks.check_close(gradient_descent(np.cos, 1.0, 0.5, 10), descent.descend(np.cos, 1.0, 0.5, 10),
+                   _descend(_rosenbrock_grad, [-1.0, 1.5], 1e-3, 50), name="walk on the Rosenbrock function")
+checks.check_close(gradient_descent(np.cos, 1.0, 0.5, 10), _descend(np.cos, 1.0, 0.5, 10),
                    name="walk on sin(x) from a plain number")
 checks.check_close(gradient_descent(_rosenbrock_grad, np.array([0.5, 0.5]), 0.1, 0), [[0.5, 0.5]],
                    name="gradient_descent with steps=0")
@@ -268,14 +282,14 @@ checks.check_close(gd_step(lambda v: np.array([2 * v[0], -v[1]]), np.array([1.0,
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# From here on the lesson uses `descent.descend(grad, x0, lr, steps)`, the course's version of your
-# `gradient_descent`. Here is the 2-D walk, drawn on the contour map of the loss (darker = lower; the star
+# From here on the lesson uses **your** `gradient_descent(grad, x0, lr, steps)`: finish Exercise 1 before
+# running the cells below. Here is the 2-D walk, drawn on the contour map of the loss (darker = lower; the star
 # is the exact minimum), next to the lines it visits:
 
 # %%
 surface = descent.Surface(lambda W, B: ((W[..., None] * x_line + B[..., None] - y_line) ** 2).mean(-1),
                           xlim=(-1.5, 4.5), ylim=(-2.5, 5.0), labels=("slope w", "intercept b"), minimum=p_best)
-walk_2d = descent.descend(line_grad, P0, lr=0.1, steps=60)
+walk_2d = gradient_descent(line_grad, P0, lr=0.1, steps=60)
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
 surface.draw(ax1, title="60 steps of η = 0.1 on L(w, b)")
@@ -303,7 +317,7 @@ plt.show()
 
 # %%
 lr_names = {0.02: "too small: crawls", 0.2: "about right", 0.26: "large: zig-zags", 0.28: "too large: diverges"}
-lr_paths = {lr: descent.descend(line_grad, P0, lr, 40) for lr in lr_names}
+lr_paths = {lr: gradient_descent(line_grad, P0, lr, 40) for lr in lr_names}
 lr_losses = {lr: np.array([line_loss(p) for p in path]) for lr, path in lr_paths.items()}
 lr_final_loss = {lr: float(losses[-1]) for lr, losses in lr_losses.items()}
 
@@ -357,8 +371,8 @@ for lr in lr_names:
 # turns the weights into `nan` ("not a number"), which never recovers.
 
 # %%
-long_walk = descent.descend(line_grad, P0, 0.28, 8000)
-with np.errstate(over="ignore", invalid="ignore"):
+with np.errstate(over="ignore", invalid="ignore"):  # overflowing to inf is the point here: no warnings
+    long_walk = gradient_descent(line_grad, P0, 0.28, 8000)
     long_loss = np.array([line_loss(p) for p in long_walk])
 first_inf_step = descent.first_nonfinite(long_loss)
 first_nan_step = int(np.flatnonzero(np.isnan(long_walk).any(axis=1))[0])
@@ -451,10 +465,10 @@ print("weights after 100 steps:", weights_after)
 # $(1, 1)$, gradient descent must bring the loss below $10^{-6}$ within **60 steps**.
 #
 # 1. Set `lr_ravine` to a learning rate that does it (2 points): one real number (a Python or NumPy float or
-#    int). Experiment first if you like — e.g. `ravine(descent.descend(ravine_grad, RAVINE_START, 0.05, 60)[-1])`
-#    in a new cell. The test runs `descent.descend(ravine_grad, RAVINE_START, lr_ravine, 60)` and checks that the
-#    end point is finite and its loss is at most $10^{-6}$; the hidden test does the same from 20 other starting
-#    points in $[-1, 1]^2$.
+#    int). Experiment first if you like — e.g. `ravine(gradient_descent(ravine_grad, RAVINE_START, 0.05, 60)[-1])`
+#    in a new cell. The test takes 60 steps of gradient descent with `lr_ravine` from `RAVINE_START` and checks
+#    that the end point is finite and its loss is at most $10^{-6}$; the hidden test does the same from 20 other
+#    starting points in $[-1, 1]^2$.
 # 2. In the markdown cell below it, explain your choice (2 points, graded by your instructor): why does a
 #    learning rate of 0.25 fail, why does 0.05 fail, and what limits the choice from each side?
 
@@ -481,12 +495,18 @@ checks.check_true(lr_ravine is not None, "still None", name="lr_ravine",
 checks.check_true(isinstance(lr_ravine, numbers.Real) and not isinstance(lr_ravine, (bool, np.bool_)),
                   f"expected a real number such as 0.1, got {lr_ravine!r} (a {type(lr_ravine).__name__})",
                   name="lr_ravine")
-_ravine_end = descent.descend(ravine_grad, RAVINE_START, lr_ravine, RAVINE_STEPS)[-1]
+def _ravine_walk_end(lr, start, steps=RAVINE_STEPS):
+    # the ravine's gradient is (10 x, y): every step multiplies x by (1 - 10 lr) and y by (1 - lr)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.power([1 - 10 * np.float64(lr), 1 - np.float64(lr)], steps) * np.asarray(start, dtype=float)
+
+
+_ravine_end = _ravine_walk_end(lr_ravine, RAVINE_START)
 checks.check_finite(_ravine_end, name=f"the point after {RAVINE_STEPS} steps")
 checks.check_between(ravine(_ravine_end), 0, RAVINE_TOL, name=f"ravine loss after {RAVINE_STEPS} steps", say=True)
 ### BEGIN HIDDEN TESTS
 for _start in np.random.default_rng(3).uniform(-1, 1, size=(20, 2)):
-    _end = descent.descend(ravine_grad, _start, lr_ravine, RAVINE_STEPS)[-1]
+    _end = _ravine_walk_end(lr_ravine, _start)
     checks.check_between(ravine(_end), 0, RAVINE_TOL, name=f"ravine loss after {RAVINE_STEPS} steps from {_start.round(2)}")
 ### END HIDDEN TESTS
 
@@ -570,12 +590,14 @@ checks.check_close(len(list(minibatches(_X, _y, 1, seed=0))), 103, name="number 
 # %% [markdown]
 # ### Noisy, but right on average
 #
+# From here on the lesson uses **your** `minibatches`: finish Exercise 3 before running the cells below.
+#
 # Cut the 64 points into 8 batches of 8 and compute the gradient of each batch's loss at the starting point
 # $P_0$. The individual batch gradients scatter widely; their average over the epoch is exactly the
 # full-batch gradient (equal-sized batches, every point once).
 
 # %%
-batch_grads = np.array([line_grad(P0, xb, yb) for xb, yb in descent.minibatches(x_line, y_line, 8, seed=0)])
+batch_grads = np.array([line_grad(P0, xb, yb) for xb, yb in minibatches(x_line, y_line, 8, seed=0)])
 print("full-batch gradient:       ", line_grad(P0).round(3))
 print("the 8 batch gradients:\n", batch_grads.round(3))
 print("their average:             ", batch_grads.mean(axis=0).round(3))
@@ -584,8 +606,8 @@ batch_mean_error = float(np.max(np.abs(batch_grads.mean(axis=0) - line_grad(P0))
 # %% [markdown]
 # ### The noise in the path
 #
-# Mini-batch descent on the line loss, with `descent.minibatches` (the course's version of yours): same
-# learning rate, same number of steps, three batch sizes.
+# Mini-batch descent on the line loss, with your `minibatches`: same learning rate, same number of steps,
+# three batch sizes.
 
 # %%
 def sgd_line(lr, bs, steps, p0=P0, seed=0):
@@ -593,7 +615,7 @@ def sgd_line(lr, bs, steps, p0=P0, seed=0):
     p, path, epoch = np.array(p0, dtype=float), [np.array(p0, dtype=float)], 0
     with np.errstate(over="ignore", invalid="ignore"):
         while len(path) <= steps:
-            for xb, yb in descent.minibatches(x_line, y_line, bs, seed=seed * 10_000 + epoch):
+            for xb, yb in minibatches(x_line, y_line, bs, seed=seed * 10_000 + epoch):
                 p = p - lr * line_grad(p, xb, yb)  # the gradient of this batch's loss only
                 path.append(p)
                 if len(path) > steps:
@@ -795,7 +817,7 @@ def torch_path(make_optimizer, steps):
 
 
 opt_paths = {
-    "gradient descent, η = 0.05": descent.descend(line_grad, P0, 0.05, 100),
+    "gradient descent, η = 0.05": gradient_descent(line_grad, P0, 0.05, 100),
     "momentum 0.9, η = 0.05": momentum_descent(line_grad, P0, 0.05, 100),
     "Adam, η = 0.1": adam_descent(line_grad, P0, 0.1, 100),
 }
