@@ -65,7 +65,7 @@ class Run:
 
     def execute(self):
         t0 = time.monotonic()
-        with Sandbox(self.files, self.limits, course_root=Course.current().root) as sb:
+        with Sandbox(self.files, self.limits, course_root=Course.current().root, lesson=self.lesson.name) as sb:
             workdir = str(sb.dir / "work")
             sb.execute(SETUP_CODE, silent=True, store_history=False, timeout=30)
             prev, st = self._probe(sb)

@@ -50,6 +50,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .defaults import DEFAULT_CELL_TIMEOUT, DEFAULT_MEMORY_GIB, DEFAULT_NOTEBOOK_TIMEOUT
+
 REPO = Path(__file__).resolve().parent.parent
 LAUNCHER = Path(__file__).resolve().with_name("sandbox_launch.py")
 UID_BASE, UID_COUNT = 61000, 2000
@@ -62,9 +64,9 @@ BWRAP_FLAGS = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-wit
 
 @dataclass
 class Limits:
-    cell_timeout: float = 180.0          # seconds of wall time for one cell
-    notebook_timeout: float = 1200.0     # seconds of wall time for the whole notebook
-    memory_bytes: int = 4 << 30          # per kernel (cgroup / watchdog)
+    cell_timeout: float = DEFAULT_CELL_TIMEOUT          # seconds of wall time for one cell
+    notebook_timeout: float = DEFAULT_NOTEBOOK_TIMEOUT  # seconds of wall time for the whole notebook
+    memory_bytes: int = int(DEFAULT_MEMORY_GIB * (1 << 30))  # per kernel (cgroup / watchdog)
     cell_output_bytes: int = 2 << 20     # outputs of one cell
     notebook_output_bytes: int = 16 << 20
     file_bytes: int = 256 << 20          # largest file the kernel may write (RLIMIT_FSIZE)
