@@ -431,9 +431,3 @@ td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:left}}</style></head>
 </body></html>"""
     _atomic_write(out / "report.html", page)
     return out / "report.html"
-
-
-def summary_json(lesson_name: str) -> str:
-    from .results import all_results
-
-    return json.dumps([_row(r) for r in all_results(lesson_name)], indent=1)
