@@ -18,7 +18,10 @@ import nbformat
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
+from grading import nbclient_fix
+
 ROOT = Path(__file__).resolve().parent.parent
+nbclient_fix.apply()  # nbclient's Output-widget echo can hang a cell (jupyter/nbclient#312)
 
 
 def kernel_env() -> dict:
