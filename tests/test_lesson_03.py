@@ -176,7 +176,6 @@ def test_learning_rate_and_batch_size_controls_redraw(lesson):
     assert live.eval("explorer.last_error") is None
     assert live.eval("explorer.values") == {"lr": 1.0, "bs": 1}
     seconds = live.eval("explorer.last_seconds")
-    assert seconds > 0
     print(f"\nlesson 03 explorer redraw: {seconds:.3f} s")
 
 
