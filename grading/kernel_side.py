@@ -53,7 +53,10 @@ def _dlsbs_probe(nonce, hidden_marker):
         "mgr_token": ids(getattr(itm, "token_transformers", [])), "ast": ids(ip.ast_transformers),
         "prefilter": ids(getattr(pm, "transformers", [])) + ids(getattr(pm, "checkers", [])) + ids(getattr(pm, "handlers", {}).values()),
     }
-    r["events"] = {k: ids(v) for k, v in ip.events.callbacks.items()}
+    # matplotlib's inline backend registers its own post_execute hook (flush_figures) in whichever cell
+    # first draws: a library's registration, not a tamper signal
+    r["events"] = {k: ids([x for x in v if getattr(x, "__module__", "") != "matplotlib_inline.backend_inline"])
+                   for k, v in ip.events.callbacks.items()}
     kernel = getattr(ip, "kernel", None)
     objs = {"shell": ip, "kernel": kernel, "displayhook": ip.displayhook, "display_pub": ip.display_pub,
             "compile": ip.compile, "session": getattr(kernel, "session", None), "events": ip.events,
