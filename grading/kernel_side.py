@@ -53,9 +53,9 @@ def _dlsbs_probe(nonce, hidden_marker):
         "mgr_token": ids(getattr(itm, "token_transformers", [])), "ast": ids(ip.ast_transformers),
         "prefilter": ids(getattr(pm, "transformers", [])) + ids(getattr(pm, "checkers", [])) + ids(getattr(pm, "handlers", {}).values()),
     }
-    # matplotlib's inline backend registers its own post_execute hook (flush_figures) in whichever cell
-    # first draws: a library's registration, not a tamper signal
-    r["events"] = {k: ids([x for x in v if getattr(x, "__module__", "") != "matplotlib_inline.backend_inline"])
+    # pyplot and its inline backend register their own post_execute hooks (_draw_all_if_interactive,
+    # flush_figures) in whichever cell first imports pyplot: a library's registration, not a tamper signal
+    r["events"] = {k: ids([x for x in v if not str(getattr(x, "__module__", "")).startswith(("matplotlib.", "matplotlib_inline."))])
                    for k, v in ip.events.callbacks.items()}
     kernel = getattr(ip, "kernel", None)
     objs = {"shell": ip, "kernel": kernel, "displayhook": ip.displayhook, "display_pub": ip.display_pub,
