@@ -37,6 +37,7 @@ from pathlib import Path
 
 from . import course
 from .paths import Course
+from .results import shown
 
 ID_RULE = ("1-64 characters: letters, digits, '_', '.', '-', starting and ending with a letter or digit "
            "(other characters become '_')")
@@ -60,10 +61,6 @@ def _name(entry: bytes) -> str | None:
         return entry.decode("utf-8")
     except UnicodeDecodeError:
         return None
-
-
-def _shown(entry: bytes) -> str:
-    return entry.decode("utf-8", errors="backslashreplace")
 
 
 @dataclass
@@ -124,7 +121,7 @@ def _walk(dir_fd: int, prefix: str, entry: Entry, label: str, depth: int = 0):
     for raw in names:
         name = _name(raw)
         if name is None:
-            entry.notes.append(f"{label}{prefix}{_shown(raw)}: the file name is not valid UTF-8: not collected "
+            entry.notes.append(f"{label}{prefix}{shown(raw)}: the file name is not valid UTF-8: not collected "
                                "(rename it with letters, digits, '_', '.', '-')")
             continue
         rel = f"{prefix}{name}"
@@ -171,7 +168,7 @@ def scan(incoming: Path, lesson: str) -> tuple[list[Entry], list[str]]:
         for raw in names:
             name = _name(raw)
             if name is None:
-                skipped.append(f"{_shown(raw)}: the name is not valid UTF-8; rename it to the student's id ({ID_RULE})")
+                skipped.append(f"{shown(raw)}: the name is not valid UTF-8; rename it to the student's id ({ID_RULE})")
                 continue
             if name.startswith(".") or name in SKIP_DIRS:
                 continue
