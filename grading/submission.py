@@ -124,6 +124,7 @@ def _read_submission(lesson: Lesson, student: str, base_key: str = "") -> Submis
         sub.failure = f"missing notebook: {expected} is not in the submission, and it has several others " \
                       f"({', '.join(names)}): rename the one to grade"
     total = 0
+    raw = b""  # the chosen notebook's bytes: read once, for the key and for parsing
     for rel, p in entries:
         size = p.stat().st_size
         h.update(os.fsencode(rel) + f"\0{size}\0".encode())
@@ -132,7 +133,8 @@ def _read_submission(lesson: Lesson, student: str, base_key: str = "") -> Submis
                 sub.failure = f"notebook is too large ({size / 2**20:.1f} MB > {MAX_NOTEBOOK_BYTES >> 20} MB limit)"
                 h.update(b"too-large")
                 continue
-            h.update(p.read_bytes())
+            raw = p.read_bytes()
+            h.update(raw)
             continue
         if rel.suffix == ".ipynb" or rel.name == "timestamp.txt":
             continue
@@ -150,7 +152,6 @@ def _read_submission(lesson: Lesson, student: str, base_key: str = "") -> Submis
     sub.key = h.hexdigest()
     if sub.failure or chosen is None:
         return sub
-    raw = chosen.read_bytes()
     try:
         obj = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
