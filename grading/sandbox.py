@@ -238,6 +238,12 @@ def _system_mounts() -> list[str]:
     return args
 
 
+def _bwrap_base(bwrap: str) -> list[str]:
+    """The start of every ``bwrap`` command (namespaces, the system's files, ``/proc``, ``/dev``):
+    :func:`capabilities` probes exactly what a sandbox then starts with."""
+    return [bwrap, *BWRAP_FLAGS, *_system_mounts(), "--proc", "/proc", "--dev", "/dev"]
+
+
 def capabilities() -> dict:
     """Which isolation primitives work on this machine (measured once per process)."""
     global _CAPS
@@ -251,8 +257,8 @@ def capabilities() -> dict:
         # Exactly how a sandbox starts bwrap: as an unprivileged user when the grader is root.
         who = {"user": 65534, "group": 65534, "extra_groups": []} if root else {}
         try:
-            r = subprocess.run([bwrap, *BWRAP_FLAGS, *_system_mounts(), "--proc", "/proc", "--dev", "/dev",
-                                "--remount-ro", "/", "--", "true"], capture_output=True, timeout=20, **who)
+            r = subprocess.run([*_bwrap_base(bwrap), "--remount-ro", "/", "--", "true"], capture_output=True,
+                               timeout=20, **who)
             caps["namespaces"] = r.returncode == 0
             caps["bwrap_error"] = r.stderr.decode(errors="replace").strip()[-300:]
         except (OSError, subprocess.SubprocessError) as exc:
@@ -496,10 +502,10 @@ class Sandbox:
     def _bwrap_argv(self, work: Path, ipc: Path, etc: Path, kernel_argv: list[str]) -> list:
         """The ``bwrap`` command; ``{"bind": src, "dest": d, "ro": bool}`` items are mounted via the launcher (see sandbox_launch.stage_binds)."""
         lim = self.limits
-        a: list = [self.caps["bwrap"], *BWRAP_FLAGS, *_system_mounts(), "--proc", "/proc", "--dev", "/dev",
+        a: list = [*_bwrap_base(self.caps["bwrap"]),
                    "--size", str(lim.tmp_bytes), "--tmpfs", "/tmp", "--size", str(lim.tmp_bytes), "--tmpfs", "/dev/shm"]
-        for name in ("passwd", "group", "hosts"):
-            a.append({"bind": str(etc / name), "dest": f"/etc/{name}", "ro": True})
+        for f in sorted(etc.iterdir()):  # the synthetic files _etc wrote
+            a.append({"bind": str(f), "dest": f"/etc/{f.name}", "ro": True})
         for f in ("/etc/ld.so.cache", "/etc/localtime"):
             if os.path.exists(f):
                 a.append({"bind": f, "dest": f, "ro": True})
