@@ -51,9 +51,11 @@ c.Autograde.create_student = True
 # Training cells are real: give each cell room, but not forever.
 # (nbgrader's Execute preprocessor always runs on past errors, recording each as a failed test: its
 # allow_errors is fixed to True and not configurable, so it is not set here.)
-c.Execute.timeout = 180
+from grading.defaults import DEFAULT_CELL_TIMEOUT  # noqa: E402 (the grader's per-cell limit; an Integer trait here)
+
+c.Execute.timeout = int(DEFAULT_CELL_TIMEOUT)
 c.Execute.interrupt_on_timeout = True
-c.ExecutePreprocessor.timeout = 180
+c.ExecutePreprocessor.timeout = int(DEFAULT_CELL_TIMEOUT)
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

@@ -70,9 +70,6 @@ def all_results(lesson: str) -> list[dict]:
     return out
 
 
-#: the one default per limit (the CLI's help, ``grade`` and ``doctor`` use these)
-
-
 @dataclass
 class Result:
     """The outcome of grading one submission (stored as JSON; feedback and reports read these)."""
