@@ -126,8 +126,8 @@ def _cgroup_dir(controller: str) -> Path | None:
         return None
 
 
-def weigh_cpu_parent(parent: Path | None) -> None:
-    """Give the sandboxes' parent cpu group the weight of one busy process per sandbox in it.
+def weigh_cpu_parent(caps: dict) -> None:
+    """Give the sandboxes' parent cpu group (``caps["cpu_cgroup"]``) the weight of one busy process per sandbox in it.
 
     Each sandbox then gets what one process of its own would get on this machine, as before
     sandboxes had a cpu group, however many threads or processes a student starts (those share
@@ -135,8 +135,9 @@ def weigh_cpu_parent(parent: Path | None) -> None:
     all sandboxes share one process's worth on a busy machine.  Recomputed from the sandboxes
     present whenever one starts or ends (several graders may run at once).
     """
-    if parent is None:
+    if not caps.get("cpu_cgroup"):
         return
+    parent = Path(caps["cpu_cgroup"])
     n = max(1, sum(1 for d in parent.glob("sb-*") if d.is_dir()))
     for name, value in (("cpu.weight", min(10000, 100 * n)), ("cpu.shares", min(262144, 1024 * n))):
         try:
@@ -168,6 +169,13 @@ def _remove_cgroup(cg: Path) -> None:
             return
         except OSError:
             time.sleep(0.1)
+
+
+def _remove_dir(d: Path) -> None:
+    """Remove a sandbox directory, unmounting its tmpfs first."""
+    if os.path.ismount(d):
+        subprocess.run(["umount", "-l", str(d)], capture_output=True)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
@@ -218,12 +226,10 @@ def sweep(stale_after: float = 3600.0) -> int:
             if cg.is_dir():
                 _kill_cgroup(cg)
                 _remove_cgroup(cg)
-        if os.path.ismount(d):
-            subprocess.run(["umount", "-l", str(d)], capture_output=True)
-        shutil.rmtree(d, ignore_errors=True)
+        _remove_dir(d)
         removed += 1
     if removed:
-        weigh_cpu_parent(Path(caps["cpu_cgroup"]) if caps.get("cpu_cgroup") else None)
+        weigh_cpu_parent(caps)
     return removed
 
 
@@ -439,7 +445,6 @@ class Sandbox:
         self.lease = None
         self.dir = None
         self.cgroups: list[Path] = []
-        self.mounted = False
         self.output_total = 0
         self.started = None
         self.log_file = None
@@ -537,9 +542,8 @@ class Sandbox:
         self.dir = Path(tempfile.mkdtemp(prefix="sb-", dir=base))
         os.chmod(self.dir, 0o711)
         if c["mount"]:
-            r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.limits.work_bytes},mode=0711,nosuid,nodev",
-                                "tmpfs", str(self.dir)], capture_output=True)
-            self.mounted = r.returncode == 0
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.limits.work_bytes},mode=0711,nosuid,nodev",
+                            "tmpfs", str(self.dir)], capture_output=True)
         owner = os.open(self.dir / "owner", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.write(owner, f"{os.getpid()}\n".encode())  # for sweep() after a grader that was killed
         os.close(owner)
@@ -604,7 +608,7 @@ class Sandbox:
                     except OSError as exc:
                         if name.startswith(("cpu.", "pids.", "memory.limit", "memory.max")):
                             raise SandboxError(f"cannot set {cg / name} = {value}: {exc}") from None
-        weigh_cpu_parent(Path(self.caps["cpu_cgroup"]) if self.caps.get("cpu_cgroup") else None)
+        weigh_cpu_parent(self.caps)
 
     def _cpu_settings(self) -> dict:
         lim = self.limits
@@ -751,13 +755,10 @@ class Sandbox:
         for cg in self.cgroups:
             _remove_cgroup(cg)
         if self.cgroups:
-            weigh_cpu_parent(Path(self.caps["cpu_cgroup"]) if self.caps.get("cpu_cgroup") else None)
+            weigh_cpu_parent(self.caps)
         self.cgroups = []
         if self.dir is not None:
-            if self.mounted:
-                subprocess.run(["umount", "-l", str(self.dir)], capture_output=True)
-                self.mounted = False
-            shutil.rmtree(self.dir, ignore_errors=True)
+            _remove_dir(self.dir)
             self.dir = None
         if self.lease is not None:
             self.lease.release()
