@@ -23,6 +23,7 @@ import timeit
 import numpy as np
 
 from . import _importorder
+from .plots import OKABE_ITO
 
 _importorder.torch_first()
 
@@ -39,8 +40,9 @@ LEAKY_SLOPE = 0.01
 LABELS = {"linear": "none (linear)", "sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU",
           "leaky_relu": "leaky ReLU", "gelu": "GELU", "silu": "SiLU (swish)"}
 #: one colour per activation, from the colour-blind-safe Okabe–Ito palette (see :mod:`helpers.plots`)
-COLORS = {"linear": "#777777", "sigmoid": "#CC79A7", "tanh": "#009E73", "relu": "#D55E00",
-          "leaky_relu": "#0072B2", "gelu": "#E69F00", "silu": "#56B4E9"}
+COLORS = {"linear": "#777777", "sigmoid": OKABE_ITO["reddish purple"], "tanh": OKABE_ITO["bluish green"],
+          "relu": OKABE_ITO["vermillion"], "leaky_relu": OKABE_ITO["blue"], "gelu": OKABE_ITO["orange"],
+          "silu": OKABE_ITO["sky blue"]}
 
 _TORCH = {
     "linear": lambda x: x,

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .plots import CMAP, grid_for, scatter
+from .plots import CMAP, OKABE_ITO, grid_for, scatter
 
-#: one colour per hidden unit when their lines are drawn
-#: colours of hidden units' lines (Okabe–Ito, colour-blind safe; see helpers.plots): bluish green, reddish purple, ...
-UNIT_COLORS = ("#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
+#: one colour per hidden unit when their lines are drawn (Okabe–Ito, colour-blind safe; see helpers.plots)
+UNIT_COLORS = tuple(OKABE_ITO[c] for c in ("bluish green", "reddish purple", "sky blue", "vermillion", "black", "yellow"))
 
 
 def step(z):
