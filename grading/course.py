@@ -30,19 +30,7 @@ from pathlib import Path
 
 from helpers._importorder import quiet_env
 
-from .paths import CONFIG_DIR, LESSON_RE, Course
-
-# Old module attributes (course.ROOT, course.SUBMITTED, ...), looked up on each access from Course.current().
-_PATHS = {"ROOT": "root", "SOLUTIONS": "solutions", "LESSONS": "lessons_dir", "GRADING": "grading",
-          "SUBMITTED": "submitted", "AUTOGRADED": "autograded", "FEEDBACK": "feedback", "ARCHIVE": "archive",
-          "GRADEBOOK": "gradebook"}
-
-
-def __getattr__(name: str):
-    if name in _PATHS:
-        return getattr(Course.current(), _PATHS[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+from .paths import CONFIG_DIR, Course, select_lessons
 
 def _c() -> Course:
     return Course.current()
@@ -51,7 +39,6 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3", "file_extension": ".py",
                  "mimetype": "text/x-python", "codemirror_mode": {"name": "ipython", "version": 3},
                  "nbconvert_exporter": "python"}
-_LESSON_RE = LESSON_RE
 
 
 class CourseError(SystemExit):
@@ -71,13 +58,10 @@ def lessons() -> list[str]:
 
 def resolve(lesson: str | None) -> list[str]:
     """``None``/``all`` → every lesson; ``01`` or ``01_intro...`` → that lesson."""
-    known = lessons()
-    if lesson in (None, "", "all"):
-        return known
-    hits = [name for name in known if name == lesson or name.split("_")[0] == lesson.zfill(2)]
-    if not hits:
-        raise CourseError(f"no lesson {lesson!r}; known lessons: {', '.join(known) or '(none)'}")
-    return hits
+    try:
+        return select_lessons(lessons(), lesson)
+    except LookupError as exc:
+        raise CourseError(str(exc)) from None
 
 
 def source_py(lesson: str) -> Path:

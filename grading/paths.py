@@ -57,3 +57,14 @@ class Course:
 
     def reference_file(self, lesson: str) -> Path:
         return self.cache / "reference" / f"{lesson}.json"
+
+
+def select_lessons(known: list[str], lesson: str | None) -> list[str]:
+    """``None``/``all`` → every lesson in ``known``; ``01`` or ``01_intro...`` → that lesson.
+    Raises :class:`LookupError` (its message names the known lessons) when nothing matches."""
+    if lesson in (None, "", "all"):
+        return known
+    hits = [name for name in known if name == lesson or name.split("_")[0] == lesson.zfill(2)]
+    if not hits:
+        raise LookupError(f"no lesson {lesson!r}; known lessons: {', '.join(known) or '(none)'}")
+    return hits

@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 
 from . import course
+from .paths import Course
 
 
 def _nbf():
@@ -59,7 +60,7 @@ def manual_grades(lesson, student: str) -> dict:
     try:
         from nbgrader.api import Gradebook, MissingEntry
 
-        with warnings.catch_warnings(), Gradebook(f"sqlite:///{course.GRADEBOOK}") as gb:
+        with warnings.catch_warnings(), Gradebook(f"sqlite:///{Course.current().gradebook}") as gb:
             warnings.simplefilter("ignore")
             for c in lesson.cells:
                 if not c.grade_id or c.kind not in ("test", "manual"):
@@ -237,7 +238,7 @@ def write_feedback(lesson, result: dict, manual: dict | None = None) -> Path | N
     for line in lesson.hidden_lines:  # belt and braces: the page must never quote a hidden test
         if line in text or html.escape(line) in text:
             raise RuntimeError("feedback would contain hidden-test source; not written")
-    dest = course.FEEDBACK / result["student"] / lesson.name / f"{lesson.name}.html"
+    dest = Course.current().feedback / result["student"] / lesson.name / f"{lesson.name}.html"
     from .results import _atomic_write
 
     _atomic_write(dest, text)
@@ -268,7 +269,7 @@ def write_autograded(lesson, result: dict) -> Path | None:
             cell.metadata["nbgrader"] = {"grade_id": c.grade_id, "points": c.points,
                                          "grade": c.kind in ("test", "manual"), "solution": c.kind in ("solution", "manual")}
         nb.cells.append(cell)
-    dest = course.AUTOGRADED / result["student"] / lesson.name / f"{lesson.name}.ipynb"
+    dest = Course.current().autograded / result["student"] / lesson.name / f"{lesson.name}.ipynb"
     from .results import _atomic_write
 
     _atomic_write(dest, nbf.writes(nb))
@@ -290,7 +291,7 @@ def save_to_gradebook(lesson, result: dict) -> None:
 
     sid, name = result["student"], lesson.name
     answers = result.get("answers", {})
-    with warnings.catch_warnings(), Gradebook(f"sqlite:///{course.GRADEBOOK}") as gb:
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{Course.current().gradebook}") as gb:
         warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notices from inside nbgrader's add_submission
         gb.update_or_create_student(sid)
         gb.update_or_create_submission(name, sid)
@@ -324,7 +325,7 @@ def _row(r: dict) -> dict:
 def export_csv(dest: Path | None = None) -> Path:
     from .results import all_results
 
-    dest = dest or course.GRADING / "reports" / "grades.csv"
+    dest = dest or Course.current().reports / "grades.csv"
     dest.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in course.lessons():
@@ -355,7 +356,7 @@ def lesson_report(lesson) -> Path:
     from .results import _atomic_write, all_results
 
     results = all_results(lesson.name)
-    out = course.GRADING / "reports" / lesson.name
+    out = Course.current().reports / lesson.name
     out.mkdir(parents=True, exist_ok=True)
     scored = [r for r in results if r.get("score") is not None]
     scores = [r["score"] for r in scored]

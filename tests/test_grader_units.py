@@ -11,7 +11,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "grader_corpus"))
 
 import corpus  # noqa: E402
-from grading import course, grader, sandbox_probe  # noqa: E402
+from grading import grader, sandbox_probe  # noqa: E402
+from grading.paths import Course  # noqa: E402
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def tiny(tmp_path, monkeypatch):
 
 
 def read(lesson, name):
-    corpus.write_submissions(course.SUBMITTED.parent.parent, [name])
+    corpus.write_submissions(Course.current().root, [name])
     return grader.read_submission(lesson, name)
 
 
@@ -62,7 +63,7 @@ def test_plan_extra_cells_and_shadowing(tiny):
 def test_resubmission_changes_the_key(tiny):
     k1 = read(tiny, "right").key
     assert read(tiny, "right").key == k1
-    d = course.SUBMITTED / "right" / corpus.LESSON / f"{corpus.LESSON}.ipynb"
+    d = Course.current().submitted / "right" / corpus.LESSON / f"{corpus.LESSON}.ipynb"
     nb = json.loads(d.read_text())
     nb["cells"][2]["source"] = "def square(x):\n    return x ** 2"
     d.write_text(json.dumps(nb))
@@ -213,7 +214,7 @@ def test_cache_key_covers_code_limits_and_sources(tiny, tmp_path):
     a = grader.run_key(tiny, Limits(cell_timeout=6, notebook_timeout=40))
     assert grader.run_key(tiny, Limits(cell_timeout=7, notebook_timeout=40)) != a, "limits are in the key"
     sub1 = grader.read_submission(tiny, "right", a)
-    corpus.write_submissions(course.SUBMITTED.parent.parent, ["right"])
+    corpus.write_submissions(Course.current().root, ["right"])
     assert grader.read_submission(tiny, "right", a).key != grader.read_submission(tiny, "right", "other").key
     assert sub1.key != "" 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import html
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -12,9 +11,10 @@ import pytest
 from course_tools import (answer_text, auto_points, course_copy, forge, graded_cells, grading_cli,
                           points_for, secret_hidden_lines, solution_ids)
 from grading import course
+from grading.paths import REPO
 
 LESSONS = course.lessons()
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = REPO / "README.md"
 
 
 def source(name):
@@ -167,7 +167,7 @@ def test_grade_end_to_end(name, tmp_path):
     grading_cli(root, "collect", str(incoming), name)
     env = {**__import__("os").environ, "DLSBS_COURSE_ROOT": str(root)}
     proc = subprocess.run([sys.executable, "-m", "grading", "grade", name, "-j", "2", "--no-progress"],
-                          cwd=course.ROOT, env=env, text=True, capture_output=True, timeout=1800)
+                          cwd=REPO, env=env, text=True, capture_output=True, timeout=1800)
     assert proc.returncode in (0, 3), f"grade exited {proc.returncode}:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
     assert before == {p: p.read_bytes() for p in incoming.rglob("*") if p.is_file()}, "incoming was modified"
     results = {p.stem: json.loads(p.read_text())
