@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import judge
-from .paths import HIDDEN_BEGIN, HIDDEN_END, Course
+from .paths import HIDDEN_BEGIN, HIDDEN_REGION, Course
 
 
 @dataclass
@@ -80,7 +80,7 @@ class Lesson:
         self.max_manual = sum(c.points for c in self.cells if c.kind == "manual")
         self.hidden_lines = set()
         for c in self.tests:
-            for m in re.finditer(re.escape(HIDDEN_BEGIN) + r"(.*?)" + re.escape(HIDDEN_END), c.source, re.S):
+            for m in HIDDEN_REGION.finditer(c.source):
                 for line in m.group(1).splitlines():
                     s = line.strip()
                     if len(s) >= 8:
@@ -109,7 +109,7 @@ class Lesson:
 
 
 def _strip_hidden(src: str) -> str:
-    return re.sub(re.escape(HIDDEN_BEGIN) + r".*?" + re.escape(HIDDEN_END) + r"\n?", "", src, flags=re.S)
+    return HIDDEN_REGION.sub("", src)
 
 
 def _stored_names(src: str) -> set:

@@ -16,6 +16,8 @@ CONFIG_DIR = Path(__file__).resolve().parent  # grading/nbgrader_config.py lives
 LESSON_RE = re.compile(r"^\d\d_[a-z0-9_]+$")
 #: nbgrader's markers of hidden tests in a test cell (the one definition: grader, feedback, preprocessors)
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+#: one hidden region of a test cell (group 1: the hidden tests), with the line break after it
+HIDDEN_REGION = re.compile(re.escape(HIDDEN_BEGIN) + r"(.*?)" + re.escape(HIDDEN_END) + r"\n?", re.S)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,10 @@
 """nbgrader preprocessors used by the course's configuration."""
 from __future__ import annotations
 
-import re
-
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
-from .paths import HIDDEN_BEGIN as BEGIN, HIDDEN_END as END
-_REGION = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
+from .paths import HIDDEN_BEGIN as BEGIN, HIDDEN_REGION
 
 
 class HideHiddenTests(Preprocessor):
@@ -24,7 +21,7 @@ class HideHiddenTests(Preprocessor):
     def preprocess_cell(self, cell, resources, index):
         if BEGIN not in cell.source:
             return cell, resources
-        cell.source = _REGION.sub("# (hidden tests ran here)\n", cell.source)
+        cell.source = HIDDEN_REGION.sub("# (hidden tests ran here)\n", cell.source)
         if cell.cell_type == "code":
             for out in cell.get("outputs", []):
                 if out.get("output_type") == "error":
