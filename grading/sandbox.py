@@ -50,9 +50,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .defaults import DEFAULT_CELL_TIMEOUT, DEFAULT_MEMORY_GIB, DEFAULT_NOTEBOOK_TIMEOUT
+from helpers._importorder import QUIET_ENV
 
-REPO = Path(__file__).resolve().parent.parent
+from .defaults import DEFAULT_CELL_TIMEOUT, DEFAULT_MEMORY_GIB, DEFAULT_NOTEBOOK_TIMEOUT
+from .paths import REPO
+
 LAUNCHER = Path(__file__).resolve().with_name("sandbox_launch.py")
 UID_BASE, UID_COUNT = 61000, 2000
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -398,8 +400,7 @@ def _kernel_env(home: str) -> dict:
         "MPLCONFIGDIR": os.path.join(home, ".config", "matplotlib"),
         "MPLBACKEND": "module://matplotlib_inline.backend_inline", "JUPYTER_PLATFORM_DIRS": "1",
         "XDG_CACHE_HOME": os.path.join(home, ".cache"), "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "KERAS_BACKEND": "tensorflow",
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1", "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1", "TMPDIR": "/tmp",
+        **QUIET_ENV, "PYDEVD_DISABLE_FILE_VALIDATION": "1", "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1", "TMPDIR": "/tmp",
     }
 
 
