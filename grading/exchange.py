@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 from .hub import COURSE_ID, INSTRUCTORS_GROUP, HubError, REPO, State, fix_course_permissions, sync_course
+from .paths import Course
 
 _INBOUND_RE = re.compile(r"^(?P<student>[^+]+)\+(?P<lesson>[^+]+)\+(?P<timestamp>[^+]+)(\+(?P<random>.+))?$")
 
@@ -73,7 +74,7 @@ def course_cli(st: State, *args: str) -> subprocess.CompletedProcess:
 
 
 def _lessons(st: State, lesson: str | None) -> list[str]:
-    known = sorted(p.name for p in (st.course / "solutions").iterdir() if p.is_dir() and re.match(r"^\d\d_", p.name))
+    known = Course(st.course).lessons()
     if lesson in (None, "", "all"):
         return known
     hits = [n for n in known if n == lesson or n.split("_")[0] == lesson.zfill(2)]
