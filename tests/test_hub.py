@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,38 +17,22 @@ import pytest
 
 from course_tools import answer_text, nbg
 from grading import bundle, hub
-from grading.hub.testing import TestHub
+from grading.hub.testing import TestHub, published_hub, skip_reason
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = "01_intro_to_deep_learning"
 COURSE = hub.COURSE_ID
 A, B, T = "dlt-ann", "dlt-ben", "dlt-teach"
-CHP = ROOT / "grading" / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hub")]
-
-if os.geteuid() != 0:
-    pytestmark.append(pytest.mark.skip(reason="the hub creates system users: run the tests as root"))
-elif not CHP.exists():
-    pytestmark.append(pytest.mark.skip(reason="configurable-http-proxy is not installed: run `make hub-deps`"))
+if skip_reason():
+    pytestmark.append(pytest.mark.skip(reason=skip_reason()))
 
 
 @pytest.fixture(scope="module")
 def hubx():
-    # not under pytest's tmp_path: /tmp/pytest-of-root is 0700, and the students' servers run from here
-    h = TestHub(Path(tempfile.mkdtemp(prefix="dlsbs-hub-", dir="/tmp")), students=[A, B], instructors=[T])
-    try:
-        hub.remove_users([A, B, T])            # leftovers of an interrupted run
-        h.setup()
-        h.cli("grading.exchange", "publish", LESSON, timeout=600)
-        h.start()
+    with published_hub(LESSON, [A, B], [T], prefix="dlsbs-hub-", log=ROOT / "tests" / "artifacts" / "hub.log") as h:
         yield h
-    finally:
-        log = h.log_tail(200)
-        h.close()
-        (ROOT / "tests" / "artifacts").mkdir(parents=True, exist_ok=True)
-        (ROOT / "tests" / "artifacts" / "hub.log").write_text(log)
-        shutil.rmtree(h.tmp, ignore_errors=True)
 
 
 def _source():

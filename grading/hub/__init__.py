@@ -32,6 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 VENV = Path(os.environ.get("DLSBS_VENV") or REPO / ".venv")
+CHP = HERE / "node_modules" / ".bin" / "configurable-http-proxy"   # pinned in package-lock.json (make hub-deps)
 COURSE_ID = "dl-side-by-side"          # = c.CourseDirectory.course_id in grading/nbgrader_config.py (tested)
 STUDENTS_GROUP = "dlsbs-students"
 INSTRUCTORS_GROUP = "dlsbs-instructors"
@@ -390,7 +391,6 @@ def setup(roster: str | os.PathLike, instructors: list[str], state: str | os.Pat
 
 
 def chp_command() -> list[str]:
-    chp = HERE / "node_modules" / ".bin" / "configurable-http-proxy"
-    if not chp.exists():
-        raise HubError(f"{chp} is missing: run `make hub-deps` (npm ci in grading/hub/)")
-    return [str(chp)]
+    if not CHP.exists():
+        raise HubError(f"{CHP} is missing: run `make hub-deps` (npm ci in grading/hub/)")
+    return [str(CHP)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,10 +19,21 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
-from . import REPO, State, remove_users
+from . import CHP, REPO, State, remove_users
+
+
+def skip_reason() -> str | None:
+    """Why the hub tests cannot run here (None: they can)."""
+    if os.geteuid() != 0:
+        return "the hub creates system users: run the tests as root"
+    if not CHP.exists():
+        return "configurable-http-proxy is not installed: run `make hub-deps`"
+    return None
 
 
 def free_port(n: int = 1) -> int:
@@ -224,3 +236,23 @@ class TestHub:
         finally:
             ws.close()
             self.user_api(user, "DELETE", f"api/kernels/{kid}")
+
+
+@contextmanager
+def published_hub(lesson: str, students: list[str], instructors: list[str], prefix: str, log: Path,
+                  log_lines: int = 200):
+    """A started :class:`TestHub` with ``lesson`` published; removed at the end, its log's tail kept in ``log``."""
+    # not under pytest's tmp_path: /tmp/pytest-of-root is 0700, and the students' servers run from here
+    h = TestHub(Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp")), students=students, instructors=instructors)
+    try:
+        remove_users(students + instructors)   # leftovers of an interrupted run
+        h.setup()
+        h.cli("grading.exchange", "publish", lesson, timeout=600)
+        h.start()
+        yield h
+    finally:
+        tail = h.log_tail(log_lines)
+        h.close()
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(tail)
+        shutil.rmtree(h.tmp, ignore_errors=True)
