@@ -429,18 +429,17 @@ class Sandbox:
 
     ``files`` maps relative paths to bytes: the student's directory (already filtered).
     ``course_root``'s ``lessons/<lesson>/`` (all of ``lessons/`` when ``lesson`` is None) is visible
-    read-only; ``keep`` adds more read-only paths; nothing under ``hide`` is ever made visible.
+    read-only; ``keep`` adds more read-only paths.
     """
 
     def __init__(self, files: dict[str, bytes], limits: Limits | None = None, *, course_root: Path | None = None,
-                 keep: list[Path] | None = None, hide: list[Path] | None = None, lesson: str | None = None):
+                 keep: list[Path] | None = None, lesson: str | None = None):
         self.files = files
         self.limits = limits or Limits()
         self.caps = capabilities()
         self.course_root = Path(course_root or REPO).resolve()
         self.lesson = lesson
         self.keep = [Path(p) for p in (keep or [])]
-        self.hide = [Path(p).resolve() for p in (hide or [])]
         self.proc = None
         self.client = None
         self.lease = None
@@ -479,7 +478,7 @@ class Sandbox:
             if p is None or not p.exists():
                 continue
             p = p.resolve()
-            if _is_within(p, Path("/usr")) or any(_is_within(p, h) for h in self.hide):
+            if _is_within(p, Path("/usr")):
                 continue
             for root in {self.course_root, REPO}:
                 # grading/ holds the gradebook, submissions, feedback and the reference run's expected
