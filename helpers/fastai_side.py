@@ -151,17 +151,17 @@ def loss_for(dls, loss: str | None = None):
     return table[kind]()
 
 
-def _optimizer(opt: str, fast: bool = True):
+def _optimizer(opt: str):
     """fastai's optimizer ``opt`` (its own defaults: Adam is mom 0.9, sqr_mom 0.99, eps 1e-5, wd 0.01 decoupled).
 
-    ``fast``: wrapped so that it steps with the fast path's leaner loop (same math; :mod:`helpers._fast_fastai`).
+    The fast path's ``learner`` wraps it with its leaner step loop (same math; :mod:`helpers._fast_fastai`).
     """
     from fastai.optimizer import SGD, Adam, RMSProp
 
     table = {"adam": Adam, "sgd": SGD, "rmsprop": RMSProp}
     if opt not in table:
         raise ValueError(f"unknown optimizer {opt!r}; choose one of {sorted(table)}")
-    return functools.partial(_fast.lean_optimizer, table[opt]) if fast else table[opt]
+    return table[opt]
 
 
 def learner(model, dls, lr: float = 1e-2, loss: str | None = None, opt: str = "adam"):
@@ -177,10 +177,10 @@ def learner(model, dls, lr: float = 1e-2, loss: str | None = None, opt: str = "a
         path = scratch_dir()
     loss_func = loss_for(dls, loss)
     if _fast.enabled():
-        return _fast.learner(dls, model, loss_func=loss_func, opt_func=_optimizer(opt, fast=False), lr=lr, path=path)
+        return _fast.learner(dls, model, loss_func=loss_func, opt_func=_optimizer(opt), lr=lr, path=path)
     from fastai.learner import Learner
 
-    return Learner(dls, model, loss_func=loss_func, opt_func=_optimizer(opt, fast=False), lr=lr, path=path)
+    return Learner(dls, model, loss_func=loss_func, opt_func=_optimizer(opt), lr=lr, path=path)
 
 
 def __getattr__(name):

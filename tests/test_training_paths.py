@@ -145,8 +145,8 @@ def test_lean_optimizer_steps_exactly_like_fastais(fastai_parts):
         torch.manual_seed(0)
         a, b = fa.mlp([3, 5, 2]), fa.mlp([3, 5, 2])
         b.load_state_dict(a.state_dict())
-        stock = fa._optimizer(name).args[0](list(a.parameters()), lr=0.01)
-        lean = fa._optimizer(name)(list(b.parameters()), lr=0.01)
+        stock = fa._optimizer(name)(list(a.parameters()), lr=0.01)
+        lean = fa._fast.lean_optimizer(fa._optimizer(name), list(b.parameters()), lr=0.01)
         assert type(lean).__name__ == "Optimizer" and type(stock).__name__ == "Optimizer"
         assert type(lean) is not type(stock)
         x = torch.randn(16, 3)
