@@ -1,6 +1,7 @@
 """Test utilities: read graded cells from a source notebook and forge submissions from a release."""
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -23,6 +24,25 @@ def run_py(code: str, timeout: int = 300) -> subprocess.CompletedProcess:
 
 def nbg(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
+
+
+@functools.lru_cache(maxsize=None)
+def _source_cells(lesson: str) -> dict:
+    nb = nbformat.read(ROOT / "solutions" / lesson / f"{lesson}.ipynb", as_version=4)
+    return {nbg(c)["grade_id"]: c.source for c in nb.cells if nbg(c).get("grade_id")}
+
+
+def cell_source(lesson: str, grade_id: str) -> str:
+    """Source of the nbgrader cell ``grade_id`` in the instructor notebook of ``lesson`` (read once per session)."""
+    cells = _source_cells(lesson)
+    if grade_id not in cells:
+        raise AssertionError(f"no cell {grade_id!r} in solutions/{lesson}")
+    return cells[grade_id]
+
+
+def visible_tests(source: str) -> str:
+    """A test cell's source up to its hidden tests: what the student's copy shows."""
+    return source.split("### BEGIN HIDDEN TESTS")[0]
 
 
 def graded_cells(nb) -> list:

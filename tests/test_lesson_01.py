@@ -13,6 +13,7 @@ import re
 import nbformat
 import pytest
 
+from course_tools import cell_source, visible_tests
 from grading import course
 
 NAME = "01_intro_to_deep_learning"
@@ -41,14 +42,9 @@ def _source():
 
 def _test_cell(grade_id: str) -> tuple[str, str]:
     """(visible part, visible + hidden) of the instructor notebook's test cell ``grade_id``."""
-    for c in _source().cells:
-        if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
-            src = c.source
-            assert "### BEGIN HIDDEN TESTS" in src, f"{grade_id} has hidden tests"
-            visible = src.split("### BEGIN HIDDEN TESTS")[0]
-            full = src.replace("### BEGIN HIDDEN TESTS", "").replace("### END HIDDEN TESTS", "")
-            return visible, full
-    raise AssertionError(f"no test cell {grade_id!r} in {NAME}")
+    src = cell_source(NAME, grade_id)
+    assert "### BEGIN HIDDEN TESTS" in src, f"{grade_id} has hidden tests"
+    return visible_tests(src), src.replace("### BEGIN HIDDEN TESTS", "").replace("### END HIDDEN TESTS", "")
 
 
 def _attempt(live, src: str, answer: str):

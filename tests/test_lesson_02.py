@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from course_tools import cell_source, visible_tests
+
 NAME = "02_activation_functions"
 
 
@@ -351,23 +353,14 @@ def test_explorer_redraws_for_depth_and_activation(lesson):
 
 
 def _cell(grade_id: str) -> str:
-    import nbformat
-
-    from grading import course
-
-    nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
-    return next(c.source for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
-
-
-def _visible(source: str) -> str:
-    return source.split("### BEGIN HIDDEN TESTS")[0]
+    return cell_source(NAME, grade_id)
 
 
 def _verdict(live, answer: str, test_id: str, solution_id: str, visible_only: bool = False) -> str:
     """"pass", or "<error>: <message>" of what the test cell raised, for `answer` (code defining the
     exercise's functions). Only the message counts: not the traceback, which quotes the test's source."""
     tests = _cell(test_id)
-    tests = _visible(tests) if visible_only else tests
+    tests = visible_tests(tests) if visible_only else tests
     run = ("try:\n"
            f"    exec(compile({tests!r}, '<test cell>', 'exec'), globals())\n"
            "    print('@@pass')\n"

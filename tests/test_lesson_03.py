@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from course_tools import cell_source
 from helpers import descent
 
 NAME = "03_gradient_descent"
@@ -283,12 +284,7 @@ def test_running_the_lesson_leaves_no_models_folder(lesson):
 
 
 def _cell(grade_id: str) -> str:
-    import nbformat
-
-    from grading import course
-
-    nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
-    return next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return cell_source(NAME, grade_id)
 
 
 def _grade(live, solution_id: str, answer: str | None) -> str | None:

@@ -8,11 +8,10 @@ from __future__ import annotations
 import re
 import warnings
 
-import nbformat
 import numpy as np
 import pytest
 
-from course_tools import ROOT, nbg
+from course_tools import ROOT, cell_source, visible_tests
 from helpers import data, perceptron
 
 NAME = "04_xor_minsky_papert"
@@ -284,10 +283,9 @@ def test_layer_counting_conventions(lesson):
 
 
 def _test_cell(grade_id: str, hidden: bool = True) -> str:
-    nb = nbformat.read(ROOT / "solutions" / NAME / f"{NAME}.ipynb", as_version=4)
-    src = next(c.source for c in nb.cells if nbg(c).get("grade_id") == grade_id)
+    src = cell_source(NAME, grade_id)
     assert "### BEGIN HIDDEN TESTS" in src
-    return src if hidden else src.split("### BEGIN HIDDEN TESTS")[0]
+    return src if hidden else visible_tests(src)
 
 
 def _verdict(live, answer: str, grade_id: str, hidden: bool = True):

@@ -14,6 +14,7 @@ import textwrap
 import nbformat
 import pytest
 
+from course_tools import cell_source, visible_tests
 from grading import course
 from helpers import loops
 
@@ -326,8 +327,7 @@ def test_measuring_is_not_hand_typed():
 
 
 def _cell(grade_id: str) -> str:
-    nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
-    return next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return cell_source(NAME, grade_id)
 
 
 def _grade(live, solution_id: str, answer: str | None) -> dict:
@@ -337,7 +337,7 @@ def _grade(live, solution_id: str, answer: str | None) -> dict:
     cell (None: the lesson's own solution); the solution is restored afterwards.
     """
     tests = _cell(f"{solution_id}_tests")
-    visible = tests.split("### BEGIN HIDDEN TESTS")[0]
+    visible = visible_tests(tests)
     assert visible != tests, f"{solution_id}_tests has hidden tests"
     verdict = {}
     live.exec(answer if answer is not None else _cell(solution_id))
