@@ -23,19 +23,18 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import re
 import shutil
 import sys
 import tarfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from .paths import HIDDEN_BEGIN, HIDDEN_END, REPO as ROOT
+
 NAME = "dl-side-by-side-student"
-HUB_DIR = Path(__file__).resolve().parent / "hub"
 
 _SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
-_HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+_HIDDEN = re.compile(re.escape(HIDDEN_BEGIN) + r"\n(.*?)" + re.escape(HIDDEN_END), re.S)
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 # Paths no student copy may hold (relative parts); the formgrader's own files included.
 FORBIDDEN_PARTS = {"solutions", "grading", "gradebook.db", "autograded", "submitted", "feedback_src",
