@@ -57,26 +57,28 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.port=$(PORT) --ServerApp.ip=127.0.0.1 \
 	  --LabApp.default_url=/lab/tree/lessons $$BROWSER_FLAG
 
+# $(call apt-need,COMMAND,DEBIAN PACKAGES,WHAT FOR,SHELL IF NOT ROOT): as root, install the packages if
+# COMMAND is missing; otherwise run the last argument (it says what to do) and fail.
+define apt-need
+command -v $(1) >/dev/null 2>&1 || { \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+    echo "Installing $(3)..."; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
+  else \
+    $(strip $(4)); exit 1; \
+  fi; }
+endef
+
 # The browser tests drive Debian's Chromium (no browser download): install it if it is missing.
 browser-deps:
-	@[ "$(BROWSER)" = 0 ] || command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "Installing Chromium (Debian package) for the browser tests..."; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else \
-	    echo "The browser tests need Chromium at /usr/bin/chromium: run 'sudo apt-get install chromium'"; \
-	    echo "(or run everything else: make test BROWSER=0)"; exit 1; \
-	  fi; }
+	@[ "$(BROWSER)" = 0 ] || $(call apt-need,chromium,chromium,Chromium (Debian package) for the browser tests,\
+	  echo "The browser tests need Chromium at /usr/bin/chromium: run 'sudo apt-get install chromium'"; \
+	  echo "(or run everything else: make test BROWSER=0)")
 
 # The grader's sandbox is bubblewrap (Debian package): install it if it is missing (as root).
 grader-deps:
-	@command -v bwrap >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "Installing bubblewrap (Debian package) for the grader's sandbox..."; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
-	  else \
-	    echo "The grader's sandbox needs bubblewrap: run 'sudo apt-get install bubblewrap'"; exit 1; \
-	  fi; }
+	@$(call apt-need,bwrap,bubblewrap,bubblewrap (Debian package) for the grader's sandbox,\
+	  echo "The grader's sandbox needs bubblewrap: run 'sudo apt-get install bubblewrap'")
 
 test: $(STAMP) browser-deps grader-deps
 	@$(MAKE) --no-print-directory hub-deps || echo "(no hub proxy: tests/test_hub*.py will be skipped)"
@@ -113,11 +115,8 @@ student-bundle: $(STAMP)
 hub-deps: $(CHP)
 
 $(CHP): grading/hub/package.json grading/hub/package-lock.json
-	@command -v npm >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "Installing Node.js and npm (Debian packages) for the hub's proxy..."; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
-	  else echo "The hub's proxy needs Node.js and npm: sudo apt-get install nodejs npm"; exit 1; fi; }
+	@$(call apt-need,npm,nodejs npm,Node.js and npm (Debian packages) for the hub's proxy,\
+	  echo "The hub's proxy needs Node.js and npm: sudo apt-get install nodejs npm")
 	cd grading/hub && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
