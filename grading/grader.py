@@ -160,7 +160,7 @@ def reference_problems(lesson: Lesson, runs: dict, res: dict) -> list[str]:
     # an earlier cell of the solution that fails leaves the tests with nothing to test
     for r in res["records"]:
         if r.kind != "test" and r.status == "error":
-            cell = next(c for c in lesson.cells if c.index == r.key[0])
+            cell = lesson.cells[r.key[0]]
             err = next((o for o in r.outputs if o.get("output_type") == "error"), {})
             problems.insert(0, f"{'solution' if r.kind == 'student' else 'lesson'} cell "
                                f"{repr(cell.grade_id) if cell.grade_id else '#' + str(r.key[0])} raises "
@@ -223,13 +223,13 @@ def grade_submission(lesson: Lesson, sub: Submission, ref, limits: Limits, cance
             if change not in ok:
                 where = "your answer in" if rec.kind == "student" else "a cell after"
                 text = f"{describe(change)} (during {rec.kind} cell {rec.key[0]}"
-                cell = next(c for c in lesson.cells if c.index == rec.key[0])
+                cell = lesson.cells[rec.key[0]]
                 text += f" '{cell.grade_id}')" if cell.grade_id else ")"
                 if text not in flags:
                     flags.append(text)
     notes = list(dict.fromkeys(sub.notes))
     for key, status in res["kills"]:
-        cell = next(c for c in lesson.cells if c.index == key[0])
+        cell = lesson.cells[key[0]]
         label = f"'{cell.grade_id}'" if cell.grade_id else f"#{key[0]}"
         notes.append(f"cell {label} was killed: {_KILL_TEXT.get(status, status)}"
                      + ("; it was skipped and the notebook re-run" if status != "notebook_timeout" else ""))
@@ -292,7 +292,6 @@ def grade_lesson(name: str, *, students: list[str] | None = None, workers: int |
         bar = tqdm(total=len(todo), unit="nb", desc=f"grading {name}", file=sys.stderr)
     cancel = threading.Event()
     ref_box: dict = {}
-    ref_lock = threading.Lock()
 
     def get_ref():  # the first worker that needs the reference waits for it; a failed one stops everyone
         fut = ref_box["future"]
@@ -319,9 +318,8 @@ def grade_lesson(name: str, *, students: list[str] | None = None, workers: int |
             ref = ref_box["future"].result()
             if not ref.get("ok"):
                 continue
-            with ref_lock:
-                if gradebook is None:
-                    gradebook = _open_gradebook(name, feedback, log)
+            if gradebook is None:  # results are stored here, in the parent's thread: no lock needed
+                gradebook = _open_gradebook(name, feedback, log)
             _store(lesson, result, feedback, gradebook, rep)
             done.append(result)
             if bar:
