@@ -39,7 +39,7 @@ import traceback
 from pathlib import Path
 
 from . import course, judge
-from .defaults import DEFAULT_CELL_TIMEOUT, DEFAULT_MEMORY_GIB, DEFAULT_NOTEBOOK_TIMEOUT  # noqa: F401
+from .defaults import DEFAULT_CELL_TIMEOUT, DEFAULT_NOTEBOOK_TIMEOUT
 from .lesson import Lesson, SourceCell, _free_names, _stored_names, _strip_hidden  # noqa: F401 (re-exported)
 from .paths import HIDDEN_BEGIN, HIDDEN_END, Course  # noqa: F401
 from .plan import Step, plan
@@ -260,9 +260,9 @@ def _clip(outputs: list, limit: int = 200_000) -> list:
 
 
 def default_limits() -> Limits:
+    """Limits' defaults (grading.defaults), with the time limits overridable from the environment."""
     return Limits(cell_timeout=float(os.environ.get("DLSBS_CELL_TIMEOUT", DEFAULT_CELL_TIMEOUT)),
-                  notebook_timeout=float(os.environ.get("DLSBS_NOTEBOOK_TIMEOUT", DEFAULT_NOTEBOOK_TIMEOUT)),
-                  memory_bytes=int(DEFAULT_MEMORY_GIB * 2**30))
+                  notebook_timeout=float(os.environ.get("DLSBS_NOTEBOOK_TIMEOUT", DEFAULT_NOTEBOOK_TIMEOUT)))
 
 
 def grade_lesson(name: str, *, students: list[str] | None = None, workers: int | None = None, force: bool = False,
