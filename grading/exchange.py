@@ -212,12 +212,10 @@ def collect(st: State, lesson: str, before_due: bool = False) -> dict:
             dest.mkdir(parents=True)
             for nb in s["path"].glob("*.ipynb"):
                 shutil.copyfile(nb, dest / nb.name)
-        # the course's own collect (grading.collect when present, else grading.course), on the hub's course
+        # the course's own collect (`python -m grading collect`), on the hub's course
         os.chmod(tmp, 0o755)
-        code = ("import sys\ntry:\n    from grading.collect import collect\nexcept ImportError:\n"
-                "    from grading.course import collect\ncollect(sys.argv[1], sys.argv[2])\n")
-        proc = subprocess.run([sys.executable, "-c", code, str(incoming), name], cwd=REPO, env=course_env(st),
-                              text=True)
+        proc = subprocess.run([sys.executable, "-m", "grading", "collect", str(incoming), name], cwd=REPO,
+                              env=course_env(st), text=True)
         if proc.returncode != 0:
             raise HubError(f"the course's collect failed for {name} (see above); the exchange is unchanged")
     submitted = st.course / "grading" / "submitted"
@@ -381,7 +379,6 @@ def status(st: State, lesson: str | None = None) -> list[dict]:
         subs = submissions(st, name)
         results = _results(name)
         scores = _gradebook_scores(st, name)
-        fb = st.exchange / COURSE_ID / "feedback"
         for s in info["students"]:
             sid = s["id"]
             mine = [x for x in subs if x["student"] == sid]
