@@ -15,17 +15,13 @@ instead, so no edit is lost.  ``release`` runs ``build`` and then nbgrader's
 """
 from __future__ import annotations
 
-import argparse
-import filecmp
 import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from helpers._importorder import quiet_env

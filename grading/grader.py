@@ -40,15 +40,14 @@ from pathlib import Path
 
 from . import course, judge
 from .defaults import DEFAULT_CELL_TIMEOUT, DEFAULT_NOTEBOOK_TIMEOUT
-from .lesson import Lesson, SourceCell, _free_names, _stored_names, _strip_hidden  # noqa: F401 (re-exported)
-from .paths import HIDDEN_BEGIN, HIDDEN_END, Course  # noqa: F401
+from .lesson import Lesson, _free_names  # noqa: F401 (_free_names: re-exported for the tests)
+from .paths import Course
 from .plan import Step, plan
-from .results import (GRADER_VERSION, _atomic_write, all_results, cache_dir, load_result,  # noqa: F401
-                      make_result, results_dir)
-from .run import _KILL_TEXT, Cancelled, StepRecord, execute_plan  # noqa: F401
+from .results import GRADER_VERSION, _atomic_write, all_results, load_result, make_result, results_dir
+from .run import _KILL_TEXT, Cancelled, StepRecord, execute_plan
 from .sandbox import Limits, SandboxError, missing_protections, protections
 from .sandbox_probe import describe
-from .submission import (MAX_CELLS, STUDENT_ID, Submission, read_submission, result_name, shown)  # noqa: F401
+from .submission import Submission, read_submission, result_name, shown
 
 # ----------------------------------------------------------------------------- scoring
 
@@ -221,7 +220,6 @@ def grade_submission(lesson: Lesson, sub: Submission, ref, limits: Limits, cance
         ok = set(allowed.get(f"{rec.key[0]}", []))
         for change in rec.changes:
             if change not in ok:
-                where = "your answer in" if rec.kind == "student" else "a cell after"
                 text = f"{describe(change)} (during {rec.kind} cell {rec.key[0]}"
                 cell = lesson.cells[rec.key[0]]
                 text += f" '{cell.grade_id}')" if cell.grade_id else ")"

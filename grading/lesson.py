@@ -150,8 +150,6 @@ def _free_names(src: str) -> set:
                 loop_targets |= {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
             elif isinstance(n, ast.withitem) and n.optional_vars is not None:
                 loop_targets |= {t.id for t in ast.walk(n.optional_vars) if isinstance(t, ast.Name)}
-            elif isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
-                pass
         free |= loads - assigned - inner - loop_targets - (stores if not isinstance(stmt, ast.AugAssign) else set())
         assigned |= stores
     return free

@@ -22,7 +22,6 @@ def plan(lesson: Lesson, sub: Submission) -> tuple[list[Step], dict]:
     by_id: dict[str, list] = {}
     src_ids = {c.cell_id for c in lesson.cells}
     src_gids = {c.grade_id for c in lesson.cells if c.grade_id}
-    ids_seen: dict = {}
     order = []
     extras_after: dict[str, list] = {}
     anchor = None
@@ -34,8 +33,6 @@ def plan(lesson: Lesson, sub: Submission) -> tuple[list[Step], dict]:
         md = c.get("metadata", {})
         gid = (md.get("nbgrader") or {}).get("grade_id")
         cid = c.get("id")
-        if cid:
-            ids_seen[cid] = ids_seen.get(cid, 0) + 1
         tags = md.get("tags") or []
         if any(t in ("skip-execution", "raises-exception", "skip", "remove-cell", "remove-input") for t in tags):
             sub.notes.append(f"ignored execution tags {tags} on a cell")

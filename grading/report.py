@@ -16,7 +16,6 @@ import base64
 import csv
 import html
 import io
-import json
 import warnings
 from pathlib import Path
 

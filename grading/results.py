@@ -35,10 +35,6 @@ def result_name(student: str) -> str:
     return "invalid-" + hashlib.sha256(os.fsencode(student)).hexdigest()[:16]
 
 
-def cache_dir() -> Path:
-    return Course.current().cache
-
-
 def results_dir(lesson: str) -> Path:
     return Course.current().results_dir(lesson)
 

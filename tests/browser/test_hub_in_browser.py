@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,38 +25,25 @@ sys.path.insert(0, str(ROOT / "tests"))
 from browser_lab import SCREENSHOTS  # noqa: E402
 from course_tools import answer_text, nbg  # noqa: E402
 from grading import hub  # noqa: E402
-from grading.hub.testing import TestHub  # noqa: E402
+from grading.hub.testing import TestHub, published_hub, skip_reason  # noqa: E402
 
 LESSON = "01_intro_to_deep_learning"
 COURSE = hub.COURSE_ID
 S, T = "dlb-sue", "dlb-tim"
-CHP = ROOT / "grading" / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
 COMMENT = "Clear and to the point: BROWSERCOMMENT-7"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
-if os.geteuid() != 0:
-    pytestmark.append(pytest.mark.skip(reason="the hub creates system users: run the tests as root"))
-elif not CHP.exists():
-    pytestmark.append(pytest.mark.skip(reason="configurable-http-proxy is not installed: run `make hub-deps`"))
+if skip_reason():
+    pytestmark.append(pytest.mark.skip(reason=skip_reason()))
 
 
 @pytest.fixture(scope="module")
 def bhub():
-    h = TestHub(Path(tempfile.mkdtemp(prefix="dlsbs-bhub-", dir="/tmp")), students=[S], instructors=[T])
-    try:
-        hub.remove_users([S, T])
-        h.setup()
-        h.cli("grading.exchange", "publish", LESSON, timeout=600)
-        h.start()
+    with published_hub(LESSON, [S], [T], prefix="dlsbs-bhub-", log=ROOT / "tests" / "artifacts" / "hub-browser.log",
+                       log_lines=400) as h:
         with open(h.state.passwords, newline="") as fh:
             h.passwords = {row[0]: row[1] for row in csv.reader(fh)}
         yield h
-    finally:
-        log = h.log_tail(400)
-        h.close()
-        (ROOT / "tests" / "artifacts").mkdir(parents=True, exist_ok=True)
-        (ROOT / "tests" / "artifacts" / "hub-browser.log").write_text(log)
-        shutil.rmtree(h.tmp, ignore_errors=True)
 
 
 def _login(chromium, h: TestHub, user: str):
