@@ -54,3 +54,35 @@ def twins():
 def lesson(lesson_runner):
     """``lesson("02_activation_functions")`` → the executed, still-running solution notebook."""
     return lesson_runner
+
+
+# One Playwright per test session: a second sync_playwright() in the same process fails with
+# "using Playwright Sync API inside the asyncio loop", so every test that drives Chromium
+# (tests/browser/ and the lessons' own browser checks) shares these two fixtures.
+@pytest.fixture(scope="session")
+def playwright_api():
+    import os
+
+    from browser.browser_lab import CHROMIUM, INSTALL_HINT
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        pytest.fail(f"the Python package `playwright` is not installed ({exc}).\n{INSTALL_HINT}", pytrace=False)
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(f"no Chromium at {CHROMIUM}.\n{INSTALL_HINT}", pytrace=False)
+    pw = sync_playwright().start()
+    yield pw
+    pw.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright_api):
+    from browser.browser_lab import CHROMIUM, INSTALL_HINT, launch_chromium
+
+    try:
+        browser = launch_chromium(playwright_api)
+    except Exception as exc:  # noqa: BLE001 - turn any launch problem into an actionable failure
+        pytest.fail(f"could not start {CHROMIUM} through playwright: {exc}\n{INSTALL_HINT}", pytrace=False)
+    yield browser
+    browser.close()

@@ -124,16 +124,9 @@ _BREAKS_JS = """() => Array.from(document.querySelectorAll('.col-code > div')).m
 @pytest.mark.browser
 @pytest.mark.xdist_group("browser")
 @pytest.mark.parametrize("width", [1290, 700])
-def test_step_view_never_breaks_a_token_in_chromium(tmp_path, width):
+def test_step_view_never_breaks_a_token_in_chromium(tmp_path, width, chromium):
     """Issue 15: at 1400 px the three columns wrapped code mid-token. Now a line wraps only between tokens,
     no column overflows, and below ~3 x 300 px the columns move onto new rows instead of shrinking."""
-    from browser.browser_lab import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT
-
-    try:
-        from playwright import sync_api as pw_api
-    except ImportError as exc:  # never skip: say how to install (playwright is pinned in requirements.lock)
-        pytest.fail(f"the Python package `playwright` is not installed ({exc}).\n{INSTALL_HINT}", pytrace=False)
-
     view = loops.StepView({"a": {"x": _sample, "y": _sample, "z": _sample},
                            "b": {"x": _wide, "y": _sample_changed, "z": _wide}})
     page_html = tmp_path / "view.html"
@@ -142,21 +135,16 @@ def test_step_view_never_breaks_a_token_in_chromium(tmp_path, width):
                          f"<div id='area' style='width:{width}px'>"
                          + view.render("b").replace(f"<div style='{code_box}", f"<div class='col-code' style='{code_box}")
                          + "</div></body></html>")
-    with pw_api.sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        except Exception as exc:  # never skip: say how to install
-            pytest.fail(f"could not start {CHROMIUM}: {exc}\n{INSTALL_HINT}", pytrace=False)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(page_html.as_uri())
-            breaks = [b for row in page.evaluate(_BREAKS_JS) for b in row]
-            overflow = page.evaluate("() => Array.from(document.querySelectorAll('.col-code'))"
-                                     ".map(e => e.scrollWidth - e.clientWidth)")
-            tops = page.evaluate("() => Array.from(document.querySelectorAll('.col-code'))"
-                                 ".map(e => Math.round(e.getBoundingClientRect().top))")
-        finally:
-            browser.close()
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        page.goto(page_html.as_uri())
+        breaks = [b for row in page.evaluate(_BREAKS_JS) for b in row]
+        overflow = page.evaluate("() => Array.from(document.querySelectorAll('.col-code'))"
+                                 ".map(e => e.scrollWidth - e.clientWidth)")
+        tops = page.evaluate("() => Array.from(document.querySelectorAll('.col-code'))"
+                             ".map(e => Math.round(e.getBoundingClientRect().top))")
+    finally:
+        page.close()
     assert len(overflow) == 3 and max(overflow) <= 1, f"a column overflows: {overflow}"
     assert breaks, "the long lines wrap in these columns"
     bad = [b for b in breaks if not (b[0] in " ([" or b[1] == ".")]

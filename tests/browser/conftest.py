@@ -1,5 +1,6 @@
 """Fixtures for the browser suite (tests/browser/): one JupyterLab server and one headless Chromium
-per test session, a fresh browser context per test.
+per test session (the Playwright and Chromium fixtures are in tests/conftest.py, shared with the
+lessons' own browser checks), a fresh browser context per test.
 
 Every test here is marked ``browser`` and ``xdist_group("browser")``: ``make test`` (pytest -n 2
 --dist loadgroup) keeps them on one worker, so one server and one browser run at a time.
@@ -20,8 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_lab import (ARTIFACTS, CHROMIUM, INSTALL_HINT, ROOT, SCREENSHOTS, WORK, Lab,  # noqa: E402
-                         LabServer, launch_chromium)
+from browser_lab import ARTIFACTS, ROOT, SCREENSHOTS, WORK, Lab, LabServer  # noqa: E402
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
@@ -33,29 +33,6 @@ def pytest_runtest_makereport(item, call):
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:120]
-
-
-@pytest.fixture(scope="session")
-def playwright_api():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        pytest.fail(f"the Python package `playwright` is not installed ({exc}).\n{INSTALL_HINT}", pytrace=False)
-    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"no Chromium at {CHROMIUM}.\n{INSTALL_HINT}", pytrace=False)
-    pw = sync_playwright().start()
-    yield pw
-    pw.stop()
-
-
-@pytest.fixture(scope="session")
-def chromium(playwright_api):
-    try:
-        browser = launch_chromium(playwright_api)
-    except Exception as exc:  # noqa: BLE001 - turn any launch problem into an actionable failure
-        pytest.fail(f"could not start {CHROMIUM} through playwright: {exc}\n{INSTALL_HINT}", pytrace=False)
-    yield browser
-    browser.close()
 
 
 @pytest.fixture(scope="session")
