@@ -2,7 +2,8 @@
 
 Each lesson runs in its own fresh kernel (kernel start and framework imports included), one after
 another in this one run, so the numbers are comparable with each other.
-Run: ``.venv/bin/python benchmarks/bench_lessons.py``.
+Run: ``.venv/bin/python benchmarks/bench_lessons.py [NN ...]`` (all lessons, or those whose names start
+with the given prefixes, e.g. ``03``).
 """
 from __future__ import annotations
 
@@ -19,10 +20,14 @@ from nbrun import LiveNotebook  # noqa: E402
 BUDGET = 30.0
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    names = [n for n in course.lessons() if not argv or any(n.startswith(a) for a in argv)]
+    if not names:
+        print(f"no lesson matches {argv}; lessons: {', '.join(course.lessons())}")
+        return 2
     print(f"{'lesson':<36}{'seconds':>9}{'of budget':>11}{'figures':>9}  errors")
     worst = 0.0
-    for name in course.lessons():
+    for name in names:
         with LiveNotebook(course.source_ipynb(name)) as live:
             live.run()
             errs = live.errors()
@@ -33,4 +38,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))
