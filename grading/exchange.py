@@ -38,6 +38,7 @@ from pathlib import Path
 
 from .hub import COURSE_ID, INSTRUCTORS_GROUP, HubError, REPO, State, fix_course_permissions, sync_course
 from .paths import Course
+from helpers._importorder import quiet_env
 
 _INBOUND_RE = re.compile(r"^(?P<student>[^+]+)\+(?P<lesson>[^+]+)\+(?P<timestamp>[^+]+)(\+(?P<random>.+))?$")
 
@@ -53,7 +54,7 @@ def course_env(st: State) -> dict:
     hubdir = REPO / "grading" / "hub" / "jupyter"
     e["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(hubdir / "instructor"), str(REPO / "grading")])
     e["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), e.get("PATH", "")])
-    e.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_env(e)
     return e
 
 

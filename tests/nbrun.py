@@ -19,6 +19,7 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
 from grading import nbclient_fix
+from helpers._importorder import QUIET_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 nbclient_fix.apply()  # nbclient's Output-widget echo can hang a cell (jupyter/nbclient#312)
@@ -26,8 +27,7 @@ nbclient_fix.apply()  # nbclient's Output-widget echo can hang a cell (jupyter/n
 
 def kernel_env() -> dict:
     env = dict(os.environ)
-    env.update(TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0", MPLBACKEND="module://matplotlib_inline.backend_inline",
-               PYDEVD_DISABLE_FILE_VALIDATION="1", KERAS_BACKEND="tensorflow")
+    env.update(QUIET_ENV, MPLBACKEND="module://matplotlib_inline.backend_inline", PYDEVD_DISABLE_FILE_VALIDATION="1")
     return env
 
 

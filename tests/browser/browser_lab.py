@@ -22,6 +22,8 @@ from pathlib import Path
 
 import nbformat
 
+from helpers._importorder import QUIET_ENV
+
 try:  # the fixtures turn a missing playwright into a failure that says how to install it
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 except ImportError:  # pragma: no cover
@@ -139,7 +141,7 @@ class LabServer:
         env = dict(os.environ)
         env.update(
             JUPYTER_CONFIG_PATH=str(ROOT / "grading"),       # as `make lab`: nbgrader finds the course
-            TF_CPP_MIN_LOG_LEVEL="3",                       # as `make lab`
+            **QUIET_ENV,                                    # as helpers.setup() and `make lab`
             JUPYTER_RUNTIME_DIR=str(self.workdir / "runtime"),
             PYTHONUNBUFFERED="1",
         )
