@@ -22,6 +22,8 @@ from grading import bundle
 ROOT = Path(__file__).resolve().parent.parent
 
 
+pytestmark = pytest.mark.slow  # builds the bundle: releases every lesson and scans every file
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("bundle")

@@ -231,6 +231,7 @@ def test_reading_is_per_submission_and_never_raises(tiny):
 # --------------------------------------------------------------------------- checks in a real kernel
 
 
+@pytest.mark.slow  # starts a kernel
 def test_checks_send_plain_records_and_show_short_tracebacks_in_a_real_kernel():
     """With the grader's variable set, each check sends its values as plain data; a failed check's traceback
     ends at the test's line (no frames of helpers/checks.py)."""

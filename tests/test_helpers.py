@@ -134,6 +134,7 @@ def test_import_helpers_is_light():
     assert "HEAVY []" in p.stdout
 
 
+@pytest.mark.slow  # a fresh Python imports the frameworks
 def test_tensorflow_first_is_made_safe_by_helpers():
     """Importing TensorFlow before torchvision segfaults; after `import helpers` that order is harmless."""
     p = run_py("""
@@ -148,6 +149,7 @@ def test_tensorflow_first_is_made_safe_by_helpers():
     assert "ORDER torchvision tensorflow" in p.stdout, p.stdout
 
 
+@pytest.mark.slow  # a fresh Python imports the frameworks
 def test_unsafe_order_without_helpers_is_real():
     """The hazard the guard exists for: without helpers this order kills the process (SIGSEGV)."""
     p = run_py("import tensorflow\nimport torchvision\n")
@@ -156,6 +158,7 @@ def test_unsafe_order_without_helpers_is_real():
     assert p.returncode in (-11, 139), p.stderr[-1000:]
 
 
+@pytest.mark.slow  # a fresh Python imports the frameworks
 def test_setup_is_quiet_seeded_and_single_threaded():
     p = run_py("""
         import helpers
@@ -173,6 +176,7 @@ def test_setup_is_quiet_seeded_and_single_threaded():
     assert not noise, f"setup() must keep framework noise off stderr, got: {noise[:5]}"
 
 
+@pytest.mark.slow  # a fresh Python imports the frameworks
 def test_setup_refuses_after_unsafe_import():
     p = run_py("""
         import tensorflow
@@ -207,6 +211,7 @@ def test_doctor_reports_a_wrong_version_with_a_fix(monkeypatch, capsys):
 # --------------------------------------------------------------------------- twins
 
 
+@pytest.mark.slow  # imports and trains both frameworks
 def test_twins_expose_the_same_interface():
     """Parity: both twins implement helpers.twin.Twin, with its signatures, and share ACTIVATIONS."""
     from helpers import fastai_side, keras_side, twin
@@ -223,6 +228,7 @@ def test_twins_expose_the_same_interface():
     assert fastai_side.ACTIVATIONS is keras_side.ACTIVATIONS is twin.ACTIVATIONS
 
 
+@pytest.mark.slow  # imports and trains both frameworks
 def test_twins_dataloaders_return_the_shared_data_type(twins):
     """Both dataloaders() give a helpers.twin.TwinData with the same bs/shuffle/seed; fastai's stays a DataLoaders."""
     from fastai.data.core import DataLoaders
@@ -257,6 +263,7 @@ def test_weights_copied_across_frameworks_give_the_same_outputs(twins):
         fa.set_weights(m_fa, fa.get_weights(m_fa)[:2])
 
 
+@pytest.mark.slow  # imports and trains both frameworks
 @pytest.mark.parametrize("side", ["fastai", "keras"])
 def test_train_steps_solves_xor(twins, side):
     mod = twins[0] if side == "fastai" else twins[1]

@@ -62,6 +62,7 @@ def _error(nb, i):
     return errs[0], re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(errs[0].traceback))
 
 
+@pytest.mark.slow  # runs a scratch notebook in a kernel
 def test_stub_error_names_the_exercise_and_keeps_the_traceback(ran):
     err, text = _error(ran, 2)
     assert err.ename == "NotImplementedError", "the error type is unchanged (nbgrader marks the test as failed)"
@@ -69,12 +70,14 @@ def test_stub_error_names_the_exercise_and_keeps_the_traceback(ran):
     assert "raise NotImplementedError()" in text and "Cell In[" in text, "IPython's traceback is still shown"
 
 
+@pytest.mark.slow  # runs a scratch notebook in a kernel
 def test_follow_on_name_error_points_at_the_unfinished_exercise(ran):
     err, text = _error(ran, 3)
     assert err.ename == "NameError"
     assert "stopped at an unfinished exercise (`double`)" in text
 
 
+@pytest.mark.slow  # runs a scratch notebook in a kernel
 def test_no_hint_once_the_exercise_is_done_or_for_other_errors(ran):
     assert not [o for o in ran.cells[4].outputs if o.output_type == "error"], "the finished exercise runs"
     assert "[0, 2, 4]" in ran.cells[4].outputs[0].text
@@ -84,12 +87,14 @@ def test_no_hint_once_the_exercise_is_done_or_for_other_errors(ran):
     assert err.evalue == "not an exercise" and "Hint" not in text
 
 
+@pytest.mark.slow  # runs a scratch notebook in a kernel
 def test_top_level_stub_says_this_cell(ran):
     err, text = _error(ran, 7)
     assert err.ename == "NotImplementedError"
     assert "This cell is an exercise you have not done yet" in text
 
 
+@pytest.mark.slow  # runs a scratch notebook in a kernel
 def test_a_method_stub_names_its_class(ran):
     err, text = _error(ran, 9)
     assert err.ename == "NotImplementedError"
@@ -98,6 +103,7 @@ def test_a_method_stub_names_its_class(ran):
     assert "`__init__` is an exercise" not in text
 
 
+@pytest.mark.slow  # runs a scratch notebook in a kernel
 def test_a_dictionary_an_exercise_never_filled_points_at_the_exercise(ran):
     err, text = _error(ran, 11)
     assert err.ename == "NotImplementedError" and "`halve` is an exercise" in text
@@ -108,18 +114,21 @@ def test_a_dictionary_an_exercise_never_filled_points_at_the_exercise(ran):
     assert "`k`" not in text, "a name the failing cell assigns itself is not blamed on the exercise"
 
 
+@pytest.mark.slow  # runs a scratch notebook in a kernel
 def test_a_top_level_exercise_names_the_variable_it_should_define(ran):
     err, text = _error(ran, 14)
     assert err.ename == "NameError"
     assert "`rate` does not exist yet because the exercise cell (In [14]) that should define it is not done" in text
 
 
+@pytest.mark.slow  # runs a scratch notebook in a kernel
 def test_an_error_raised_while_handling_a_stub_leads_back_to_it(ran):
     err, text = _error(ran, 15)
     assert err.ename in ("RuntimeError", "IndexError"), "the library's error is what the learner sees"
     assert "`after_epoch` is an exercise you have not done yet" in text
 
 
+@pytest.mark.slow  # runs a scratch notebook in a kernel
 def test_a_widget_shows_the_hint_instead_of_a_traceback(ran):
     assert not [o for o in ran.cells[16].outputs if o.output_type == "error"], "the widget catches the error"
     state = ran.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
@@ -129,6 +138,7 @@ def test_a_widget_shows_the_hint_instead_of_a_traceback(ran):
     assert "Traceback" not in shown[0] and "NotImplementedError" in shown[0]
 
 
+@pytest.mark.slow  # runs a scratch notebook in a kernel
 def test_no_hint_for_an_unrelated_error(ran):
     err, text = _error(ran, 17)
     assert err.ename == "KeyError" and "Hint" not in text

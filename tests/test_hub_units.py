@@ -37,6 +37,7 @@ def test_missing_roster_says_what_to_write(tmp_path):
         read_roster(tmp_path / "nope.csv")
 
 
+@pytest.mark.slow  # starts nbgrader's config loader in a subprocess
 def test_course_id_matches_the_instructors_nbgrader_config():
     from traitlets.config import PyFileConfigLoader
 

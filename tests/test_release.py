@@ -15,6 +15,7 @@ from grading import course
 LESSONS = course.lessons()
 
 
+@pytest.mark.slow  # runs nbgrader's release
 def test_release_is_up_to_date():
     problems = course.stale()
     assert not problems, "\n".join(problems) + "\nrun `make release` and commit lessons/"
@@ -62,6 +63,7 @@ def test_leak_detector_catches_a_leak():
     assert any(len(f) >= 20 for f in found), "solution lines are detected"
 
 
+@pytest.mark.slow  # runs nbgrader's release
 def test_release_is_deterministic(tmp_path):
     """Generating twice gives byte-identical notebooks (so `make release` twice changes nothing)."""
     name = LESSONS[0]
@@ -70,6 +72,7 @@ def test_release_is_deterministic(tmp_path):
     assert (a / f"{name}.ipynb").read_bytes() == (b / f"{name}.ipynb").read_bytes()
 
 
+@pytest.mark.slow  # runs nbgrader's release
 def test_instructor_files_never_reach_the_release(tmp_path):
     """Text sources, notes and hidden files next to the source notebook stay out of lessons/."""
     name = LESSONS[0]
@@ -81,6 +84,7 @@ def test_instructor_files_never_reach_the_release(tmp_path):
     assert released == [f"{name}.ipynb"], released
 
 
+@pytest.mark.slow  # runs nbgrader's release
 def test_build_keeps_notebook_edits_made_after_the_text_source(tmp_path):
     """An instructor who edits the .ipynb in JupyterLab loses nothing: the .py is updated from it."""
     name = LESSONS[0]

@@ -32,7 +32,7 @@ needs_sandbox = pytest.mark.skipif(
     not (CAPS["root"] and CAPS["namespaces"]),
     reason="needs Linux, root and bubblewrap (Debian: apt-get install bubblewrap): "
            + "; ".join(sbx.missing_protections()) if sys.platform.startswith("linux") else "needs Linux")
-pytestmark = [needs_sandbox]
+pytestmark = [needs_sandbox, pytest.mark.slow]  # each test starts bubblewrap sandboxes and kernels
 
 
 def make_course(root: Path, tag: str) -> dict:

@@ -20,6 +20,8 @@ import pytest
 from course_tools import run_py
 from helpers import data
 
+pytestmark = pytest.mark.slow  # every test trains fastai and/or Keras
+
 
 # --------------------------------------------------------------------------- batch order
 
