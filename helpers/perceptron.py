@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .plots import CMAP, OKABE_ITO, grid_for, scatter
+from .plots import OKABE_ITO, decision_boundary
 
 #: one colour per hidden unit when their lines are drawn (Okabe–Ito, colour-blind safe; see helpers.plots)
 UNIT_COLORS = tuple(OKABE_ITO[c] for c in ("bluish green", "reddish purple", "sky blue", "vermillion", "black", "yellow"))
@@ -81,16 +81,7 @@ def draw_line(ax, w, b, **kwargs):
 def draw_regions(ax, predict, X, y, title: str = "", pad: float = 0.5, n: int = 120, s: int = 90):
     """Shade ``predict`` (an (m, 2) array → m values in [0, 1]) over the plane, draw its 0.5 contour and the
     data on top with markers big enough for a four-point truth table. Keeps an equal aspect ratio."""
-    xx, yy, pts = grid_for(X, pad=pad, n=n)
-    p = np.asarray(predict(pts), dtype=float).reshape(xx.shape)
-    ax.contourf(xx, yy, p, levels=np.linspace(0, 1, 11), cmap=CMAP, alpha=0.35)
-    if p.min() < 0.5 < p.max():
-        ax.contour(xx, yy, p, levels=[0.5], colors="k", linewidths=1.4)
-    scatter(X, y, ax=ax, title=title, s=s)
-    ax.set_adjustable("box")
-    ax.set_xlim(xx.min(), xx.max())
-    ax.set_ylim(yy.min(), yy.max())
-    return ax
+    return decision_boundary(predict, X, y, ax=ax, title=title, n=n, pad=pad, s=s, lw=1.4, box=True)
 
 
 def draw_state(ax, weights, X, y, act: str = "tanh", title: str = "", lines: bool = True, pad: float = 0.5,

@@ -104,18 +104,24 @@ def grid_for(X, pad: float = 0.5, n: int = 150):
     return xx, yy, np.c_[xx.ravel(), yy.ravel()].astype(np.float32)
 
 
-def decision_boundary(predict: Callable, X, y, ax=None, title: str = "", n: int = 150, pad: float = 0.5):
+def decision_boundary(predict: Callable, X, y, ax=None, title: str = "", n: int = 150, pad: float = 0.5,
+                      s: int = 25, lw: float = 1.2, box: bool = False):
     """Shade what ``predict`` says over the plane and draw the 0.5 contour, with the data on top.
 
-    ``predict`` maps an (m, 2) float32 array to m probabilities (or scores in [0, 1]).
+    ``predict`` maps an (m, 2) float32 array to m probabilities (or scores in [0, 1]); ``s`` is the marker
+    size, ``lw`` the contour's width; ``box=True`` keeps the axes' box and limits on the shaded grid.
     """
     ax = _ax(ax)
     xx, yy, pts = grid_for(X, pad=pad, n=n)
     p = np.asarray(predict(pts), dtype=float).reshape(xx.shape)
     ax.contourf(xx, yy, p, levels=np.linspace(0, 1, 11), cmap=_diverging_cmap(), alpha=0.35)
     if np.nanmin(p) < 0.5 < np.nanmax(p):
-        ax.contour(xx, yy, p, levels=[0.5], colors="k", linewidths=1.2)
-    scatter(X, y, ax=ax, title=title)
+        ax.contour(xx, yy, p, levels=[0.5], colors="k", linewidths=lw)
+    scatter(X, y, ax=ax, title=title, s=s)
+    if box:
+        ax.set_adjustable("box")
+        ax.set_xlim(xx.min(), xx.max())
+        ax.set_ylim(yy.min(), yy.max())
     return ax
 
 
