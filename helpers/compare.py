@@ -141,6 +141,20 @@ def proba(out) -> np.ndarray:
     return e / e.sum(-1, keepdims=True)
 
 
+def bce(logits, y) -> float:
+    """Mean binary cross-entropy of raw scores ``logits`` against 0/1 targets ``y`` (stable form)."""
+    z = np.asarray(logits, dtype=float).reshape(-1)
+    t = np.asarray(y, dtype=float).reshape(-1)
+    return float(np.mean(np.logaddexp(0.0, z) - t * z))
+
+
+def accuracy(logits, y) -> float:
+    """Fraction of rows where ``logits > 0`` agrees with ``y > 0.5``."""
+    z = np.asarray(logits, dtype=float).reshape(-1)
+    t = np.asarray(y, dtype=float).reshape(-1)
+    return float(np.mean((z > 0) == (t > 0.5)))
+
+
 def metrics(out, y) -> dict:
     """Loss and accuracy from raw outputs, defined once so both frameworks are scored identically.
 
@@ -152,6 +166,8 @@ def metrics(out, y) -> dict:
     if y.ndim == 1:  # class ids
         loss = float(-np.mean(np.log(p[np.arange(len(y)), y.astype(int)] + eps)))
         acc = float(np.mean(p.argmax(-1) == y))
+    elif p.shape[-1] == 1:  # one logit per row: the stable binary definitions above
+        loss, acc = bce(out, y), accuracy(out, y)
     else:
         y = y.reshape(p.shape).astype(float)
         loss = float(-np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)))

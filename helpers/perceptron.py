@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .compare import accuracy, bce  # noqa: F401 (part of this module's interface)
 from .plots import OKABE_ITO, decision_boundary
 
 #: one colour per hidden unit when their lines are drawn (Okabe–Ito, colour-blind safe; see helpers.plots)
@@ -93,20 +94,6 @@ def draw_state(ax, weights, X, y, act: str = "tanh", title: str = "", lines: boo
         for j, (w, b) in enumerate(hidden_lines(weights)):
             draw_line(ax, w, b, ls="--", lw=2, color=UNIT_COLORS[j % len(UNIT_COLORS)], label=f"hidden unit {j + 1}")
     return ax
-
-
-def bce(logits, y) -> float:
-    """Mean binary cross-entropy of raw scores ``logits`` against 0/1 targets ``y`` (stable form)."""
-    z = np.asarray(logits, dtype=float).reshape(-1)
-    t = np.asarray(y, dtype=float).reshape(-1)
-    return float(np.mean(np.logaddexp(0.0, z) - t * z))
-
-
-def accuracy(logits, y) -> float:
-    """Fraction of rows where ``logits > 0`` agrees with ``y > 0.5``."""
-    z = np.asarray(logits, dtype=float).reshape(-1)
-    t = np.asarray(y, dtype=float).reshape(-1)
-    return float(np.mean((z > 0) == (t > 0.5)))
 
 
 def ends_with_sigmoid(model) -> bool:

@@ -108,6 +108,10 @@ def test_metrics_match_definitions():
     y = np.array([[1.0], [0.0], [0.0]])
     m = compare.metrics(out, y)
     assert m["accuracy"] == pytest.approx(2 / 3)
+    assert m["loss"] == pytest.approx((2 * np.log1p(np.exp(-10.0)) + 10.0 + np.log1p(np.exp(-10.0))) / 3)
+    assert compare.metrics(np.array([[800.0]]), np.array([[0.0]]))["loss"] == pytest.approx(800.0)  # no overflow, no eps cap
+    from helpers import perceptron
+    assert perceptron.bce is compare.bce and perceptron.accuracy is compare.accuracy  # one definition
     logits = np.array([[5.0, 0.0], [0.0, 5.0]])
     assert compare.metrics(logits, np.array([0, 0]))["accuracy"] == 0.5
 
