@@ -33,7 +33,7 @@ INSTRUCTORS ?=
 DUE ?=
 CHP := grading/hub/node_modules/.bin/configurable-http-proxy
 
-.PHONY: install browser-deps grader-deps lab test test-fast bench release check validate doctor clean-venv student-bundle \
+.PHONY: install browser-deps grader-deps queue-deps lab test test-fast bench release check validate doctor clean-venv student-bundle \
         hub hub-deps publish collect grade-hub feedback-hub status
 
 install: $(STAMP)
@@ -80,7 +80,15 @@ grader-deps:
 	@$(call apt-need,bwrap,bubblewrap,bubblewrap (Debian package) for the grader's sandbox,\
 	  echo "The grader's sandbox needs bubblewrap: run 'sudo apt-get install bubblewrap'")
 
-test: $(STAMP) browser-deps grader-deps
+# Grading through a queue (grading/queue.md): Debian's RabbitMQ (the broker) and PostgreSQL (a gradebook
+# several machines share), both started by the tests themselves in temp folders (not as system services).
+queue-deps:
+	@$(call apt-need,/usr/lib/rabbitmq/bin/rabbitmq-server,rabbitmq-server,RabbitMQ (Debian package) for the grading queue,\
+	  echo "Grading through the queue needs RabbitMQ: run 'sudo apt-get install rabbitmq-server postgresql'")
+	@$(call apt-need,/usr/lib/postgresql/15/bin/initdb,postgresql,PostgreSQL (Debian package) for a shared gradebook,\
+	  echo "A gradebook several machines share needs PostgreSQL: run 'sudo apt-get install postgresql'")
+
+test: $(STAMP) browser-deps grader-deps queue-deps
 	@$(MAKE) --no-print-directory hub-deps || echo "(no hub proxy: tests/test_hub*.py will be skipped)"
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(if $(filter 0,$(BROWSER)),-m "not browser") $(PYTEST_ARGS)
 

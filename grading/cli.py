@@ -1,5 +1,5 @@
-"""The command line: ``python -m grading COMMAND`` (build, release, check, validate, collect, grade, doctor,
-autograde, feedback, export).  Every command prints what it did and exits non-zero with a message that says
+"""The command line: ``python -m grading COMMAND`` (build, release, check, validate, collect, grade, worker,
+doctor, autograde, feedback, export).  Every command prints what it did and exits non-zero with a message that says
 what to do when something is wrong; ``grade`` documents its exit statuses in its help."""
 from __future__ import annotations
 
@@ -38,6 +38,14 @@ def main(argv=None) -> int:
     sg.add_argument("--timeout", type=float, default=None, help=f"seconds per notebook (default {DEFAULT_NOTEBOOK_TIMEOUT:g})")
     sg.add_argument("--memory", type=float, default=None, help=f"GiB per kernel (default {DEFAULT_MEMORY_GIB:g})")
     sg.add_argument("--no-progress", action="store_true")
+    sg.add_argument("--queue", metavar="URL", default=None,
+                    help="grade through the workers of this broker (amqp://user:password@host:5672//) instead of "
+                         "in this process (see grading/queue.md)")
+    sw = sub.add_parser("worker", help="grade jobs of `grade --queue URL` on this machine (as root, for the sandbox; "
+                                       "see grading/queue.md)")
+    sw.add_argument("--broker", metavar="URL", required=True, help="the broker (amqp://user:password@host:5672//)")
+    sw.add_argument("-j", "--workers", type=int, default=None, help="jobs at a time (default: CPU cores)")
+    sw.add_argument("--hostname", default=None, help="this worker's name in the broker (default: dlsbs-PID@host)")
     sd = sub.add_parser("doctor", help="grade each instructor solution in a real sandbox (exit 0: full marks)")
     sd.add_argument("lesson", nargs="?", default="all", help="lesson id or number (default: all)")
     se = sub.add_parser("export", help="export grades to CSV")
@@ -84,7 +92,11 @@ def main(argv=None) -> int:
         if a.memory:
             limits.memory_bytes = int(a.memory * 2**30)
         return grader.grade(a.lesson, students=a.student, workers=a.workers, force=a.force, limits=limits,
-                            progress=not a.no_progress)
+                            progress=not a.no_progress, queue=a.queue)
+    elif a.cmd == "worker":
+        from . import queue
+
+        return queue.worker(a.broker, a.workers, a.hostname)
     return 0
 
 

@@ -168,9 +168,12 @@ def reference_problems(lesson: Lesson, runs: dict, res: dict) -> list[str]:
     return problems
 
 
-def reference(lesson: Lesson, limits: Limits, force: bool = False, cancel: threading.Event | None = None) -> dict:
+def reference(lesson: Lesson, limits: Limits, force: bool = False, cancel: threading.Event | None = None,
+              run=None) -> dict:
     """Run the instructor's own solution through the grader; cached (only when it gets full marks) under
-    a key covering the grader's code, helpers/, the lesson's source and release, and the limits."""
+    a key covering the grader's code, helpers/, the lesson's source and release, and the limits.
+    ``run(lesson, limits, cancel)`` computes it when it is not cached: :func:`run_reference` here, a job
+    on a worker for ``grade --queue`` (:mod:`grading.queue`)."""
     path = Course.current().reference_file(lesson.name)
     key = run_key(lesson, limits)
     if path.exists() and not force:
@@ -180,21 +183,30 @@ def reference(lesson: Lesson, limits: Limits, force: bool = False, cancel: threa
             data = {}
         if data.get("key") == key and data.get("ok"):
             return data
+    data = (run or run_reference)(lesson, limits, cancel)
+    if data.get("key") != key:  # computed by a worker whose grader, helpers/ or lesson differ from ours
+        data = {**data, "ok": False, "problems": [
+            "the worker that ran the instructor's solution has a different grader, helpers/ or lesson source "
+            "than this machine: update its checkout (the same commit everywhere) and restart it"]}
+    if not data.get("ok"):
+        path.unlink(missing_ok=True)
+    else:
+        _atomic_write(path, json.dumps(data, indent=1))
+    return data
+
+
+def run_reference(lesson: Lesson, limits: Limits, cancel: threading.Event | None = None) -> dict:
+    """The reference run itself (not cached): the instructor's solution in a sandbox, as plain data."""
     steps = [Step((c.index, 0), {"instructor": "instructor", "test": "test", "solution": "student"}[c.kind], c.source, c)
              for c in lesson.cells if c.kind in ("instructor", "test", "solution")]
     res = execute_plan(lesson, steps, {}, limits, cancel)
     runs = test_runs(lesson, res["records"])
     problems = reference_problems(lesson, runs, res)
-    data = {"lesson": lesson.name, "key": key, "source_hash": lesson.source_hash, "grader": GRADER_VERSION,
-            "ok": not problems, "problems": problems, "tests": runs,
+    return {"lesson": lesson.name, "key": run_key(lesson, limits), "source_hash": lesson.source_hash,
+            "grader": GRADER_VERSION, "ok": not problems, "problems": problems, "tests": runs,
             "ran_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "changes": {f"{r.key[0]}": r.changes for r in res["records"]}, "kills": res["kills"],
             "canary": res["canary"], "probe_failures": res["probe_failures"]}
-    if problems:
-        path.unlink(missing_ok=True)
-    else:
-        _atomic_write(path, json.dumps(data, indent=1))
-    return data
 
 
 # ----------------------------------------------------------------------------- one submission
@@ -265,29 +277,89 @@ def default_limits() -> Limits:
 
 def grade_lesson(name: str, *, students: list[str] | None = None, workers: int | None = None, force: bool = False,
                  limits: Limits | None = None, progress: bool = True, feedback: bool = True,
-                 report: bool = True, log=print) -> dict:
+                 report: bool = True, log=print, queue: str | None = None) -> dict:
     """Grade every (new or changed) submission of one lesson. Returns a summary dict.
 
     Raises :class:`ReferenceFailed` (nothing written) when the instructor's solution does not get full
-    marks.  Each submission is read, planned, run and judged in its own worker: whatever goes wrong
-    there is that submission's outcome, never the class's.
+    marks.  Each submission is read, planned, run and judged in its own worker (:func:`grade_job`):
+    whatever goes wrong there is that submission's outcome, never the class's.  The workers are
+    threads of this process, or with ``queue`` (a broker URL) ``python -m grading worker`` processes on
+    any number of machines (:mod:`grading.queue`); either way the results are stored here, by
+    :class:`Store`, in this thread only.
     """
     from . import report as rep
 
     limits = limits or default_limits()
     lesson = Lesson(name)
-    base_key = run_key(lesson, limits)
     todo = list(dict.fromkeys(students or course.submitted_students(name)))
     workers = max(1, workers or os.cpu_count() or 1)
-    log(f"[{name}] {len(todo)} submission(s); {workers} worker(s)")
-    gradebook = None
-    done: list[dict] = []
-    skipped: list[str] = []
-    bar = None
-    if progress and todo:
-        from tqdm import tqdm
+    log(f"[{name}] {len(todo)} submission(s); " + (f"graded by the workers of {_redact(queue)}" if queue else
+                                                   f"{workers} worker(s)"))
+    store = Store(lesson, todo, feedback, progress, log)
+    try:
+        if queue:
+            from . import queue as q
 
-        bar = tqdm(total=len(todo), unit="nb", desc=f"grading {name}", file=sys.stderr)
+            ref = q.grade_through(queue, lesson, todo, force, limits, store, log)
+        else:
+            ref = _grade_local(lesson, todo, workers, force, limits, store)
+    finally:
+        store.close()
+    if ref is not None and not ref.get("ok"):
+        raise ReferenceFailed(name, ref["problems"])
+    summary = {"lesson": name, "graded_now": store.done, "unchanged": store.skipped}
+    if report:
+        summary["report"] = rep.lesson_report(lesson)
+    return summary
+
+
+def _redact(url: str) -> str:
+    """A broker URL without its password (for what the grader prints)."""
+    import re
+
+    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+class Store:
+    """Where a grading run's results land: written by the grading process only, in one thread, for the
+    local pool and the queue alike.  Each is stored once (:meth:`add`); the progress bar follows."""
+
+    def __init__(self, lesson: Lesson, todo: list[str], feedback: bool, progress: bool, log):
+        self.lesson, self.feedback, self.log = lesson, feedback, log
+        self.gradebook = None
+        self.done: list[dict] = []
+        self.skipped: list[str] = []
+        self.bar = None
+        if progress and todo:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=len(todo), unit="nb", desc=f"grading {lesson.name}", file=sys.stderr)
+
+    def unchanged(self, student: str) -> None:
+        self.skipped.append(student)
+        if self.bar:
+            self.bar.update(1)
+
+    def add(self, result: dict) -> None:
+        from . import report as rep
+
+        if self.gradebook is None:
+            self.gradebook = _open_gradebook(self.lesson.name, self.feedback, self.log)
+        _store(self.lesson, result, self.feedback, self.gradebook, rep)
+        self.done.append(result)
+        if self.bar:
+            self.bar.update(1)
+            self.bar.set_postfix_str(f"{result['student']}: {result['status']}")
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.close()
+            self.bar = None
+
+
+def _grade_local(lesson: Lesson, todo: list[str], workers: int, force: bool, limits: Limits, store: Store) -> dict | None:
+    """``grade -j N``: the submissions in a pool of N threads of this process; returns the reference run."""
+    base_key = run_key(lesson, limits)
     cancel = threading.Event()
     ref_box: dict = {}
 
@@ -309,36 +381,18 @@ def grade_lesson(name: str, *, students: list[str] | None = None, workers: int |
             if result is None:  # cancelled: the reference failed
                 continue
             if result.get("status") == "unchanged":
-                skipped.append(result["student"])
-                if bar:
-                    bar.update(1)
+                store.unchanged(result["student"])
                 continue
-            ref = ref_box["future"].result()
-            if not ref.get("ok"):
+            if not ref_box["future"].result().get("ok"):
                 continue
-            if gradebook is None:  # results are stored here, in the parent's thread: no lock needed
-                gradebook = _open_gradebook(name, feedback, log)
-            _store(lesson, result, feedback, gradebook, rep)
-            done.append(result)
-            if bar:
-                bar.update(1)
-                bar.set_postfix_str(f"{result['student']}: {result['status']}")
+            store.add(result)
     finally:
         cancel_now = ref_box.get("future") is not None and ref_box["future"].done() and \
             not ref_box["future"].exception() and not ref_box["future"].result().get("ok")
         if cancel_now:
             cancel.set()
         pool.shutdown(wait=True, cancel_futures=True)
-        if bar:
-            bar.close()
-    if ref_box.get("future") is not None:
-        ref = ref_box["future"].result()
-        if not ref.get("ok"):
-            raise ReferenceFailed(name, ref["problems"])
-    summary = {"lesson": name, "graded_now": done, "unchanged": skipped}
-    if report:
-        summary["report"] = rep.lesson_report(lesson)
-    return summary
+    return ref_box["future"].result() if ref_box.get("future") is not None else None
 
 
 def _open_gradebook(name: str, feedback: bool, log) -> bool:
@@ -375,24 +429,41 @@ def _store(lesson: Lesson, result: dict, feedback: bool, gradebook: bool, rep) -
         _atomic_write(path, json.dumps(result, indent=1))
 
 
-def _grade_one(lesson: Lesson, sid: str, base_key: str, force: bool, ref, limits: Limits,
-               cancel: threading.Event) -> dict | None:
-    """Read, plan, run and judge one submission (in a worker).  Never raises: a problem with the
-    submission is its ``failed`` outcome, a sandbox problem its ``error`` (retried on the next run)."""
-    if cancel.is_set():
-        return None
+def to_grade(lesson: Lesson, sid: str, base_key: str, force: bool) -> Submission | None:
+    """Read one submission; None when its stored result is for exactly this content (nothing to do)."""
     sub = read_submission(lesson, sid, base_key)
     old = load_result(lesson.name, sid)
     if not force and old and old.get("key") == sub.key and old.get("status") != "error":
-        return {"student": sub.student, "status": "unchanged"}
+        return None
+    return sub
+
+
+def _grade_one(lesson: Lesson, sid: str, base_key: str, force: bool, ref, limits: Limits,
+               cancel: threading.Event) -> dict | None:
+    """Read one submission and grade it if it is new or changed (in a thread of ``grade -j N``)."""
+    if cancel.is_set():
+        return None
+    sub = to_grade(lesson, sid, base_key, force)
+    if sub is None:
+        return {"student": shown(sid), "status": "unchanged"}
+    return grade_job(lesson, sub, result_name(sid), ref, limits, cancel)
+
+
+def grade_job(lesson: Lesson, sub: Submission, file: str, ref, limits: Limits,
+              cancel: threading.Event | None = None) -> dict | None:
+    """The per-submission job: plan, run and judge one read submission; ``file`` names its results file.
+
+    Run by a thread of ``grade -j N`` and by ``python -m grading worker`` for ``grade --queue``.  Never
+    raises: a problem with the submission is its ``failed`` outcome, a sandbox problem its ``error``
+    (retried on the next run).  None: cancelled (the reference run failed)."""
     try:
         result = grade_submission(lesson, sub, ref, limits, cancel)
-        result["file"] = result_name(sid)  # the results file of this (raw) id
+        result["file"] = file
         return result
     except Cancelled:
         return None
     except Exception as exc:  # a problem with this submission (or a grader bug) must not stop the class
-        return make_result(lesson, sub, "failed", file=result_name(sid),
+        return make_result(lesson, sub, "failed", file=file,
                            reason=f"the grader could not process this submission ({type(exc).__name__}: "
                                   f"{shown(str(exc))[:300]})",
                            notes=list(sub.notes) + [shown(traceback.format_exc()[-1500:])])
@@ -444,7 +515,8 @@ def exit_status(totals: dict) -> tuple[int, str]:
     return EXIT_OK, f"result: {text} -> exit {EXIT_OK}"
 
 
-def grade(lesson: str | None = None, *, students=None, workers=None, force=False, limits=None, progress=True) -> int:
+def grade(lesson: str | None = None, *, students=None, workers=None, force=False, limits=None, progress=True,
+          queue: str | None = None) -> int:
     """``python -m grading grade``: exit 0 all graded, 3 some flagged for review, 4 some failed or grader
     errors, 1 grading stopped (the instructor's solution does not get full marks, or a course problem)."""
     from .sandbox import sweep
@@ -460,7 +532,7 @@ def grade(lesson: str | None = None, *, students=None, workers=None, force=False
             continue
         try:
             summaries.append(grade_lesson(name, students=students, workers=workers, force=force, limits=limits,
-                                          progress=progress))
+                                          progress=progress, queue=queue))
         except ReferenceFailed as exc:
             print(exc.explain())
             stopped.append(name)

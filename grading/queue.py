@@ -1,0 +1,243 @@
+"""Grading through a durable work queue: ``grade LESSON --queue URL`` and ``worker --broker URL``.
+
+One more way to run the per-submission job of ``grade -j N`` (:func:`grading.grader.grade_job`), on
+any number of machines: `Celery <https://docs.celeryq.dev>`_ over a RabbitMQ broker (see queue.md).
+
+* **What travels.**  The enqueuing ``grade`` process reads every submission (as a local run does) and
+  puts one message per submission on the durable queue ``dlsbs.grade``: the read submission (the
+  notebook, the student's files, the content key), the limits, the run key and the reference run's
+  verdicts.  A worker needs no shared storage, only a checkout of the same course (grader, helpers,
+  ``solutions/``, ``lessons/``): it refuses a job whose run key differs from its own.  Its result
+  goes back as a persistent message on this run's own durable results queue.
+* **Exactly once.**  Only the enqueuing process stores results (:class:`grading.grader.Store`), each
+  job's first result only, and only if the submission on disk still has the content key it was
+  graded for; a redelivered job's second result is dropped.
+* **Workers can die.**  ``task_acks_late`` + ``task_reject_on_worker_lost`` + prefetch 1: a job is
+  acknowledged after its result is published, so a killed worker's job is redelivered.  Jobs run in
+  threads of the worker process (the ``threads`` pool, as ``grade -j N``), so a sandbox's parent-death
+  signal fires when the worker dies; the next job on the machine sweeps the dead worker's sandboxes.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import time
+import uuid
+
+JOBS = "dlsbs.grade"
+TASK = "dlsbs.grade"
+#: an unused results queue (its grading process died) is deleted by the broker after this many ms
+RESULTS_EXPIRE_MS = 7 * 24 * 3600 * 1000
+
+
+def app(url: str):
+    """The Celery app for broker ``url`` (JSON messages only: a broker must not be able to run code)."""
+    from celery import Celery
+    from kombu import Queue
+
+    a = Celery("dlsbs", broker=url, set_as_current=False)
+    a.conf.update(task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
+                  task_serializer="json", accept_content=["json"], task_ignore_result=True,
+                  task_default_queue=JOBS, task_queues=[Queue(JOBS, durable=True)], task_create_missing_queues=False,
+                  broker_connection_retry_on_startup=True, broker_transport_options={"confirm_publish": True},
+                  worker_hijack_root_logger=False, worker_cancel_long_running_tasks_on_connection_loss=False,
+                  worker_enable_remote_control=False)
+    a.task(name=TASK, bind=True)(_job)
+    return a
+
+
+# ----------------------------------------------------------------------------- the job (on a worker)
+
+
+def _sub_to_wire(sub) -> dict:
+    import nbformat
+
+    return {"student": sub.student, "lesson": sub.lesson, "folder": str(sub.folder), "key": sub.key,
+            "notebook": nbformat.writes(sub.notebook) if sub.notebook is not None else None,
+            "files": {k: base64.b64encode(v).decode() for k, v in sub.files.items()},
+            "notes": sub.notes, "flags": sub.flags, "failure": sub.failure}
+
+
+def _sub_from_wire(d: dict):
+    from pathlib import Path
+
+    import nbformat
+
+    from .submission import Submission
+
+    return Submission(student=d["student"], lesson=d["lesson"], folder=Path(d["folder"]), key=d["key"],
+                      notebook=nbformat.reads(d["notebook"], as_version=4) if d["notebook"] is not None else None,
+                      files={k: base64.b64decode(v) for k, v in d["files"].items()}, notes=list(d["notes"]),
+                      flags=list(d["flags"]), failure=d["failure"])
+
+
+def _job(task, job: dict) -> None:
+    """Grade one submission (or run the reference) and publish the result to the job's results queue."""
+    from . import grader
+    from .lesson import Lesson
+    from .results import make_result
+    from .sandbox import Limits, sweep
+
+    sweep()  # sandboxes of a worker on this machine that was killed (their owner is dead)
+    lesson = Lesson(job["lesson"])
+    limits = Limits(**job["limits"])
+    if job["kind"] == "reference":
+        out = grader.run_reference(lesson, limits)
+    else:
+        sub = _sub_from_wire(job["sub"])
+        mine = grader.run_key(lesson, limits)
+        if mine != job["base_key"]:
+            out = make_result(lesson, sub, "error", file=job["file"],
+                              reason=f"worker {socket.gethostname()} has a different grader, helpers/ or lesson "
+                                     f"source than the grading machine: update its checkout and restart it")
+        else:
+            out = grader.grade_job(lesson, sub, job["file"], job["ref"], limits)
+    body = {"job": job["job"], "kind": job["kind"], "result": out, "worker": task.request.hostname}
+    with task.app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=None)  # a broker restart: wait for it, then publish
+        producer = conn.Producer(serializer="json")
+        producer.publish(body, routing_key=job["reply"], delivery_mode=2, retry=True,
+                         retry_policy={"max_retries": None, "interval_start": 1, "interval_step": 1,
+                                       "interval_max": 5})
+
+
+def worker(url: str, concurrency: int | None = None, hostname: str | None = None) -> int:
+    """``python -m grading worker --broker URL``: grade jobs from the queue, ``concurrency`` at a time."""
+    from .sandbox import missing_protections, sweep
+
+    stale = sweep()
+    if stale:
+        print(f"removed {stale} sandbox(es) left behind by a grader or worker that was killed", flush=True)
+    for m in missing_protections():
+        print("WARNING, sandbox protection NOT active: " + m, flush=True)
+    n = max(1, concurrency or os.cpu_count() or 1)
+    argv = ["worker", "--pool", "threads", "--concurrency", str(n), "--queues", JOBS, "--loglevel", "INFO",
+            "--without-gossip", "--without-mingle", "--hostname", hostname or f"dlsbs-{os.getpid()}@%h"]
+    app(url).worker_main(argv)
+    return 0
+
+
+# ----------------------------------------------------------------------------- the grading process
+
+
+class _Results:
+    """This run's durable results queue on the broker, consumed by one consumer that is made again
+    when the broker restarts (results not yet acknowledged then come again)."""
+
+    def __init__(self, url: str):
+        from kombu import Connection, Queue
+
+        self.name = f"dlsbs.results.{uuid.uuid4().hex}"
+        self.queue = Queue(self.name, durable=True, auto_delete=False, routing_key=self.name,
+                           queue_arguments={"x-expires": RESULTS_EXPIRE_MS})
+        self.conn = Connection(url, transport_options={"confirm_publish": True})
+        self.consumer = None
+        self.handler = lambda body: None
+
+    def _message(self, body, message):
+        self.handler(body)
+        message.ack()  # after it is stored: a result lost with this process comes again
+
+    def connect(self):
+        self.conn.ensure_connection(max_retries=None, interval_start=1, interval_step=1, interval_max=5)
+        self.consumer = self.conn.Consumer([self.queue], accept=["json"], prefetch_count=64, callbacks=[self._message])
+        self.consumer.consume()
+
+    def drain(self, timeout: float) -> None:
+        """Hand the results that come in within ``timeout`` seconds to ``self.handler``."""
+        try:
+            self.conn.drain_events(timeout=timeout)
+        except socket.timeout:
+            pass
+        except self.conn.connection_errors + self.conn.channel_errors + (OSError,):
+            self.conn.collect()
+            time.sleep(1)
+            self.connect()
+
+    def close(self):
+        try:
+            self.queue.bind(self.conn.default_channel).delete()
+        except Exception:
+            pass
+        self.conn.release()
+
+
+def _run_jobs(url: str, results: _Results, jobs: dict, on_result, log) -> None:
+    """Publish ``jobs`` ({job id: payload}) and call ``on_result(job, body)`` once per job as the results
+    come in (a redelivered job's second result is dropped here)."""
+    a = app(url)
+    with a.producer_or_acquire() as producer:
+        for job_id, payload in jobs.items():
+            a.send_task(TASK, args=[payload], task_id=job_id, queue=JOBS, producer=producer, retry=True)
+    pending = dict(jobs)
+    waited = time.monotonic()
+
+    def on_message(body):
+        nonlocal waited
+        job = pending.pop(body.get("job"), None)
+        if job is None:
+            return  # a duplicate (the job was redelivered after its first result) or not this run's
+        waited = time.monotonic()
+        on_result(job, body)
+
+    results.handler = on_message
+    while pending:
+        results.drain(timeout=1.0)
+        if time.monotonic() - waited > 120:
+            waited = time.monotonic()
+            log(f"  waiting for {len(pending)} job(s) on {JOBS} (is a worker running? `python -m grading worker "
+                f"--broker URL` on each grading machine)")
+
+
+def grade_through(url: str, lesson, todo: list[str], force: bool, limits, store, log) -> dict | None:
+    """``grade LESSON --queue URL``: the reference run and then one job per new or changed submission go
+    to the workers; results are stored here as they come in.  Returns the reference run (None: no work)."""
+    from . import grader
+    from .results import result_name, shown
+
+    base_key = grader.run_key(lesson, limits)
+    subs = {}
+    for sid in todo:
+        sub = grader.to_grade(lesson, sid, base_key, force)
+        if sub is None:
+            store.unchanged(shown(sid))
+        else:
+            subs[sid] = sub
+    if not subs:
+        return None
+    results = _Results(url)
+    try:
+        results.connect()
+        common = {"lesson": lesson.name, "limits": dict(limits.__dict__), "base_key": base_key, "reply": results.name}
+
+        def run_ref(lesson_, limits_, cancel):
+            box = {}
+            job = {**common, "kind": "reference", "job": uuid.uuid4().hex}
+            _run_jobs(url, results, {job["job"]: job}, lambda j, body: box.update(body["result"]), log)
+            return box
+
+        ref = grader.reference(lesson, limits, force, run=run_ref)
+        if not ref.get("ok"):
+            return ref
+        wire_ref = {"ok": True, "tests": ref["tests"], "changes": ref.get("changes", {})}
+        jobs = {}
+        for sid, sub in subs.items():
+            job_id = uuid.uuid4().hex
+            jobs[job_id] = {**common, "kind": "grade", "job": job_id, "sid": sid, "file": result_name(sid),
+                            "sub": _sub_to_wire(sub), "ref": wire_ref}
+
+        def on_result(job, body):
+            result = body["result"]
+            if result is None:
+                return
+            now = grader.read_submission(lesson, job["sid"], base_key).key
+            if result.get("key") != now:  # the submission changed meanwhile: the next run grades the new one
+                log(f"  {result['student']}: submission changed while it was graded; not stored (grade again)")
+                return
+            store.add(result)
+
+        _run_jobs(url, results, jobs, on_result, log)
+        return ref
+    finally:
+        results.close()
