@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import warnings
 
+import nbformat
 import numpy as np
 import pytest
 
@@ -428,3 +429,108 @@ def test_every_error_in_the_untouched_student_copy_carries_a_hint():
         kinds.add(o.ename)
     assert kinds <= {"NotImplementedError", "NameError"}, kinds
     assert "NameError" in kinds, "cells after an unfinished exercise stop at a hinted NameError"
+
+
+# --------------------------------------------------------------------------- loss vs metric (issue 16)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_accuracy_is_a_staircase_along_a_line_through_the_trained_weights_and_the_loss_is_smooth(lesson):
+    live = lesson(NAME)
+    # the slice goes through the network section 5 trained (seed 0, fastai), which solves XOR
+    assert live.eval("w_trained is final['hidden layer', 'fastai']")
+    assert live.eval("perceptron.accuracy(forward(w_trained, X_xor), y_xor)") == 1.0
+    assert live.eval("float(t_slice[400])") == 0.0
+    norms = live.eval("[float(np.sqrt(sum((a ** 2).sum() for a in v))) for v in (w_trained, direction)]")
+    assert norms[1] == pytest.approx(norms[0], rel=1e-6), "the direction is as long as the weights"
+    # the vectorised forward pass is the network's forward pass, at every point of the line
+    gap = live.eval("max(max(abs(float(slice_acc[i]) - perceptron.accuracy(z, y_xor)), "
+                    "abs(float(slice_bce[i]) - perceptron.bce(z, y_xor))) for i in range(0, 801, 20) "
+                    "for z in [forward([a + t_slice[i] * d for a, d in zip(w_trained, direction)], X_xor)])")
+    assert gap < 1e-9
+    levels = set(live.eval("sorted(set(slice_acc.tolist()))"))
+    assert levels <= {0.0, 0.25, 0.5, 0.75, 1.0} and len(levels) >= 3, levels
+    assert live.eval("float(slice_acc[400])") == 1.0
+    flat = live.eval("slice_flat")
+    assert flat["accuracy"] > 0.95, "accuracy is flat almost everywhere along the line"
+    assert flat["cross-entropy"] == 0.0, "cross-entropy changes at every step along the line"
+    assert live.eval("int(np.sum(np.diff(slice_acc) != 0))") >= 2, "the staircase has jumps"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_autograd_gives_no_gradient_for_accuracy_in_either_framework_but_does_for_the_loss(lesson):
+    live = lesson(NAME)
+    grads = {tuple(k.split("|")): v for k, v in
+             live.eval("{f'{fw}|{point}': v for (fw, point), v in metric_grads.items()}").items()}
+    points = live.eval("list(grad_points)")
+    assert len(points) == 2 and len(grads) == 4
+    for point, acc in zip(points, (0.5, 1.0)):  # the prose: 50 % at the start, 100 % trained
+        torch_g, tf_g = grads["PyTorch", point], grads["TensorFlow", point]
+        assert torch_g["accuracy"] == acc and tf_g["accuracy"] == acc, (point, torch_g, tf_g)
+        assert torch_g["metric's gradient"] == "no grad_fn"
+        assert torch_g["rounded accuracy: largest |gradient|"] == 0.0
+        assert tf_g["metric's gradient"] == "None for every weight"
+        assert tf_g["rounded accuracy: largest |gradient|"] == "None for every weight"
+        assert torch_g["cross-entropy: largest |gradient|"] > 1e-3, (point, torch_g)
+        assert tf_g["cross-entropy: largest |gradient|"] == pytest.approx(torch_g["cross-entropy: largest |gradient|"],
+                                                                            rel=1e-4)
+    start, trained = points
+    assert grads["PyTorch", trained]["cross-entropy: largest |gradient|"] < \
+        grads["PyTorch", start]["cross-entropy: largest |gradient|"], "smaller after training, as the prose says"
+    # what the prose quotes: backward() on fastai's metric stops with autograd's own message
+    live.exec("_m = fastai_xor_model(HIDDEN)\nfastai_side.set_weights(_m, w_trained)\n"
+              "_acc = accuracy_multi(_m(torch.tensor(X_xor)), torch.tensor(y_xor))\n"
+              "try:\n    _acc.backward()\n    _err = None\nexcept RuntimeError as _e:\n    _err = str(_e)\n"
+              "_req = _acc.requires_grad\ndel _m, _acc")
+    assert live.eval("_req") is False
+    assert "does not require grad and does not have a grad_fn" in live.eval("_err")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_fastai_and_keras_take_the_loss_and_the_metrics_separately(lesson):
+    live = lesson(NAME)
+    assert live.eval("type(metric_learn.loss_func).__name__") == "BCEWithLogitsLossFlat"
+    assert live.eval("[m.name for m in metric_learn.metrics]") == ["accuracy_multi"]
+    assert live.eval("type(metric_keras.loss).__name__") == "BinaryCrossentropy"
+    fa, ks = live.eval("fastai_scores"), live.eval("keras_scores")
+    assert fa["accuracy_multi"] == 1.0 and ks["binary_accuracy"] == 1.0
+    for scores, key, fw in ((fa, "valid_loss", "fastai"), (ks, "loss", "keras")):
+        expected = live.eval(f"perceptron.bce(forward(final['hidden layer', '{fw}'], X_xor), y_xor)")
+        assert scores[key] == pytest.approx(expected, rel=1e-4), (fw, scores, expected)
+        assert scores[key] > 0, "the loss is still above 0 at 100 % accuracy"
+
+
+# --------------------------------------------------------------------------- the sidebar and the end sections
+
+
+def _markdown(name: str = NAME) -> list:
+    nb = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
+    return [c.source for c in nb.cells if c.cell_type == "markdown"]
+
+
+def test_perceptrons_sidebar_names_the_results_and_who_showed_them():
+    md = _markdown()
+    sidebars = [m for m in md if m.startswith("> **Preconceptions that held the field back:")]
+    assert len(sidebars) == 1, "one preconception sidebar in lesson 04"
+    text = sidebars[0]
+    for part in ("*What was believed:*", "*What was true:*", "*Who showed it:*"):
+        assert part in text, part
+    assert all(line.startswith("> ") for line in text.splitlines()), "the whole sidebar is one block quote"
+    for fact in ("*Perceptrons*", "1969", "one layer of trainable weights", "order-limited", "diameter-limited",
+                 "Rumelhart", "Hinton", "Williams", "1986", "Werbos", "1974", "Linnainmaa", "1970", "1988",
+                 "epilogue"):
+        assert fact in text, fact
+    everything = "\n".join(md)
+    assert everything.count('"sterile"') == 1, "section 3's history is reshaped into the sidebar, not repeated"
+
+
+def test_end_questions_give_away_no_exercise_answer():
+    md = _markdown()
+    start = next(i for i, m in enumerate(md) if m.startswith("## Check your understanding"))
+    questions = "\n".join(md[start:])
+    for secret in ("def train_perceptron", "def xor_by_hand", "np.array([[1.0, -1.0]", "[-0.5, 1.5]",
+                   "Dense(8", "nn.Linear(2, 8)", "BEGIN SOLUTION"):
+        assert secret not in questions, secret

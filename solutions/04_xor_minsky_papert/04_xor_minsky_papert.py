@@ -17,7 +17,9 @@
 # 5. train a single-layer and a one-hidden-layer network on XOR in **fastai and Keras**, from the *same*
 #    starting weights, and see both frameworks follow the same trajectory — the single layer stuck at
 #    ≤ 75 %, the hidden layer at 100 %;
-# 6. explain **universal approximation**, why deep networks were long hard to train, and show depth
+# 6. explain why accuracy is the **metric** but cross-entropy the **loss**: accuracy is a staircase in the
+#    weights, so its gradient is zero wherever it exists (PyTorch's autograd and TensorFlow's `GradientTape` both show it);
+# 7. explain **universal approximation**, why deep networks were long hard to train, and show depth
 #    paying off on the two-spirals problem at a fixed parameter budget.
 #
 # Cells marked *graded* are exercises: replace `raise NotImplementedError()` with your code, then run the
@@ -43,6 +45,7 @@ import pandas as pd
 from fastai.basics import *  # noqa: E402,F403 - fastai's documented import style
 from fastai.callback.all import *  # noqa: E402,F403
 import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -302,37 +305,47 @@ order_table
 #
 # ### What the book did *not* say, and what happened next
 #
-# The theorems are about **one layer of trainable weights**. Minsky and Papert knew that a network with a
-# hidden layer of threshold units can compute XOR, parity or anything else (you will build one by hand in
-# a moment). What *Rosenblatt's rule* cannot do is train that hidden layer: it needs the right answer for
-# every unit, and a hidden unit has none. Near the end of the book the authors guessed — calling it their
-# "intuitive judgment" — that the extension to many layers would be "sterile".
+# The theorems are precise; the way the book was read was not. It is the classic case of a preconception that
+# held the field back — what was believed, what was true, and who showed it:
+
+# %% [markdown]
+# > **Preconceptions that held the field back: *Perceptrons* as a verdict on all neural networks.**
+# > *What was believed:* that *Perceptrons* (Minsky & Papert, 1969) had shown neural networks to be a dead end —
+# > "perceptrons cannot even learn XOR". Together with over-promising (remember the Navy's press event) and a
+# > general tightening of AI funding, that reading moved research money to symbolic AI; Rosenblatt died in 1971,
+# > and neural-network research spent the 1970s on the margins — the first "AI winter" for connectionism.
+# > *What was true:* the proofs concern perceptrons with **one layer of trainable weights** over fixed features —
+# > order-limited and diameter-limited perceptrons. A network with a hidden layer of threshold units computes XOR,
+# > parity or anything else, and the authors knew it (you will build one in a moment). What *Rosenblatt's rule*
+# > cannot do is train that hidden layer: it needs the right answer for every unit, and a hidden unit has none.
+# > The book's guess that the extension to many layers would be "sterile" was, in its own words, an "intuitive
+# > judgment", not a theorem.
+# > *Who showed it:* hidden layers could be trained, and were: Alexey Ivakhnenko and Valentin Lapa (Kyiv, from
+# > 1965) layer by layer; Shun-ichi Amari (1967) by stochastic gradient descent; Seppo Linnainmaa (1970, master's
+# > thesis, Helsinki) published reverse-mode automatic differentiation; Paul Werbos proposed backpropagation for
+# > neural networks in his 1974 Harvard PhD thesis and worked it out for them in 1982; David Rumelhart, Geoffrey
+# > Hinton and Ronald Williams made it famous in 1986 (*Nature*, and a chapter of the *Parallel Distributed
+# > Processing* volumes) by showing what multi-layer networks' hidden units learn. In the expanded edition of 1988,
+# > Minsky and Papert answered with a new prologue and epilogue, arguing that their analysis still mattered.
+
+# %% [markdown]
+# Some detail behind the sidebar's names, because these methods existed long before 1986 and were little
+# noticed in the debate about perceptrons:
 #
-# It is often said that in 1969 *nobody* had a way to train hidden layers. That is not quite true; the
-# methods existed, but they were little noticed in the debate about perceptrons:
+# * **Ivakhnenko and Lapa** grew deep networks of polynomial units, each layer fitted by regression and pruned
+#   on held-out data — the *Group Method of Data Handling*; in 1971 Ivakhnenko described one eight layers deep.
+# * **Amari** trained a multilayer perceptron, hidden layer included, and showed it learning to separate classes
+#   that no line separates.
+# * **Linnainmaa**'s reverse mode computes the gradient of any composition of differentiable steps at the cost
+#   of about one extra pass backwards. That is the algorithm behind backpropagation, though he did not apply it
+#   to neural networks.
 #
-# * **Alexey Ivakhnenko and Valentin Lapa** (Kyiv, from 1965) grew deep networks of polynomial units and
-#   trained them **layer by layer**, each layer fitted by regression and pruned on held-out data — the
-#   *Group Method of Data Handling*; in 1971 Ivakhnenko described one eight layers deep.
-# * **Shun-ichi Amari** (1967) trained a multilayer perceptron, hidden layer included, by **stochastic
-#   gradient descent**, and showed it learning to separate classes that no line separates.
-# * **Seppo Linnainmaa** (1970, his master's thesis) published **reverse-mode automatic differentiation**:
-#   the gradient of any composition of differentiable steps, at the cost of about one extra pass backwards.
-#   That is the algorithm behind backpropagation, though he did not apply it to neural networks.
-#
-# Many readers took away a simpler message: *perceptrons cannot even learn XOR; neural networks are a
-# dead end*. Combined with over-promising (remember the Navy's press event) and a general tightening of AI
-# funding, research money moved to symbolic AI. Rosenblatt died in 1971, and neural-network research
-# spent the 1970s on the margins — the first "AI winter" for connectionism. Historians still argue about how
-# much of this was the book's doing; what is certain is that its caveat was the part people forgot.
-#
-# The learning rule that won is **backpropagation**: reverse-mode differentiation applied to a network, so
-# that every weight, hidden or not, gets the slope of the loss with respect to it. Paul Werbos proposed it
-# for neural networks in his 1974 thesis and worked it out for them in 1982; Rumelhart, Hinton and
-# Williams made it famous in 1986 by showing what the hidden units learn, with XOR and parity among their
-# first examples. It needs units whose **derivative carries a signal back** — which the step function's does
-# not, as section 5 shows. In 1988 Minsky and Papert re-issued *Perceptrons* with a new epilogue arguing
-# that their analysis still mattered — and the debate about what depth buys has not stopped since.
+# **Backpropagation** is reverse-mode differentiation applied to a network, so that every weight, hidden or
+# not, gets the slope of the loss with respect to it; Rumelhart, Hinton and Williams's first examples included
+# XOR and parity. It needs units whose **derivative carries a signal back** — which the step function's does
+# not, as section 5 shows. Historians still argue about how much of the 1970s decline was the book's doing;
+# what is certain is that its caveat was the part people forgot — and the debate about what depth buys has not
+# stopped since.
 
 # %% [markdown]
 # ### Exercise 2 (graded by your instructor, 2 points): what did Minsky and Papert show?
@@ -833,6 +846,152 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ### Loss vs metric: why we trained on cross-entropy, not on accuracy
+#
+# We have judged every run by its **accuracy** and trained every run on **binary cross-entropy**. Why not train
+# on accuracy directly — isn't it what we want? Because accuracy gives gradient descent nothing to follow. It
+# changes only when the prediction for some input flips from one class to the other; nudge a weight a little
+# and, almost always, no prediction flips and the accuracy stays exactly where it was. As a function of the
+# weights, accuracy is **piecewise constant** — a staircase — so its gradient is 0 wherever it exists, and at
+# the jumps it does not exist. It is the step unit's problem from the start of this section, one level up:
+# accuracy thresholds the network's output just as a step unit thresholds its weighted sum.
+#
+# Let us look at a network you have just trained: seed 0's 2-4-1 network from fastai (Keras's weights are the
+# same to float32 rounding). Its 17 weights are one point $w^*$ in a 17-dimensional space. We pick a random
+# direction $d$, as long as $w^*$ itself, walk along the line $w^* + t\,d$ for $-1 \le t \le 1$ and score the
+# network at 801 points on the way. That takes forward passes only, no training, and NumPy does all 801 at once:
+# each weight array gets a leading axis with one network per value of $t$.
+
+# %%
+w_trained = final["hidden layer", "fastai"]  # [W1 (2, 4), b1 (4,), W2 (4, 1), b2 (1,)]
+rng = np.random.default_rng(0)
+direction = [rng.normal(size=a.shape) for a in w_trained]
+length = np.sqrt(sum((a ** 2).sum() for a in w_trained) / sum((d ** 2).sum() for d in direction))
+direction = [length * d for d in direction]  # as long as w* itself
+t_slice = np.linspace(-1, 1, 801)
+W1_t, b1_t, W2_t, b2_t = [a + t_slice.reshape(-1, *[1] * a.ndim) * d for a, d in zip(w_trained, direction)]
+z_slice = np.tanh(X_xor @ W1_t + b1_t[:, None, :]) @ W2_t + b2_t[:, None, :]  # (801 networks, 4 rows, 1 score)
+slice_acc = ((z_slice > 0) == (y_xor > 0.5)).mean(axis=(1, 2))
+slice_bce = (np.logaddexp(0, z_slice) - y_xor * z_slice).mean(axis=(1, 2))  # the stable form of the BCE
+print(f"{len(t_slice)} networks scored; at t = 0 (the trained network): accuracy {slice_acc[400]:.0%}, "
+      f"cross-entropy {slice_bce[400]:.4f}")
+
+# %% [markdown]
+# Both scores along the same line. On four rows, accuracy (top) can only be 0, 25, 50, 75 or 100 %: it is flat,
+# then jumps to the next value, then is flat again. Cross-entropy (bottom) changes smoothly everywhere, so at
+# every point its slope says which way is downhill.
+
+# %%
+fig, (ax_acc, ax_bce) = plt.subplots(2, 1, figsize=(6.5, 4.8), sharex=True)
+ax_acc.plot(t_slice, slice_acc, color=plots.OKABE_ITO["vermillion"], lw=2, drawstyle="steps-mid")
+ax_acc.set_ylabel("accuracy (metric)")
+ax_acc.set_yticks([0, 0.25, 0.5, 0.75, 1])
+ax_acc.set_title("Along a random line through the trained weights")
+ax_bce.plot(t_slice, slice_bce, color=plots.OKABE_ITO["blue"], lw=2)
+ax_bce.set_ylabel("cross-entropy (loss)")
+ax_bce.set_xlabel("t   (weights = w* + t·d)")
+for ax in (ax_acc, ax_bce):
+    ax.axvline(0, color="grey", lw=1, ls=":")
+fig.tight_layout()
+plt.show()
+slice_flat = {"accuracy": float(np.mean(np.diff(slice_acc) == 0)),
+              "cross-entropy": float(np.mean(np.diff(slice_bce) == 0))}
+print("share of the line where the score does not change at all:", {k: f"{v:.1%}" for k, v in slice_flat.items()})
+
+# %% [markdown]
+# Autograd says the same, in both frameworks. We ask each for the gradient of three scores with respect to all
+# 17 weights, at the start of seed 0's run and at its end:
+#
+# * the framework's own **accuracy metric**: fastai's `accuracy_multi` (sigmoid, threshold 0.5, compare with the
+#   targets — fastai's accuracy for one score per output; `accuracy` is its argmax version for several classes)
+#   and Keras's `binary_accuracy` (with `threshold=0.0`, because our network outputs raw scores);
+# * the same accuracy built from an operation autograd *does* differentiate: round the probability,
+#   $\hat y = \operatorname{round}(\sigma(z))$, and take $1 - \operatorname{mean}|\hat y - y|$;
+# * the **cross-entropy** the networks were trained on.
+#
+# In PyTorch the metric's result has no `grad_fn` at all: the comparison cut the graph, and `backward()` would
+# stop with *"element 0 of tensors does not require grad and does not have a grad_fn"*. The rounded version has
+# a graph, and every gradient through it is exactly 0 — `round`'s derivative is 0 wherever it exists. In
+# TensorFlow, `tf.GradientTape` returns `None` for every weight, for both: it records no gradient through a
+# comparison or a rounding. Only the cross-entropy gives a gradient.
+
+# %%
+def torch_gradients(weights):
+    """What PyTorch's autograd gives for fastai's accuracy metric, a rounded accuracy and the BCE loss."""
+    model = fastai_xor_model(HIDDEN)
+    fastai_side.set_weights(model, weights)
+    params = list(model.parameters())
+    X_t, y_t = torch.tensor(X_xor), torch.tensor(y_xor)
+    z = model(X_t)
+    acc = accuracy_multi(z, y_t)  # fastai's metric
+    rounded = 1 - (torch.round(torch.sigmoid(z)) - y_t).abs().mean()
+    bce = BCEWithLogitsLossFlat()(z, y_t)
+
+    def largest(score):
+        return max(float(g.abs().max()) for g in torch.autograd.grad(score, params, retain_graph=True))
+
+    return {"accuracy": float(acc), "metric's gradient": "no grad_fn" if acc.grad_fn is None else largest(acc),
+            "rounded accuracy: largest |gradient|": largest(rounded), "cross-entropy: largest |gradient|": largest(bce)}
+
+
+def tf_gradients(weights):
+    """What TensorFlow's GradientTape gives for Keras's accuracy metric, a rounded accuracy and the BCE loss."""
+    model = keras_xor_model(HIDDEN)
+    keras_side.set_weights(model, weights)
+    X_f, y_f = tf.constant(X_xor), tf.constant(y_xor)
+    with tf.GradientTape(persistent=True) as tape:
+        z = model(X_f)
+        acc = tf.reduce_mean(keras.metrics.binary_accuracy(y_f, z, threshold=0.0))  # Keras's metric
+        rounded = 1 - tf.reduce_mean(tf.abs(tf.round(tf.sigmoid(z)) - y_f))
+        bce = keras.losses.BinaryCrossentropy(from_logits=True)(y_f, z)
+
+    def largest(score):
+        grads = [g for g in tape.gradient(score, model.trainable_variables) if g is not None]
+        return max(float(tf.reduce_max(tf.abs(g))) for g in grads) if grads else "None for every weight"
+
+    return {"accuracy": float(acc), "metric's gradient": largest(acc),
+            "rounded accuracy: largest |gradient|": largest(rounded), "cross-entropy: largest |gradient|": largest(bce)}
+
+
+grad_points = {"start (step 0)": snapshots["hidden layer", "fastai", 0][0], f"trained (step {STEPS})": w_trained}
+metric_grads = {(fw, point): fn(w) for fw, fn in (("PyTorch", torch_gradients), ("TensorFlow", tf_gradients))
+                for point, w in grad_points.items()}
+pd.DataFrame(metric_grads).T
+
+# %% [markdown]
+# At the start (accuracy 50 %) accuracy gives the weights no direction at all, while cross-entropy's gradient is
+# clearly not zero. After training, accuracy is 100 % and just as flat; cross-entropy's gradient is smaller but
+# still not zero — it keeps pushing each score further from 0, towards more confident answers. That is what a
+# **loss** is for: a smooth stand-in for the metric whose slope points somewhere useful. Lowering the
+# cross-entropy raises, on average, the probability given to the right class, and with it, in the end, the
+# accuracy. The **metric** is for you to read.
+#
+# Both frameworks keep the two apart for exactly this reason. A fastai `Learner` takes `loss_func=` — the one
+# function the optimiser differentiates — and `metrics=` — functions computed on the validation set with
+# gradients off, reported after each epoch. Keras's `compile` takes `loss=` and `metrics=[...]` with the same
+# roles. Here are the two trained networks (seed 0, each framework's own weights) scored both ways:
+
+# %%
+metric_learn = Learner(xor_dls(1), fastai_xor_model(HIDDEN), loss_func=BCEWithLogitsLossFlat(), opt_func=SGD, lr=LR,
+                       metrics=accuracy_multi)
+fastai_side.set_weights(metric_learn.model, final["hidden layer", "fastai"])
+with metric_learn.no_bar():
+    fastai_scores = dict(zip(["valid_loss", "accuracy_multi"], metric_learn.validate()))
+
+metric_keras = keras_xor_model(HIDDEN)
+metric_keras.compile(optimizer=keras.optimizers.SGD(learning_rate=LR),
+                     loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                     metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)])
+keras_side.set_weights(metric_keras, final["hidden layer", "keras"])
+keras_scores = metric_keras.evaluate(X_xor, y_xor, verbose=0, return_dict=True)
+print("fastai Learner.validate():", {k: round(float(v), 4) for k, v in fastai_scores.items()})
+print("Keras model.evaluate():   ", {k: round(float(v), 4) for k, v in keras_scores.items()})
+
+# %% [markdown]
+# The same loss and the same accuracy in both. Lesson 05 takes the training loop apart and shows where each
+# goes: the loss into the optimiser's step, the metrics into a callback that only reads them.
+
+# %% [markdown]
 # ## 6. Scrub through training
 #
 # Drag the **step** slider (or press ▶) to replay training from the recorded snapshots: the shading is the
@@ -1190,6 +1349,10 @@ plt.show()
 #   derivative is not 0 almost everywhere — steps fail, ReLU's corner is harmless. From the same start with
 #   plain SGD, **fastai and Keras follow the same trajectory** to float32 rounding; the single layer stays
 #   ≤ 75 % on every seed, the hidden layer reaches 100 % — on every seed we tried once it has 8 units.
+# * **Loss vs metric**: accuracy is a staircase in the weights — flat between jumps — so its gradient is zero
+#   wherever it exists (PyTorch: no `grad_fn`, or zeros through `round`; TensorFlow: `None`). Training
+#   minimises a smooth loss (cross-entropy) and reports the metric: `loss_func=` vs `metrics=` in fastai,
+#   `loss=` vs `metrics=[...]` in Keras.
 # * **One hidden layer can approximate anything** (1989) — given enough units. Deep nets were long hard to
 #   train (vanishing gradients), though some were trained all along (LeNet, Schmidhuber's pre-trained
 #   stacks); pre-training revived interest in 2006, and ReLU, data and GPUs made depth the norm. At a fixed
@@ -1197,3 +1360,141 @@ plt.show()
 #
 # **Next:** lesson 05 takes the training loop apart: what fastai's `Learner` does for you, and what that
 # convenience hides.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# Try to answer each question in your own words before you open its answer.
+#
+# **1. What does Rosenblatt's convergence theorem promise about the perceptron rule, and what does it not
+# promise?**
+#
+# <details><summary>Answer</summary>
+#
+# If some line (a hyperplane, in more dimensions) separates the two classes, the rule makes only a finite number
+# of mistakes and then stops changing: Novikoff proved it in 1962, with a bound that depends on the margin. If no
+# line separates the classes, the theorem says nothing — and on XOR the rule keeps making mistakes in every epoch.
+#
+# </details>
+#
+# **2. Why can no single line separate XOR's classes, and what is the best accuracy a line can reach?**
+#
+# <details><summary>Answer</summary>
+#
+# The four corners give four inequalities: $b \le 0$, $w_2 + b > 0$, $w_1 + b > 0$ and $w_1 + w_2 + b \le 0$.
+# Adding the middle two gives $w_1 + w_2 + b > -b \ge 0$, which contradicts the last one, so no weights exist.
+# Any line therefore gets at least one corner wrong: 3 of 4, 75 %, is the best.
+#
+# </details>
+#
+# **3. Why did section 5 compare fastai and Keras with plain SGD rather than Adam?**
+#
+# <details><summary>Answer</summary>
+#
+# Their Adam defaults differ: fastai's is AdamW with weight decay 0.01, β₂ = 0.99 and ε = 1e-5, Keras's has
+# β₂ = 0.999, ε = 1e-7 and no weight decay, and the two add ε at slightly different places. Plain SGD has nothing
+# to mismatch, so from the same starting weights both frameworks follow the same trajectory to float32 rounding.
+#
+# </details>
+#
+# **4. Who trained networks with hidden layers before backpropagation became famous in 1986?**
+#
+# <details><summary>Answer</summary>
+#
+# Ivakhnenko and Lapa, from 1965, grew deep networks of polynomial units layer by layer (the Group Method of Data
+# Handling); Amari, in 1967, trained a multilayer perceptron by stochastic gradient descent. Linnainmaa published
+# reverse-mode differentiation in 1970, and Werbos proposed applying it to neural networks in 1974.
+#
+# </details>
+#
+# **5. Why can a network of step units not be trained by gradient descent, although ReLU, which also has a
+# corner, trains well?**
+#
+# <details><summary>Answer</summary>
+#
+# The step's derivative is 0 everywhere except at the jump, so backpropagation sends exactly zero to every weight
+# below a step unit — the finite differences in section 5 agree. ReLU has slope 1 wherever it is active, so the
+# signal gets through; its single corner does not matter.
+#
+# </details>
+#
+# **6. Why can accuracy not be used as the loss?**
+#
+# <details><summary>Answer</summary>
+#
+# Its gradient is zero almost everywhere: accuracy changes only when some prediction flips, so along any line
+# through weight space it is a staircase, flat between jumps, with no derivative at the jumps. Gradient descent
+# would get no direction to move in. Cross-entropy changes smoothly with every weight, so it can be minimised.
+#
+# </details>
+#
+# **7. What do PyTorch's autograd and TensorFlow's `GradientTape` give for the gradient of an accuracy?**
+#
+# <details><summary>Answer</summary>
+#
+# In PyTorch, fastai's `accuracy_multi` returns a tensor with no `grad_fn` (the comparison cut the graph), so
+# `backward()` raises an error; written with `torch.round` it has a graph, but every gradient is exactly 0.
+# `tf.GradientTape` returns `None` for every weight, for Keras's `binary_accuracy` and for the rounded version.
+#
+# </details>
+#
+# **8. When the accuracy is already 100 %, why does cross-entropy still have a gradient, and what does
+# following it do?**
+#
+# <details><summary>Answer</summary>
+#
+# Cross-entropy keeps falling as each row's probability of the right class moves closer to 1, so it is not yet
+# at a minimum when every row is on the right side of the boundary. Following its slope pushes the scores further
+# from 0: the network becomes more confident and its decisions have a larger margin.
+#
+# </details>
+#
+# **9. Where do the loss and the metrics go in fastai and in Keras, and what is each one used for?**
+#
+# <details><summary>Answer</summary>
+#
+# fastai's `Learner` takes `loss_func=` and `metrics=`; Keras's `compile` takes `loss=` and `metrics=[...]`. The
+# optimiser differentiates only the loss; the metrics are computed with gradients off, on the validation data,
+# and reported for people to read. That is why the split exists in both APIs.
+#
+# </details>
+#
+# **10. What does the universal approximation theorem promise, and what does it leave open?**
+#
+# <details><summary>Answer</summary>
+#
+# One hidden layer with enough units can approximate any continuous function on a bounded region as closely as
+# you like (Cybenko; Hornik, Stinchcombe and White, 1989). It does not say how many units are needed — for some
+# functions a shallow network needs exponentially more than a deep one — nor that training will find the weights.
+#
+# </details>
+#
+# **11. Why were deep networks with sigmoid units hard to train, and what helped?**
+#
+# <details><summary>Answer</summary>
+#
+# On its way back the gradient is multiplied by σ′ ≤ 0.25 at every sigmoid layer, so it shrinks layer after layer
+# and the first layers barely learn: the vanishing gradient. ReLU units, initialisations scaled to the layer sizes
+# (Glorot & Bengio; He et al.) and, for a while, layer-by-layer pre-training kept the signal a usable size.
+#
+# </details>
+#
+# **12. Is a 2-4-1 network a two-layer or a three-layer network?**
+#
+# <details><summary>Answer</summary>
+#
+# Both, depending on who counts. Older texts count layers of units, inputs included, and call it three-layer;
+# PyTorch and Keras count layers of weights and see two. "A network with one hidden layer" is unambiguous.
+#
+# </details>
+
+# %% [markdown]
+# ## Further reading
+#
+# - Marvin Minsky and Seymour Papert, *Perceptrons: An Introduction to Computational Geometry* (1969; expanded edition 1988), MIT Press — the source itself: the theorems on order and connectedness, and in the 1988 edition the authors' own reply to the new connectionism.
+# - Frank Rosenblatt, *The perceptron: a probabilistic model for information storage and organization in the brain* (1958), Psychological Review 65(6), 386–408 — the original proposal, which shows how much more than one threshold unit Rosenblatt had in mind.
+# - David E. Rumelhart, Geoffrey E. Hinton and Ronald J. Williams, *Learning representations by back-propagating errors* (1986), Nature 323, 533–536 — four pages that made backpropagation famous by showing what hidden units learn.
+# - Mikel Olazaran, *A Sociological Study of the Official History of the Perceptrons Controversy* (1996), Social Studies of Science 26(3), 611–659 — a historian's account of how the book was read, and why the usual story simplifies it.
+# - Jürgen Schmidhuber, *Deep learning in neural networks: An overview* (2015), Neural Networks 61, 85–117, https://arxiv.org/abs/1404.7828 — a detailed history that credits Ivakhnenko, Amari, Linnainmaa and Werbos with their dates.
+# - Jeremy Howard and Sylvain Gugger, *Deep Learning for Coders with fastai and PyTorch*, chapter 4 (2020), https://github.com/fastai/fastbook — trains a digit classifier from scratch and explains why accuracy is the metric, not the loss.
+# - Hao Li, Zheng Xu, Gavin Taylor, Christoph Studer and Tom Goldstein, *Visualizing the Loss Landscape of Neural Nets* (2018), https://arxiv.org/abs/1712.09913 — how to draw a loss along random directions through weight space fairly, as this lesson did along one line.
