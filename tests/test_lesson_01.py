@@ -271,7 +271,10 @@ def test_tensors_record_their_computation_only_when_asked(lesson):
 def test_fastai_data_pipeline_is_written_out_as_the_prose_says(lesson):
     live = lesson(NAME)
     code = "\n".join(c.source for c in _source().cells if c.cell_type == "code")
-    assert "DataLoaders.from_dsets(" in code and "fastai_side.dataloaders" not in code
+    assert "DataLoaders.from_dsets(" in code, "the digits pipeline is written out"
+    helper = code.find("fastai_side.dataloaders")
+    assert helper == -1 or helper > code.index("DataLoaders.from_dsets("), \
+        "the helper may build later data (section 6's detectors), not the first pipeline"
     assert live.eval("type(dls).__name__") == "DataLoaders"
     assert live.eval("[dls.train.fake_l.num_workers, dls.valid.fake_l.num_workers]") == [0, 0], "no worker processes"
     assert live.eval("[dls.train.bs, dls.train.shuffle, dls.valid.shuffle]") == [64, True, False]
@@ -333,3 +336,139 @@ def test_pointers_to_other_lessons_name_what_they_cover():
         assert any(title in h for h in headings), f"lesson {number} has no section titled {title!r}: {headings}"
     init = next(s for s in re.split(r"\n\* ", prose) if "initialisation" in s)
     assert "lesson 03" not in init.split("initialisation")[1][:120], "lesson 03 does not cover initialisation"
+
+
+# --------------------------------------------------------------------------- issue 16: compute, depth, deep fakes
+
+
+def _markdown() -> list[str]:
+    return [c.source for c in _source().cells if c.cell_type == "markdown"]
+
+
+def test_deep_fake_opening_names_the_lecture_and_points_to_the_demo():
+    prose = "\n".join(_markdown())
+    for fact in ("6.S191", "Alexander Amini", "January 2020", "Barack Obama", "synthetic"):
+        assert fact in prose, f"the deep-fake opening names {fact!r}"
+    section1 = next(s for s in _markdown() if s.startswith("### Deep fakes: the same tools"))
+    assert "6.S191" in section1 and "Section 6" in section1, "the lecture is named where deep fakes are introduced"
+
+
+def test_deepfake_helper_fits_one_gaussian_per_label_and_samples_deterministically():
+    import numpy as np
+
+    from helpers import deepfake
+
+    rng = np.random.default_rng(0)
+    codes = np.concatenate([rng.normal(0, 1, (200, 3)), rng.normal(10, 2, (300, 3))])
+    labels = np.r_[np.zeros(200, int), np.ones(300, int)]
+    g = deepfake.class_gaussians(codes, labels)
+    assert sorted(g) == [0, 1]
+    np.testing.assert_allclose(g[1][0], codes[200:].mean(0))
+    np.testing.assert_allclose(g[1][1], np.cov(codes[200:], rowvar=False))
+    new, new_labels = deepfake.sample_codes(g, 500, seed=3)
+    assert new.shape == (1000, 3) and new.dtype == np.float32 and new_labels.tolist() == [0] * 500 + [1] * 500
+    assert abs(new[500:].mean() - 10) < 0.5 and abs(new[:500].mean()) < 0.5, "each label's codes come from its Gaussian"
+    again, _ = deepfake.sample_codes(g, 500, seed=3)
+    assert np.array_equal(new, again), "the same seed gives the same codes"
+    with pytest.raises(ValueError, match="at least 2"):
+        deepfake.class_gaussians(codes[:201], labels[:201])
+    with pytest.raises(ValueError, match="one label per row"):
+        deepfake.class_gaussians(codes, labels[:10])
+
+
+@slow
+def test_the_vae_is_the_same_model_in_both_frameworks_and_learns(lesson):
+    live = lesson(NAME)
+    assert live.eval("[checks.count_params(fastai_vae), checks.count_params(keras_vae)]") == [19792, 19792], \
+        "64-128-16 encoder and 8-128-64 decoder in both frameworks"
+    assert live.eval("[w.shape for w in keras_vae.get_weights()]") == live.eval(
+        "[list(p.shape)[::-1] for p in fastai_vae.parameters()]"), "the same layers, in the same order"
+    untrained = live.eval("float(vae_loss(VAE()(X_vae), X_vae))")
+    for loss in live.eval("[fastai_vae_loss, keras_vae_loss]"):
+        assert loss < 0.7 * untrained, f"training lowers the VAE's loss well below an untrained one's: {loss} vs {untrained}"
+
+
+@slow
+def test_fakes_look_like_new_digits_to_a_classifier_trained_on_real_ones(lesson):
+    live = lesson(NAME)
+    assert live.eval("[fastai_fake.shape, keras_fake.shape]") == [[360, 64], [360, 64]]
+    assert live.eval("bool(((fastai_fake >= 0) & (fastai_fake <= 1)).all() and ((keras_fake >= 0) & (keras_fake <= 1)).all())")
+    for fw in ("fastai", "keras"):
+        fake, real = live.eval(f"judge_fake[{fw!r}]"), live.eval(f"judge_real[{fw!r}]")
+        assert fake["read as the intended digit"] >= 0.7, f"{fw}: most fakes are read as the digit they were meant to be: {fake}"
+        assert fake["median top probability"] >= 0.75, f"{fw}: the classifier is confident on the fakes: {fake}"
+        assert real["read as the intended digit"] >= 0.9, real
+    novelty = live.eval("novelty")
+    for k in ("fastai fake", "Keras fake"):
+        assert 0.5 * novelty["real (validation)"] <= novelty[k] <= 3 * novelty["real (validation)"], \
+            f"fakes are about as far from the training digits as new real digits are (not copies): {novelty}"
+
+
+@slow
+def test_a_detector_catches_the_fakes_and_the_lesson_says_why(lesson):
+    live = lesson(NAME)
+    for table in ("detector_acc", "crossed_acc"):
+        acc = live.eval(table)
+        assert set(acc) == {"fastai", "keras"}
+        for fw, a in acc.items():
+            assert 0.75 <= a <= 1.0, f"{table}[{fw}]: the detector does far better than guessing (50%): {a}"
+    assert live.eval("[len(fa_X_test), int(fa_y_test.sum()), len(ks_X_test), int(ks_y_test.sum())]") == [720, 360, 720, 360], \
+        "judged on 360 unseen real digits and 360 new fakes"
+    assert live.eval("bool((fa_X_test[:360] == digits.X_valid).all())"), "the real test digits are the validation digits"
+    sat = live.eval("saturated")
+    assert sat["real"] > sat["fastai fake"] + 0.1 and sat["real"] > sat["Keras fake"] + 0.1, \
+        f"the fakes' tell, as the prose says: greyer pixels: {sat}"
+    cell = next(c for c in live.nb.cells if c.cell_type == "code" and "detector_acc = " in c.source)
+    printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    assert f"{live.eval('detector_acc')['fastai']:.0%}" in printed, "the detector's accuracy is reported"
+    prose = "\n".join(_markdown())
+    assert "Goodfellow et al., NIPS 2014" in prose and "discriminator" in prose and "50%" in prose
+
+
+@slow
+def test_matmul_throughput_is_measured_and_the_alexnet_estimate_follows_from_its_assumptions(lesson):
+    live = lesson(NAME)
+    cuda = live.eval("torch.cuda.is_available()")
+    assert live.eval("device") == ("cuda" if cuda else "cpu"), "the cell uses a GPU when there is one"
+    assert live.eval("torch_gflops") > 0 and live.eval("tf_gflops") > 0
+    assert live.eval("A_t.dtype == torch.float32 and A_f.dtype == tf.float32")
+    # the formula: a multiply that takes at least 10 ms can report at most 2·1024³ / 0.01 s
+    bound = 2 * 1024 ** 3 / 0.01 / 1e9
+    assert 0 < live.eval("matmul_gflops(lambda: time.sleep(0.01), repeats=1)") <= bound
+    assert live.eval("GTX_580_GFLOPS") == pytest.approx(1581.056)
+    assert live.eval("alexnet_flop") == pytest.approx(3 * 2 * 0.72e9 * 1.2e6 * 90)
+    assert live.eval("days_here") == pytest.approx(live.eval("alexnet_flop / (torch_gflops * 1e9) / 86400"))
+    assert 1 < live.eval("days_gtx_at_peak") < 5.5, "at peak, two GTX 580s would need less than the real 5-6 days"
+    message = live.eval("gpu_message")
+    assert message.startswith("This machine has a GPU" if cuda else "No GPU here"), message
+    if not cuda:
+        assert live.eval("days_here") > 7, "the recap says weeks to months on a CPU"
+    assert len(live.eval("list(speeds)")) == 5
+    prose = "\n".join(_markdown())
+    for fact in ("five to six days on two NVIDIA GTX 580", "Krizhevsky, Sutskever & Hinton", "1.2 million", "90 passes"):
+        assert fact in prose, fact
+
+
+def test_depth_sidebar_says_what_was_believed_true_and_who_next_to_the_hardware_section():
+    cells = _source().cells
+    i = next(i for i, c in enumerate(cells) if "**Preconceptions that held the field back:" in c.source)
+    side = cells[i].source
+    assert side.startswith("> **Preconceptions that held the field back:") and "layers" in side
+    for part in ("*What was believed:*", "*What was true:*", "*Who showed it:*"):
+        assert part in side
+    for who in ("Hinton, Osindero & Teh", "2006", "Glorot & Bengio", "AISTATS 2010", "Cireşan", "He, Zhang, Ren & Sun",
+                "152 layers"):
+        assert who in side, who
+    section = [c.source for c in cells[:i] if c.cell_type == "markdown" and c.source.startswith("## ")][-1]
+    assert section.startswith("## 5. Compute and depth"), "the sidebar sits in the compute-and-depth section"
+
+
+def test_revealable_answers_do_not_give_away_the_graded_exercises():
+    cells = _source().cells
+    start = next(i for i, c in enumerate(cells) if c.source.startswith("## Check your understanding"))
+    answers = "\n".join(c.source for c in cells[start:])
+    graded = [c.source for c in cells if c.metadata.get("nbgrader", {}).get("solution")]
+    for snippet in ("np.exp(-np.abs", "dtype=torch.float32", "tf.float32", "activation=\"relu\"", "C2PA",
+                    "keras.layers.Dense(10)"):
+        assert any(snippet in g for g in graded), f"{snippet!r} is part of an answer (keep this list honest)"
+        assert snippet not in answers, f"the questions' answers reveal {snippet!r} from a graded solution"

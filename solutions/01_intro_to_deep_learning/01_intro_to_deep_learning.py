@@ -10,7 +10,11 @@
 #    deep fakes are an ethical problem it created;
 # 2. compute what a single artificial neuron does, by hand and in NumPy;
 # 3. create and multiply tensors in PyTorch and in TensorFlow, and say when they agree exactly;
-# 4. train a real classifier — handwritten digits — in fastai and in Keras, and compare them.
+# 4. train a real classifier — handwritten digits — in fastai and in Keras, and compare them;
+# 5. measure how fast this machine multiplies matrices, and estimate how long AlexNet's training would take
+#    on it;
+# 6. make fake digits with a small generative model in both frameworks, and try to catch them with a
+#    detector.
 #
 # Cells marked *graded* are exercises: replace `raise NotImplementedError()` with your code, then run the
 # test cell below it. Each exercise says what its test checks. Run the notebook top to bottom
@@ -77,7 +81,7 @@ report = helpers.doctor()
 #
 # * **Data** — the web, phones and cheap sensors produced labelled datasets millions of examples large;
 # * **Compute** — graphics cards (GPUs) turned out to be very good at the matrix multiplications neural
-#   networks are made of;
+#   networks are made of (section 5 measures this machine and puts it beside AlexNet's two GPUs);
 # * **Depth** — better activation functions (lesson 02), better optimisers (lesson 03) and better
 #   **initialisations** — random starting weights scaled to each layer's size (Glorot & Bengio 2010,
 #   He et al. 2015) — made networks with many layers trainable; lesson 04 shows why depth matters at all.
@@ -113,10 +117,16 @@ plt.show()
 # %% [markdown]
 # ### Deep fakes: the same tools, turned against people
 #
+# MIT's introductory deep-learning course, 6.S191, opened its 2020 first lecture (Alexander Amini,
+# "Introduction to Deep Learning", January 2020) with a video of Barack Obama welcoming the students to the
+# course. Obama never recorded it: the video was synthetic, made for the course with deep learning, and
+# the lecture used it both to show what the field can do and to raise what it can be used for.
+#
 # The networks that make faces in the timeline above can also put words in a real person's mouth. A
 # **deep fake** is audio, image or video generated or altered by a neural network so that it looks like a
 # real recording of a real person. The technology is the same one you will learn here — and that is why
-# this course talks about it on day one.
+# this course talks about it on day one. Section 6 makes fakes of its own, small ones: handwritten digits
+# that no one wrote.
 #
 # Questions worth holding on to as you build models:
 #
@@ -569,6 +579,404 @@ for h, rows in ((16, 40), (100, 7)):
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## 5. Compute and depth: why 2012?
+#
+# Section 1 said the revolution came from data, compute and depth. Compute can be measured. A network's
+# layers are matrix multiplications, and multiplying an $n \times n$ matrix by another costs $2n^3$
+# floating-point operations (**FLOPs**): each of the $n^2$ outputs takes $n$ multiplications and $n$
+# additions. Time one product, divide, and you have the machine's speed in **GFLOP/s** (billions of
+# operations per second). The next cell does that in both frameworks, in `float32`, the precision networks
+# train in. It takes the best of three timings (the others may have waited for the CPU) after one warm-up
+# call that pays one-time costs.
+#
+# If this machine has a GPU, the cell uses it: PyTorch when `torch.cuda.is_available()`, TensorFlow by
+# itself (it places operations on a GPU when it finds one). A GPU computes asynchronously, so the timing
+# waits for the result before stopping the clock.
+
+# %%
+import os  # noqa: E402
+import time  # noqa: E402
+
+
+def matmul_gflops(multiply, sync=lambda: None, n=1024, repeats=3):
+    """Float32 throughput of multiply(), an (n, n) @ (n, n) product, in GFLOP/s: the best of `repeats` timings."""
+    multiply()  # warm-up: the first call pays one-time costs
+    sync()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        multiply()
+        sync()  # on a GPU, wait until the product is really done
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best / 1e9  # n·n outputs, each n multiplications and n additions
+
+
+use_gpu = torch.cuda.is_available()
+device = "cuda" if use_gpu else "cpu"
+A_t, B_t = torch.randn(1024, 1024, device=device), torch.randn(1024, 1024, device=device)
+torch_gflops = matmul_gflops(lambda: A_t @ B_t, sync=torch.cuda.synchronize if use_gpu else (lambda: None))
+tf_device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+A_f, B_f = tf.random.normal((1024, 1024)), tf.random.normal((1024, 1024))
+tf_gflops = matmul_gflops(lambda: (A_f @ B_f).numpy())  # .numpy() waits for the result
+print(f"PyTorch on {device}: {torch_gflops:,.0f} GFLOP/s    TensorFlow on {tf_device}: {tf_gflops:,.0f} GFLOP/s")
+print(f"(the course runs on {torch.get_num_threads()} thread; this machine has {os.cpu_count()} cores)")
+
+# %% [markdown]
+# Both frameworks hand the product to an optimised linear-algebra library, so they land close to each other
+# (and the numbers move when other programs share the CPU). Now the published figures. AlexNet, the
+# network that won ImageNet in 2012, trained for five to six days on two NVIDIA GTX 580 GPUs with 3 GB of
+# memory each, for roughly 90 passes over 1.2 million training images (Krizhevsky, Sutskever & Hinton,
+# NIPS 2012).
+# One NVIDIA GTX 580 (2010) peaks at about 1,581 GFLOP/s in single precision (512 cores × 1,544 MHz × 2
+# operations per fused multiply–add); an NVIDIA A100 (2020) at 19,500 GFLOP/s in plain `float32`. Peaks are
+# what the chip can do at best; real training reaches a fraction of them.
+
+# %%
+GTX_580_GFLOPS = 512 * 1.544 * 2  # 1,581: cores × GHz × 2 operations per multiply-add (peak, float32)
+A100_GFLOPS = 19_500  # NVIDIA's float32 peak (without tensor cores)
+
+speeds = {f"this machine, PyTorch ({device})": torch_gflops, f"this machine, TensorFlow ({tf_device})": tf_gflops,
+          "one GTX 580 (2010), peak": GTX_580_GFLOPS, "AlexNet's two GTX 580s (2012), peak": 2 * GTX_580_GFLOPS,
+          "one A100 (2020), peak": A100_GFLOPS}
+colors = [plots.OKABE_ITO[c] for c in ("blue", "sky blue", "orange", "vermillion", "bluish green")]
+fig, ax = plt.subplots(figsize=(8, 2.8))
+ax.barh(list(speeds), list(speeds.values()), color=colors)
+for i, v in enumerate(speeds.values()):
+    ax.text(v * 1.1, i, f"{v:,.0f}", va="center", fontsize=9)
+ax.set_xscale("log")
+ax.set_xlim(1, 2e5)
+ax.invert_yaxis()
+ax.set_xlabel("float32 GFLOP/s (log scale)")
+ax.set_title("Matrix-multiply speed: this machine beside published peaks")
+plt.show()
+
+# %% [markdown]
+# How long would AlexNet's training take here? Every number in the estimate is an assumption, stated:
+#
+# * **FLOPs per image**: a forward pass of AlexNet on one 224×224 image costs about 0.72 billion
+#   multiply–adds (a commonly quoted count of its layers' operations; the paper does not give one), so
+#   1.44 GFLOP; the backward pass costs about twice the forward pass, so one training image costs about
+#   3 × 1.44 GFLOP;
+# * **images × epochs**: 1.2 million images, 90 passes (**epochs**, section 4);
+# * **speed**: this machine's measured matrix-multiply rate, as if training ran at that rate all the time
+#   (it would not: convolutions and memory traffic run slower, so the real time would be longer).
+
+# %%
+FLOP_PER_IMAGE = 3 * 2 * 0.72e9  # forward + backward (≈ 2 × forward), 2 FLOPs per multiply-add
+IMAGES, EPOCHS = 1.2e6, 90
+alexnet_flop = FLOP_PER_IMAGE * IMAGES * EPOCHS
+SECONDS_PER_DAY = 86_400
+days_here = alexnet_flop / (torch_gflops * 1e9) / SECONDS_PER_DAY
+days_gtx_at_peak = alexnet_flop / (2 * GTX_580_GFLOPS * 1e9) / SECONDS_PER_DAY
+print(f"AlexNet's training: about {alexnet_flop:.1e} FLOPs")
+print(f"here, at {torch_gflops:,.0f} GFLOP/s: {days_here:,.0f} days ({days_here / 365:.1f} years)")
+print(f"on two GTX 580s at their peak: {days_gtx_at_peak:.1f} days; the real run took 5-6 days, "
+      f"so it ran at about {days_gtx_at_peak / 5.5:.0%} of peak")
+
+# %% [markdown]
+# And what a GPU would change here:
+
+# %%
+if use_gpu:
+    gpu_message = f"This machine has a GPU ({torch.cuda.get_device_name()}): the timing above ran on it."
+else:
+    gpu_message = (f"No GPU here, so both frameworks ran on the CPU. With a GPU, the same cells would run on it "
+                   f"unchanged (PyTorch through device='cuda', TensorFlow by itself); at the peaks above, "
+                   f"AlexNet's two GTX 580s are {2 * GTX_580_GFLOPS / torch_gflops:,.0f}× this measurement "
+                   f"and one A100 is {A100_GFLOPS / torch_gflops:,.0f}×: {days_here:,.0f} days here would be "
+                   f"{days_here * torch_gflops / A100_GFLOPS * SECONDS_PER_DAY / 3600:,.1f} hours on an A100 at peak.")
+print(gpu_message)
+
+# %% [markdown]
+# Compute is the part of "data, compute, depth" that this machine can measure; depth has a history of its
+# own. For years, networks deeper than a few layers were thought too hard to train, and the reasons given
+# were wrong.
+
+# %% [markdown]
+# > **Preconceptions that held the field back: "more than a few layers is too hard to train".**
+# > *What was believed:* into the mid-2000s, networks with more than one or two hidden layers (three layers
+# > of weights) were widely held to be too hard to train with backpropagation from random starting weights:
+# > experiments of the time found that deeper networks trained that way got stuck or generalised worse
+# > than shallow ones, and one hidden layer can in principle approximate any function anyway (lesson 04),
+# > so most practitioners used one or two.
+# > *What was true:* depth was not the problem; how deep networks were started and run was. Badly scaled
+# > random weights make activations and gradients shrink (or grow) layer after layer, saturating sigmoid
+# > units make it worse, and the data sets and computers of the time were small. Each of these is fixable,
+# > and deep networks then learn what shallow ones of the same size cannot.
+# > *Who showed it:* Hinton, Osindero & Teh (*Neural Computation*, 2006) trained deep belief nets one layer
+# > at a time ("greedy layer-wise pretraining") and then fine-tuned the whole stack, which revived interest
+# > in depth; Glorot & Bengio (AISTATS 2010) measured, layer by layer, how the usual initialisation and
+# > sigmoid units make deep networks hard to train, and proposed a scaled initialisation; Cireşan, Meier,
+# > Gambardella & Schmidhuber (*Neural Computation*, 2010) trained plain deep MLPs on MNIST with plain
+# > backpropagation on a GPU (and deformed copies of the training images), with no pretraining, and set a
+# > record (0.35% test error); He, Zhang, Ren & Sun
+# > (arXiv 2015, CVPR 2016) trained residual networks 152 layers deep and won ImageNet 2015.
+
+# %% [markdown]
+# ## 6. Deep fakes you can make in seconds
+#
+# Section 1 opened with a fake video. Videos need big models and days of compute, but the idea fits on
+# this machine: a **generative model** learns from real examples to produce new ones that look as if they
+# came from the same source. We make fake handwritten digits, in both frameworks, then ask two questions:
+# do they look real to a digits classifier, and can a detector tell them from real ones?
+#
+# The model is a **variational autoencoder** (VAE; Kingma & Welling 2014). Its **encoder** squeezes each
+# 64-pixel digit into a **code** of 8 numbers; its **decoder** turns a code back into 64 pixels. It
+# learns to reconstruct its input (the loss: the cross-entropy between each pixel and its reconstruction,
+# summed over the pixels), with one twist: the encoder gives a *mean and a spread* for the code and
+# training decodes a random code drawn from them, while a second loss term (the KL divergence) keeps the
+# codes close to a standard normal distribution. So nearby codes decode to similar digits, and a *new*
+# code decodes to a new digit. The 1,437 training digits are the only data; the target of each is the
+# digit itself.
+#
+# ### fastai
+# The model is a PyTorch module with two small MLPs; the loss is a function of the model's outputs and the
+# target, which is all fastai's `Learner` asks for. `fit(20, lr=3e-3)` trains 20 epochs with Adam at a
+# constant learning rate; `no_bar()` and `no_logging()` keep the 20 epochs' table out of the way.
+
+# %%
+from helpers import deepfake  # noqa: E402
+
+LATENT = 8  # numbers in a code
+
+
+class VAE(nn.Module):
+    """64 pixels -> 128 -> mean and log-variance of an 8-number code; code -> 128 -> 64 pixel logits."""
+
+    def __init__(self, latent=LATENT, hidden=128):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 2 * latent))
+        self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, 64))
+
+    def forward(self, x):
+        mean, log_var = self.encoder(x).chunk(2, dim=1)
+        code = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)  # a random code near the mean
+        return self.decoder(code), mean, log_var
+
+
+def vae_loss(outputs, x):
+    """Reconstruction cross-entropy (summed over the 64 pixels) + KL divergence of the code from N(0, 1)."""
+    logits, mean, log_var = outputs
+    reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=1)
+    kl = 0.5 * (mean ** 2 + log_var.exp() - 1 - log_var).sum(dim=1)
+    return (reconstruction + kl).mean()
+
+# %%
+VAE_EPOCHS, VAE_BS, VAE_LR = 20, 64, 3e-3
+X_vae = torch.tensor(digits.X_train)
+vae_dls = DataLoaders.from_dsets(TensorDataset(X_vae, X_vae), TensorDataset(X_vae[:256], X_vae[:256]),
+                                 bs=VAE_BS, drop_last=False, num_workers=0)  # each digit is its own target
+torch.manual_seed(0)
+fastai_vae = VAE()
+vae_learn = Learner(vae_dls, fastai_vae, loss_func=vae_loss)
+with compare.timed() as t_fastai_vae, vae_learn.no_bar(), vae_learn.no_logging():
+    vae_learn.fit(VAE_EPOCHS, lr=VAE_LR)
+fastai_vae_loss = float(vae_learn.recorder.values[-1][0])
+print(f"fastai VAE: training loss {fastai_vae_loss:.1f} after {VAE_EPOCHS} epochs ({t_fastai_vae.seconds:.1f} s)")
+
+# %% [markdown]
+# ### Keras
+# The same two MLPs in a `keras.Model` subclass. Keras's `fit` computes the loss from `compile`'s `loss=`
+# argument, which sees only predictions and targets; a VAE's loss also needs the code's mean and spread.
+# Keras's public hook for that is `compute_loss`: override it and the stock `fit` trains the model. `fit`
+# gets only the images: `compute_loss` compares the reconstruction with the input `x` itself.
+
+# %%
+class KerasVAE(keras.Model):
+    """The same VAE in Keras; its loss is in compute_loss, so the stock fit() trains it."""
+
+    def __init__(self, latent=LATENT, hidden=128):
+        super().__init__()
+        dense = keras.layers.Dense
+        self.encoder = keras.Sequential([keras.Input((64,)), dense(hidden, activation="relu"), dense(2 * latent)])
+        self.decoder = keras.Sequential([keras.Input((latent,)), dense(hidden, activation="relu"), dense(64)])
+        self.noise = keras.random.SeedGenerator(0)
+
+    def call(self, x):
+        mean, log_var = keras.ops.split(self.encoder(x), 2, axis=1)
+        code = mean + keras.random.normal(keras.ops.shape(mean), seed=self.noise) * keras.ops.exp(0.5 * log_var)
+        return self.decoder(code), mean, log_var
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        logits, mean, log_var = y_pred
+        reconstruction = keras.ops.sum(keras.ops.binary_crossentropy(x, logits, from_logits=True), axis=1)
+        kl = 0.5 * keras.ops.sum(mean ** 2 + keras.ops.exp(log_var) - 1 - log_var, axis=1)
+        return keras.ops.mean(reconstruction + kl)
+
+# %%
+keras.utils.set_random_seed(0)
+keras_vae = KerasVAE()
+keras_vae.compile(optimizer=keras.optimizers.Adam(VAE_LR))
+with compare.timed() as t_keras_vae:
+    vae_history = keras_vae.fit(digits.X_train, epochs=VAE_EPOCHS, batch_size=VAE_BS, verbose=0)
+keras_vae_loss = float(vae_history.history["loss"][-1])
+print(f"Keras VAE:  training loss {keras_vae_loss:.1f} after {VAE_EPOCHS} epochs ({t_keras_vae.seconds:.1f} s)")
+print("parameters:", checks.count_params(fastai_vae), "(fastai)", checks.count_params(keras_vae), "(Keras)")
+
+# %% [markdown]
+# ### Asking for a particular digit
+#
+# A code drawn from the standard normal decodes to *some* digit, often a blurred mix of two. To ask for a
+# "3", we encode the real 3s, fit one normal distribution to their codes (its mean and covariance), and
+# draw new codes from it; the decoder turns each into a new 3 (`helpers.deepfake` does the NumPy part).
+# Each framework's fakes come from its own model.
+
+# %%
+with torch.no_grad():
+    fastai_codes = fastai_vae.encoder(X_vae)[:, :LATENT].numpy()  # the means: one code per training digit
+keras_codes = np.asarray(keras_vae.encoder(digits.X_train))[:, :LATENT]
+fastai_gaussians = deepfake.class_gaussians(fastai_codes, digits.y_train)
+keras_gaussians = deepfake.class_gaussians(keras_codes, digits.y_train)
+
+
+def fastai_fakes(per_class, seed):
+    """per_class new images of each digit from the fastai VAE, and their intended labels."""
+    codes, labels = deepfake.sample_codes(fastai_gaussians, per_class, seed)
+    with torch.no_grad():
+        return torch.sigmoid(fastai_vae.decoder(torch.tensor(codes))).numpy(), labels
+
+
+def keras_fakes(per_class, seed):
+    """per_class new images of each digit from the Keras VAE, and their intended labels."""
+    codes, labels = deepfake.sample_codes(keras_gaussians, per_class, seed)
+    return np.asarray(keras.ops.sigmoid(keras_vae.decoder(codes))), labels
+
+
+fastai_fake, fake_labels = fastai_fakes(36, seed=1)  # 360 fakes, 36 of each digit
+keras_fake, _ = keras_fakes(36, seed=1)
+
+# %% [markdown]
+# Real digits on top (from the validation set: no model trained on them), fakes below:
+
+# %%
+first_real = [digits.X_valid[digits.y_valid == k][0] for k in range(10)]
+deepfake.real_vs_fake({"real": first_real, "fastai fake": fastai_fake[::36], "Keras fake": keras_fake[::36]},
+                      title="Real digits and fakes decoded from new 8-number codes, 0 to 9")
+plt.show()
+
+# %% [markdown]
+# ### Do they fool a reader?
+#
+# Section 4's classifiers learned from real digits only. Show them the fakes: if a fake is digit-like,
+# a classifier should read it as the digit it was meant to be, and be about as sure as on real digits
+# (we report the median of its highest softmax probability).
+
+# %%
+def judged(probs, labels):
+    return {"median top probability": float(np.median(probs.max(axis=1))),
+            "read as the intended digit": float((probs.argmax(axis=1) == labels).mean())}
+
+
+judge_real = {"fastai": judged(helpers.fastai_side.predict_proba(fastai_model, digits.X_valid), digits.y_valid),
+              "keras": judged(helpers.keras_side.predict_proba(keras_model, digits.X_valid), digits.y_valid)}
+judge_fake = {"fastai": judged(helpers.fastai_side.predict_proba(fastai_model, fastai_fake), fake_labels),
+              "keras": judged(helpers.keras_side.predict_proba(keras_model, keras_fake), fake_labels)}
+for fw in ("fastai", "keras"):
+    print(f"{fw:7s} real digits: {judge_real[fw]['read as the intended digit']:.0%} read right, median top "
+          f"probability {judge_real[fw]['median top probability']:.2f};   fakes: "
+          f"{judge_fake[fw]['read as the intended digit']:.0%}, {judge_fake[fw]['median top probability']:.2f}")
+
+# %% [markdown]
+# Are they new digits, or copies of training digits the VAE memorised? Compare each fake with the training
+# digit closest to it (the squared distance over the 64 pixels), and do the same for the real validation
+# digits, which are new by construction:
+
+# %%
+def nearest_training_distance(X):
+    """For each row of X: the squared pixel distance to the closest training digit."""
+    X, T = np.asarray(X, dtype=np.float64), digits.X_train.astype(np.float64)
+    return ((X ** 2).sum(1)[:, None] + (T ** 2).sum(1)[None] - 2 * X @ T.T).min(axis=1)
+
+
+novelty = {"real (validation)": float(np.median(nearest_training_distance(digits.X_valid))),
+           "fastai fake": float(np.median(nearest_training_distance(fastai_fake))),
+           "Keras fake": float(np.median(nearest_training_distance(keras_fake)))}
+print("median squared distance to the nearest training digit:",
+      ", ".join(f"{k} {v:.2f}" for k, v in novelty.items()))
+
+# %% [markdown]
+# The fakes are about as far from every training digit as genuinely new digits are: the VAE did not copy.
+
+# %% [markdown]
+# ### Can a detector catch them?
+#
+# A **detector** is a classifier trained on the opposite question: real or fake? Each framework trains one
+# (64 → 32 → 1, one logit: above 0 means "fake") on 720 real training digits and 720 of its own VAE's fakes,
+# with the course's training helper (`fastai_side.train`, `keras_side.train`: the `Learner` / `fit` you
+# wrote out above, for a fixed number of steps). Then it judges digits neither model has seen: the 360
+# validation digits and 360 new fakes. Half are fake, so guessing scores 50%. Each detector also judges
+# the *other* framework's fakes, made by a generator it never saw.
+
+# %%
+from helpers import fastai_side, keras_side  # noqa: E402
+
+
+def detector_data(make_fakes):
+    """(X_train, y_train, X_test, y_test) for real (0) vs fake (1): 720 + 720 to learn from, 360 + 360 to judge."""
+    fake_train, _ = make_fakes(72, seed=2)
+    fake_test, _ = make_fakes(36, seed=3)
+    X_tr = np.concatenate([digits.X_train[:720], fake_train])
+    X_te = np.concatenate([digits.X_valid, fake_test])
+    labels = lambda n: np.r_[np.zeros(n), np.ones(n)].astype(np.float32)[:, None]  # noqa: E731
+    return X_tr, labels(720), X_te, labels(360)
+
+
+def detector_accuracy(predict, model, X, y):
+    return float(((predict(model, X) > 0) == (y > 0.5)).mean())
+
+
+fa_X, fa_y, fa_X_test, fa_y_test = detector_data(fastai_fakes)
+ks_X, ks_y, ks_X_test, ks_y_test = detector_data(keras_fakes)
+fastai_detector = fastai_side.mlp([64, 32, 1], seed=0)
+fastai_side.train(fastai_detector, fastai_side.dataloaders(fa_X, fa_y, fa_X_test, fa_y_test), steps=400, lr=3e-3)
+keras_detector = keras_side.mlp([64, 32, 1], seed=0)
+keras_side.train(keras_detector, keras_side.dataloaders(ks_X, ks_y, ks_X_test, ks_y_test), steps=400, lr=3e-3)
+
+detector_acc = {"fastai": detector_accuracy(fastai_side.predict, fastai_detector, fa_X_test, fa_y_test),
+                "keras": detector_accuracy(keras_side.predict, keras_detector, ks_X_test, ks_y_test)}
+crossed_acc = {"fastai": detector_accuracy(fastai_side.predict, fastai_detector, ks_X_test, ks_y_test),
+               "keras": detector_accuracy(keras_side.predict, keras_detector, fa_X_test, fa_y_test)}
+print(f"fastai detector: {detector_acc['fastai']:.0%} right on fastai's fakes, {crossed_acc['fastai']:.0%} on Keras's")
+print(f"Keras detector:  {detector_acc['keras']:.0%} right on Keras's fakes, {crossed_acc['keras']:.0%} on fastai's")
+
+# %% [markdown]
+# What gives the fakes away? The scanned digits have 17 grey levels (0 to 16, scaled to 0–1), and most of
+# their pixels are fully white (0) or fully black (1). A VAE's decoder outputs, for each pixel, roughly the
+# average over the digits a code could stand for, so its pixels are greyer. Count the pixels that are
+# nearly white or nearly black:
+
+# %%
+def share_black_or_white(X):
+    """Fraction of pixels below 0.05 or above 0.95."""
+    return float(((np.asarray(X) < 0.05) | (np.asarray(X) > 0.95)).mean())
+
+
+saturated = {"real": share_black_or_white(digits.X_valid), "fastai fake": share_black_or_white(fastai_fake),
+             "Keras fake": share_black_or_white(keras_fake)}
+print(", ".join(f"{k}: {v:.0%}" for k, v in saturated.items()), "of pixels nearly white or nearly black")
+
+# %% [markdown]
+# ### What the arms race means
+#
+# The fakes fool a digits classifier, but not a detector trained to look for them: their pixels are too
+# grey, and a detector learns that tell. That is how detection works in general — a detector learns the marks of the fakes it was **trained on**, the
+# generators of today. It is also why detection alone is a weak safeguard:
+#
+# * **The next generator has other tells.** A detector trained on one generator's fakes may miss another's.
+#   Here the two VAEs share an architecture and make the same kind of mistake (grey pixels), so each
+#   detector also catches the other's fakes; a generator built differently may leave different marks, or
+#   fewer.
+# * **Generators can be trained against detectors.** A detector that outputs "fake" with a gradient tells a
+#   generator how to change its images to look less fake. **Generative adversarial networks** (GANs;
+#   Goodfellow et al., NIPS 2014) are built on exactly this game: a generator and a detector (the
+#   *discriminator*) train together, each step of one against the other, and at the game's ideal end the
+#   generator's images are distributed like the real ones and the discriminator can do no better than
+#   guessing, 50%.
+# * **So every published detector is also a training signal** for the next generation of fakes. That is
+#   why the safeguards in section 1 do not rely on detection alone: provenance (proving where a real
+#   recording came from) does not depend on spotting a fake's flaws.
+
+# %% [markdown]
 # ### Exercise 4 (graded by your instructor, 2 points): deep fakes
 #
 # In three to five sentences: describe one concrete harm a deep fake can cause, and one safeguard
@@ -597,6 +1005,152 @@ for h, rows in ((16, 40), (100, 7)):
 #   TensorFlow.
 # * The same digits classifier takes `DataLoaders` + a `Learner` + `fit_one_cycle` in fastai and
 #   `compile` + `fit` on arrays in Keras; both reach over 90% validation accuracy with 2,410 parameters.
+# * **Compute** is measurable: a matrix product of two $n \times n$ matrices is $2n^3$ FLOPs. At this
+#   machine's rate AlexNet's training (about $4.7 \times 10^{17}$ FLOPs) would take weeks to months; two 2010 GPUs took
+#   five to six days. **Depth** was long thought untrainable; pretraining, initialisation, GPUs and residual
+#   connections showed it was not.
+# * A small **VAE**, in both frameworks, makes digits a classifier reads as real; a **detector** trained on
+#   those fakes still catches most of them, by their grey pixels. Detectors learn today's tells, and GANs
+#   train generators against detectors: detection alone cannot win the arms race.
 #
 # **Next:** lesson 02 opens the neuron's squashing function — sigmoid, tanh, ReLU — and asks why the one
 # that is not even differentiable won.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# Try each question before you open its answer.
+#
+# **1. Which three things arrived together around 2012 and made deep learning work?**
+#
+# <details><summary>Answer</summary>
+#
+# Data (labelled datasets millions of examples large, from the web, phones and sensors), compute (GPUs,
+# which multiply matrices far faster than CPUs) and depth (activation functions, optimisers and
+# initialisations that made many-layer networks trainable). The ideas themselves were decades old.
+#
+# </details>
+#
+# **2. What were the two AI winters, and what helped start the first?**
+#
+# <details><summary>Answer</summary>
+#
+# Two periods when funding and interest collapsed because promises ran ahead of results: about 1974–1980
+# and about 1987–1993. The first followed *Perceptrons* (1969), read as a verdict on neural networks, the
+# Lighthill report (1973) in Britain and DARPA's cuts in the US; the second followed the collapse of the
+# expert-system and Lisp-machine market in 1987.
+#
+# </details>
+#
+# **3. What does a single sigmoid neuron compute, and what shape is the boundary between its two answers?**
+#
+# <details><summary>Answer</summary>
+#
+# It computes a weighted sum of its inputs plus a bias and squashes it into (0, 1) with the sigmoid. The
+# output is 0.5 exactly where the weighted sum is 0, which for two inputs is a straight line: one neuron can
+# only separate classes that a straight line (a plane, in more dimensions) separates.
+#
+# </details>
+#
+# **4. Why can PyTorch and TensorFlow give slightly different results for the same matrix product?**
+#
+# <details><summary>Answer</summary>
+#
+# Every `float32` operation rounds its result, so the order of the additions changes the answer, and each
+# library's kernel orders them its own way. On exactly representable numbers nothing rounds and they agree
+# bit for bit; in general they agree to about 7 significant digits, so compare them with a tolerance.
+#
+# </details>
+#
+# **5. When does a PyTorch tensor remember how it was computed, and how does TensorFlow do the same?**
+#
+# <details><summary>Answer</summary>
+#
+# Only when asked: a tensor created with `requires_grad=True` makes every result computed from it carry a
+# `grad_fn`. TensorFlow tensors never carry a recipe; a `tf.GradientTape` records the operations run inside
+# its `with` block on the tensors it watches, and a result computed outside it has no gradient.
+#
+# </details>
+#
+# **6. Why keep a validation set that the model never trains on?**
+#
+# <details><summary>Answer</summary>
+#
+# A model can do well on the examples it learned from by memorising them; what we care about is how it does
+# on new ones. Digits it never trained on show that, so the validation accuracy estimates how well it will
+# read the next digit someone writes.
+#
+# </details>
+#
+# **7. How many FLOPs does multiplying two 1,024 × 1,024 matrices take, and how does that give GFLOP/s?**
+#
+# <details><summary>Answer</summary>
+#
+# Each of the 1,024² outputs needs 1,024 multiplications and 1,024 additions, so $2 \cdot 1024^3 \approx
+# 2.1$ billion operations. Dividing that by the seconds one product takes, and by $10^9$, gives the
+# machine's speed in GFLOP/s.
+#
+# </details>
+#
+# **8. What assumptions went into the estimate of AlexNet's training time on this machine, and why is the
+# real time longer?**
+#
+# <details><summary>Answer</summary>
+#
+# About 0.72 billion multiply–adds per image forward, a backward pass costing twice the forward one, 1.2
+# million images and 90 epochs, all at this machine's measured matrix-multiply rate. Real training never
+# runs at that rate the whole time: convolutions, memory traffic and data loading are slower than one big
+# matrix product, as AlexNet's own GPUs show (they ran well below their peak).
+#
+# </details>
+#
+# **9. What did people believe about networks with more than a few layers, and what changed their minds?**
+#
+# <details><summary>Answer</summary>
+#
+# That they were too hard to train with backpropagation from random weights. Layer-wise pretraining
+# (Hinton, Osindero & Teh 2006) showed deep networks could be trained; Glorot & Bengio (2010) showed the
+# trouble came from the initialisation's scale and saturating units; Cireşan et al. (2010) trained deep
+# plain MLPs on a GPU with no pretraining; He et al. (2015) trained 152-layer residual networks.
+#
+# </details>
+#
+# **10. How does the VAE make a new "7"?**
+#
+# <details><summary>Answer</summary>
+#
+# Its encoder turns each training digit into an 8-number code. We fit a normal distribution to the codes of
+# the real 7s, draw a new code from it and let the decoder turn the code into 64 pixels: a 7 that no one
+# wrote. Training kept the codes close to a standard normal, so codes near real ones decode to plausible digits.
+#
+# </details>
+#
+# **11. The detector catches most of the fakes. Why is that no reason to relax about deep fakes?**
+#
+# <details><summary>Answer</summary>
+#
+# A detector learns the tells of the fakes it was trained on (here: too-grey pixels); another generator can
+# have other tells. Worse, a detector is a training signal: a generator trained against it learns to remove
+# what it detects — which is exactly how a GAN is trained, until the detector can only guess.
+#
+# </details>
+#
+# **12. What is the "liar's dividend"?**
+#
+# <details><summary>Answer</summary>
+#
+# Once any recording could be a fake, a person caught on a real one can claim it is fake. Deep fakes harm
+# not only through the fakes themselves but by making real evidence easier to dismiss.
+#
+# </details>
+
+# %% [markdown]
+# ## Further reading
+#
+# - Alexander Amini et al., *MIT 6.S191: Introduction to Deep Learning* (lectures and labs, renewed every year), http://introtodeeplearning.com — the course whose 2020 first lecture opened with the synthetic Obama video, with free lectures and labs.
+# - Jeremy Howard and Sylvain Gugger, *Deep Learning for Coders with fastai and PyTorch* (2020), https://github.com/fastai/fastbook — chapter 1 starts training at once, like this lesson, and chapter 3 is a thorough chapter on data ethics.
+# - Alex Krizhevsky, Ilya Sutskever and Geoffrey Hinton, *ImageNet Classification with Deep Convolutional Neural Networks* (NIPS 2012) — the AlexNet paper, short and readable, with the two-GPU set-up and training time used in section 5.
+# - Diederik Kingma and Max Welling, *Auto-Encoding Variational Bayes* (ICLR 2014), https://arxiv.org/abs/1312.6114 — the paper that introduced the variational autoencoder this lesson's fakes come from.
+# - Ian Goodfellow et al., *Generative Adversarial Nets* (NIPS 2014), https://arxiv.org/abs/1406.2661 — the generator-against-detector game, and why its ideal end is a detector that can only guess.
+# - Xavier Glorot and Yoshua Bengio, *Understanding the difficulty of training deep feedforward neural networks* (AISTATS 2010) — measures layer by layer why deep networks seemed untrainable, and how initialisation fixes it.
+# - Robert Chesney and Danielle Citron, *Deep Fakes: A Looming Challenge for Privacy, Democracy, and National Security* (California Law Review, 2019) — a careful survey of the harms and the legal and technical responses, and where "liar's dividend" comes from.
