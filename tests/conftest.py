@@ -50,10 +50,32 @@ def twins():
     return fastai_side, keras_side
 
 
+_touched: dict = {}   # test module -> the live kernels its tests used
+
+
 @pytest.fixture
-def lesson(lesson_runner):
-    """``lesson("02_activation_functions")`` → the executed, still-running solution notebook."""
-    return lesson_runner
+def lesson(lesson_runner, request):
+    """``lesson("02_activation_functions")`` → the executed, still-running solution notebook.
+
+    The kernel is shared by every test module of its xdist group, so what one module defines or rebinds
+    in it is undone when that module ends (:meth:`LiveNotebook.restore`): modules cannot depend on each
+    other's leftovers, nor break each other."""
+    def get(name: str) -> LiveNotebook:
+        live = lesson_runner(name)
+        used = _touched.setdefault(request.module.__name__, [])
+        if live not in used:
+            live.snapshot()
+            used.append(live)
+        return live
+
+    return get
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _undo_live_kernel_changes(request):
+    yield
+    for live in _touched.pop(request.module.__name__, []):
+        live.restore()
 
 
 # One Playwright per test session: a second sync_playwright() in the same process fails with

@@ -85,6 +85,20 @@ class LiveNotebook:
             raise AssertionError(f"{errs[0].ename}: {errs[0].evalue}\n" + "\n".join(errs[0].traceback)[-3000:])
         return cell.outputs
 
+    _SNAPSHOT = "_live_names_before"
+
+    def snapshot(self) -> None:
+        """Remember what every name in the kernel is bound to (see :meth:`restore`)."""
+        self.exec(f"{self._SNAPSHOT} = dict(globals())")
+
+    def restore(self) -> None:
+        """Undo name changes since :meth:`snapshot`: names added are deleted, names rebound or deleted get
+        their old objects back. (Objects changed in place stay changed: tests must not do that.)"""
+        self.exec("def _live_restore(g, before):\n"          # in a function: its own names are not globals
+                  "    for k in [k for k in g if k not in before]:\n        del g[k]\n"
+                  "    g.update(before)\n"
+                  f"_live_restore(globals(), globals().pop({self._SNAPSHOT!r}))")
+
     def eval(self, expr: str):
         """Evaluate ``expr`` in the kernel and return its value (must be JSON-serialisable)."""
         outputs = self.exec(f"import json as _j\nprint('@@' + _j.dumps({expr}))")

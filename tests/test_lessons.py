@@ -93,6 +93,20 @@ def _slow_group(name):
     return [pytest.mark.slow, pytest.mark.xdist_group(name)]
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group(LESSONS[0])
+def test_what_a_test_module_does_to_a_live_kernel_is_undone(lesson_runner):
+    """The live kernels are shared across test modules; conftest's `lesson` fixture snapshots the names
+    in a kernel when a module first uses it and restores them when the module ends (issue 17)."""
+    live = lesson_runner(LESSONS[0])
+    live.snapshot()
+    live.exec("_probe_new_name = 1\nhelpers = 'rebound by a test'")
+    live.restore()
+    assert live.eval("'_probe_new_name' in globals()") is False, "a name a module added survived it"
+    assert live.eval("type(helpers).__name__") == "module", "a name a module rebound was not restored"
+    assert live.eval("'_live_names_before' in globals()") is False, "the snapshot itself was left behind"
+
+
 @pytest.mark.parametrize("name", [pytest.param(n, marks=_slow_group(n)) for n in LESSONS])
 def test_solution_runs_headless_cleanly(name, lesson):
     live = lesson(name)
