@@ -44,6 +44,27 @@ def test_surface_draws_contours_and_clipped_paths():
     plt.close("all")
 
 
+def test_iterations_to_counts_steps_until_the_path_stays_within_tolerance():
+    from helpers import ravine
+
+    minimum = np.array([1.0, 1.0])
+    path = minimum + np.array([[2.0, 0.0], [0.5, 0.0], [1e-3, 0.0], [0.3, 0.0], [1e-4, 0.0], [1e-7, 0.0]])
+    assert ravine.iterations_to(path, minimum, 1e-3) == 4, "a path that leaves the tolerance again must count from its return"
+    assert ravine.iterations_to(path, minimum, 1e-1) == 4
+    assert ravine.iterations_to(path, minimum, 1e-9) is None, "never within 1e-9 of the start distance"
+    assert ravine.iterations_to(np.array([[3.0, 1.0], [np.inf, 1.0]]), minimum, 0.5) is None
+    assert ravine.iterations_to(np.array([[1.0, 1.0], [1.0, 1.0]]), minimum) == 0
+    with pytest.raises(ValueError, match="shape"):
+        ravine.iterations_to(np.zeros(3), minimum)
+
+
+def test_ravine_ships_no_descent():
+    """helpers.ravine draws what the lesson computes: the heavy ball and its best settings stay in the lesson."""
+    from helpers import ravine
+
+    assert set(ravine.__all__) == {"Valley", "iterations_to", "momentum_explorer"}
+
+
 # --------------------------------------------------------------------------- the lesson's claims (slow)
 
 
@@ -178,6 +199,113 @@ def test_learning_rate_and_batch_size_controls_redraw(lesson):
     assert live.eval("explorer.values") == {"lr": 1.0, "bs": 1}
     seconds = live.eval("explorer.last_seconds")
     print(f"\nlesson 03 explorer redraw: {seconds:.3f} s")
+
+
+# --------------------------------------------------------------------------- momentum on the ravine (slow)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_ravine_condition_number_is_the_uncentred_hessians(lesson):
+    live = lesson(NAME)
+    x = np.array(live.eval("x_line.tolist()"))
+    hess = 2 * np.array([[np.mean(x**2), np.mean(x)], [np.mean(x), 1.0]])
+    lam = np.linalg.eigvalsh(hess)
+    kappa = live.eval("kappa")
+    assert kappa == pytest.approx(lam[1] / lam[0], rel=1e-9), "κ is λmax/λmin of 2 [[E x², E x], [E x, 1]]"
+    assert 15 < kappa < 22, f"the line's valley should be ill-conditioned (κ ≈ 18): {kappa}"
+    assert live.eval("lr_gd_best") == pytest.approx(2 / lam.sum())
+    assert live.eval("lr_hb") == pytest.approx((2 / (np.sqrt(lam[1]) + np.sqrt(lam[0]))) ** 2)
+    assert live.eval("beta_hb") == pytest.approx(((np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)) ** 2)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_momentum_is_about_sqrt_kappa_times_faster(lesson):
+    live = lesson(NAME)
+    kappa = live.eval("kappa")
+    efold, theory = live.eval("efold_measured"), live.eval("efold_theory")
+    for name in ("gradient descent", "heavy ball"):
+        assert efold[name] == pytest.approx(theory[name], rel=0.1), f"{name}: measured rate vs theory: {efold}, {theory}"
+    assert efold["gradient descent"] == pytest.approx(kappa / 2, rel=0.1), "gradient descent: about κ/2 steps per e-fold"
+    assert efold["heavy ball"] == pytest.approx(np.sqrt(kappa) / 2, rel=0.1), "heavy ball: about √κ/2 steps per e-fold"
+    speedup = live.eval("speedup")
+    assert speedup == pytest.approx(np.sqrt(kappa), rel=0.1), f"speed-up {speedup} vs √κ {np.sqrt(kappa)}"
+    steps = live.eval("steps_to_tol")
+    assert steps["gradient descent"] > 3 * steps["heavy ball"], steps
+    # the counts are real walks: the NumPy heavy ball ends at the minimum, within the tolerance it claims
+    assert live.eval("bool(np.linalg.norm(walk_hb[steps_to_tol['heavy ball']] - p_best) "
+                     "<= 1e-6 * np.linalg.norm(P0 - p_best))")
+    assert live.eval("bool(np.linalg.norm(walk_gd[steps_to_tol['heavy ball']] - p_best) "
+                     "> 1e-3 * np.linalg.norm(P0 - p_best))"), "gradient descent is far off when momentum has arrived"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_scan_finds_the_best_beta_near_the_formula(lesson):
+    live = lesson(NAME)
+    beta_scan, beta_hb = live.eval("[beta_scan, beta_hb]")
+    assert abs(beta_scan - beta_hb) <= 0.06, f"the scan's best β {beta_scan} should lie near the formula's {beta_hb}"
+    best = np.array(live.eval("np.nan_to_num(best_per_beta, nan=1e9).tolist()"))
+    assert best[0] > 3 * best.min(), "β = 0 (plain descent) needs several times the steps of the best β"
+    assert best[-1] > 3 * best.min(), "too much momentum is slow again"
+    # the vectorised scan counts the same steps as the lesson's own momentum_descent
+    for lr, beta in ((0.25, 0.0), (0.3, 0.5), (live.eval("lr_hb"), live.eval("beta_hb"))):
+        grid = live.eval(f"float(steps_needed({lr}, {beta}))")
+        walk = live.eval(f"iterations_to(momentum_descent(line_grad, P0, {lr}, 400, beta={beta}), p_best, 1e-6)")
+        assert abs(grid - walk) <= 1, f"(η, β) = ({lr}, {beta}): scan {grid} vs walk {walk}"
+    assert live.eval("bool(np.isnan(at_lr_hb[0]))"), "at the heavy ball's α, β = 0 is past the cliff and diverges"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_centring_the_inputs_rounds_the_valley(lesson):
+    live = lesson(NAME)
+    kappa, kappa_c = live.eval("[kappa, kappa_centred]")
+    assert kappa_c < 1.5 and kappa_c < kappa / 10, f"centring should make the valley nearly round: {kappa} → {kappa_c}"
+    var = live.eval("float(np.var(x_line))")
+    assert kappa_c == pytest.approx(max(var, 1) / min(var, 1)), "centred Hessian is 2 diag(Var x, 1)"
+    assert live.eval("steps_centred") * 10 < live.eval("steps_to_tol['gradient descent']")
+    # the centred coordinates describe the same lines: same loss at the start and at the minimum
+    assert live.eval("float(line_loss(P0_c, x=x_centred))") == pytest.approx(live.eval("float(line_loss(P0))"))
+    assert live.eval("float(line_loss(p_best_c, x=x_centred))") == pytest.approx(live.eval("float(loss_best)"))
+    assert live.eval("beta_hb_c") < 0.01
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_torch_fastai_and_keras_momentum_take_the_heavy_balls_path(lesson):
+    live = lesson(NAME)
+    gap = live.eval("hb_framework_gap")
+    assert gap["torch.optim.SGD"] < 1e-12 and gap["fastai SGD"] < 1e-12, gap
+    assert gap["keras.optimizers.SGD"] < 1e-6, gap
+    assert live.eval("len(hb_paths['keras.optimizers.SGD'])") == live.eval("HB_STEPS") + 1
+    assert live.eval("bool(np.linalg.norm(hb_paths['keras.optimizers.SGD'][-1] - p_best) < 1e-3)"), "Keras arrives"
+    sched = live.eval("sched_gaps")
+    assert sched["PyTorch vs its rule (rescaled)"] < 1e-12, sched
+    assert sched["Keras vs its rule (not rescaled)"] < 1e-6, sched
+    assert sched["PyTorch vs Keras"] > 1e-3, f"under a schedule the two rules must part: {sched}"
+    # the two rules coincide at a constant learning rate, and differ as soon as it changes
+    assert live.eval("float(np.abs(heavy_ball_scheduled([0.3] * 20, 0.5, True) - heavy_ball_scheduled([0.3] * 20, 0.5, False)).max())") == 0.0
+    assert live.eval("float(np.abs(heavy_ball_scheduled(halved, beta_hb, False) - hb_paths['NumPy heavy ball'][:31]).max())") > 1e-3
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_momentum_widget_redraws_and_counts_live(lesson):
+    live = lesson(NAME)
+    before = live.eval("momentum_widget.renders")
+    live.exec("momentum_widget.controls['beta'].value = 0.0")
+    live.exec("momentum_widget.controls['lr'].value = 1.0")  # diverges: must still draw cleanly
+    live.exec("momentum_widget.controls['valley'].value = 'x centred'")
+    assert live.eval("momentum_widget.renders") == before + 3
+    assert live.eval("momentum_widget.last_error") is None
+    # the count it shows is the lesson's own: steps to 1e-6 at the heavy ball's settings
+    assert live.eval("momentum_widget.run('x as given', lr_hb, beta_hb)[2]") == live.eval("steps_to_tol['heavy ball']")
+    assert live.eval("momentum_widget.run('x as given', 1.0, 0.0)[2]") is None
+    assert live.eval("momentum_widget.run('x centred', lr_gd_best_c, 0.0)[2]") == live.eval("steps_centred")
+    live.exec("momentum_widget.controls['valley'].value = 'x as given'")
+    print(f"\nlesson 03 momentum widget redraw: {live.eval('momentum_widget.last_seconds'):.3f} s")
 
 
 # --------------------------------------------------------------------------- warm-up (slow)
@@ -326,6 +454,41 @@ def test_pick_lr_accepts_any_real_number(lesson, value):
 def test_pick_lr_rejects_wrong_answers(lesson, value, needle):
     live = lesson(NAME)
     _fails_with(_grade(live, "pick_lr", f"lr_ravine = {value}"), needle)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+@pytest.mark.parametrize("answer", [
+    None,  # the lesson's solution: the heavy ball's best settings, from the eigenvalues
+    "lr_far, beta_far = 0.16, 0.8",  # inside the region that works, found by a scan
+    "lr_far, beta_far = np.float32(0.17), np.float64(0.82)",
+])
+def test_far_momentum_accepts_settings_that_arrive(lesson, answer):
+    live = lesson(NAME)
+    assert _grade(live, "far_momentum", answer) is None, answer
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+@pytest.mark.parametrize("answer, needle", [
+    ("lr_far, beta_far = None, None", "expected a real number"),
+    ("lr_far, beta_far = 0.1, True", "expected a real number"),
+    ("lr_far, beta_far = 2 / np.trace(hessian_far), 0.0", "distance to the minimum"),  # plain descent at its best
+    ("lr_far, beta_far = 0.1, 0.9", "distance to the minimum"),  # a guess: too much momentum, too slow
+    ("lr_far, beta_far = 0.3, 0.5", "finite"),  # past the cliff: diverges
+])
+def test_far_momentum_rejects_settings_that_do_not(lesson, answer, needle):
+    live = lesson(NAME)
+    _fails_with(_grade(live, "far_momentum", answer), needle)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_far_valley_needs_momentum(lesson):
+    live = lesson(NAME)
+    assert 0.15 < live.eval("far_gd_left") < 0.4, "gradient descent at its best is still about a quarter away"
+    kappa_far = live.eval("float(np.divide(*np.linalg.eigvalsh(hessian_far)[::-1]))")
+    assert kappa_far > 10 * live.eval("kappa"), "the far valley is much narrower than the lesson's"
 
 
 _GD = """

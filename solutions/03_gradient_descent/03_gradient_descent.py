@@ -12,7 +12,9 @@
 #    up to `inf` and `nan`) — and say where the boundary is;
 # 3. explain what mini-batches change: a noisy path, and noise that can carry the descent out of a
 #    shallow valley that full-batch descent gets stuck in;
-# 4. say in one sentence each what **momentum** and **Adam** add;
+# 4. say in one sentence each what **momentum** and **Adam** add; explain why the line's loss is a narrow valley
+#    (its inputs are not centred), and show that momentum needs about $\sqrt\kappa$ steps where gradient descent
+#    needs about $\kappa$ — with PyTorch's, fastai's and Keras's momentum taking the same path;
 # 5. use fastai's `lr_find` and `fit_one_cycle`, and Keras's optimizers, learning-rate schedules and
 #    callbacks, and compare what each framework gives you by default;
 # 6. explain why training often starts with a **warm-up**, and show what it prevents.
@@ -431,8 +433,9 @@ compare.table(*real_runs.values(), metrics=["valid_loss", "valid_accuracy"])
 
 # %% [markdown]
 # A model whose loss is a quadratic bowl, like the line's, shows the whole collapse. Linear regression on
-# scikit-learn's bundled diabetes data (442 patients, 10 standardised measurements), plain SGD in fastai
-# (batches of 442) with mean squared error: its cliff is $2/\lambda_{max}$ again, and we step at twice that.
+# scikit-learn's bundled diabetes data (442 patients, 10 measurements, standardised — section 5 shows why),
+# plain SGD in fastai (batches of 442) with mean squared error: its cliff is $2/\lambda_{max}$ again, and we
+# step at twice that.
 
 # %%
 from sklearn.datasets import load_diabetes  # noqa: E402
@@ -762,7 +765,7 @@ explorer = widgets.Explorer(
 explorer
 
 # %% [markdown]
-# ## 5. Momentum and Adam, briefly
+# ## 5. Momentum and Adam
 #
 # Plain gradient descent only looks at the slope where it stands. Two small changes give the optimisers that
 # frameworks use by default:
@@ -855,6 +858,372 @@ print("first 3 steps, |Δw| and |Δb|:\n  gradient descent:", gd_first_steps.rou
 # thousand times closer to the minimum than plain descent's. Adam's first steps have length $\eta = 0.1$ in *both* coordinates, so it
 # heads across and along the valley at the same pace. Note that Adam's good learning rates are therefore
 # different from plain SGD's — one reason every framework ships its own defaults.
+
+# %% [markdown]
+# ### Why momentum really works: the ravine in numbers
+#
+# Section 3 ended with a ratio: the valley's **condition number** $\kappa = \lambda_{max}/\lambda_{min}$, its
+# steepest curvature over its flattest. Gabriel Goh's interactive article *Why Momentum Really Works* (Distill,
+# 2017) works out what $\kappa$ costs on a quadratic loss like this one:
+#
+# * **Gradient descent** at its best constant step, $\eta = 2/(\lambda_{min} + \lambda_{max})$, shrinks the
+#   distance to the minimum by a factor $(\kappa - 1)/(\kappa + 1)$ per step in the worst direction. That is
+#   about $\kappa/2$ steps for every factor of $e$ (an *e-fold*): the cost grows like $\kappa$.
+# * **Momentum** — Polyak's *heavy ball* (1964), $x_{k+1} = x_k - \alpha \nabla f(x_k) + \beta (x_k - x_{k-1})$ —
+#   at its best settings
+#   $$ \alpha = \Big(\frac{2}{\sqrt{\lambda_{max}} + \sqrt{\lambda_{min}}}\Big)^2, \qquad
+#      \beta = \Big(\frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}\Big)^2 $$
+#   shrinks it by $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$ per step: about $\sqrt\kappa/2$ steps per e-fold. The
+#   cost grows like $\sqrt\kappa$.
+#
+# `momentum_descent` above *is* the heavy ball, written the way PyTorch writes it: from $v \leftarrow \beta v +
+# \nabla f(x)$ and $x \leftarrow x - \alpha v$ follows $x_{k+1} - x_k = -\alpha\beta v_k - \alpha \nabla f(x_k) =
+# \beta (x_k - x_{k-1}) - \alpha \nabla f(x_k)$. For our valley:
+
+# %%
+lam_min, lam_max = curvatures  # the Hessian's eigenvalues from section 3, smallest first
+kappa = float(lam_max / lam_min)
+lr_gd_best = float(2 / (lam_min + lam_max))
+lr_hb = float((2 / (np.sqrt(lam_max) + np.sqrt(lam_min))) ** 2)
+beta_hb = float(((np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)) ** 2)
+rate_gd, rate_hb = (kappa - 1) / (kappa + 1), (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
+efold_theory = {"gradient descent": -1 / np.log(rate_gd), "heavy ball": -1 / np.log(rate_hb)}
+print(f"κ = {lam_max:.3f} / {lam_min:.3f} = {kappa:.1f},  √κ = {np.sqrt(kappa):.2f}")
+print(f"gradient descent: η = {lr_gd_best:.3f}; shrinks by {rate_gd:.3f} per step, "
+      f"{efold_theory['gradient descent']:.1f} steps per e-fold")
+print(f"heavy ball:       α = {lr_hb:.3f}, β = {beta_hb:.3f}; shrinks by {rate_hb:.3f} per step, "
+      f"{efold_theory['heavy ball']:.1f} steps per e-fold")
+
+# %% [markdown]
+# Now measure it. Both walks start at $P_0$. `helpers.ravine.iterations_to(path, minimum, tol)` counts the steps
+# until the distance to the minimum gets, and stays, within `tol` of where it started. Momentum needs a few steps
+# to build up speed, so we also measure the *rate* once a run has settled: the steps it takes from $10^{-2}$
+# down to $10^{-10}$ of the starting distance, per e-fold.
+
+# %%
+from helpers import plots  # noqa: E402
+from helpers.ravine import Valley, iterations_to, momentum_explorer  # noqa: E402
+
+walk_gd = gradient_descent(line_grad, P0, lr_gd_best, 400)
+walk_hb = momentum_descent(line_grad, P0, lr_hb, 400, beta=beta_hb)
+
+
+def steps_per_efold(path):
+    """Steps per factor e on the way from 1e-2 down to 1e-10 of the starting distance."""
+    return (iterations_to(path, p_best, 1e-10) - iterations_to(path, p_best, 1e-2)) / np.log(1e8)
+
+
+steps_to_tol = {name: iterations_to(w, p_best, 1e-6) for name, w in (("gradient descent", walk_gd),
+                                                                            ("heavy ball", walk_hb))}
+efold_measured = {"gradient descent": steps_per_efold(walk_gd), "heavy ball": steps_per_efold(walk_hb)}
+speedup = efold_measured["gradient descent"] / efold_measured["heavy ball"]
+print(f"speed-up per e-fold: {speedup:.2f}× (√κ = {np.sqrt(kappa):.2f}); steps to 1e-6: "
+      f"{steps_to_tol['gradient descent']} vs {steps_to_tol['heavy ball']} "
+      f"({steps_to_tol['gradient descent'] / steps_to_tol['heavy ball']:.1f}×)")
+pd.DataFrame({"steps to 1e-6": steps_to_tol, "steps per e-fold, measured": efold_measured,
+              "steps per e-fold, theory": efold_theory}).round(2)
+
+# %%
+hb_colors = {"gradient descent": plots.OKABE_ITO["black"], "heavy ball": plots.OKABE_ITO["vermillion"]}
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+surface.draw(ax1, title="The first 40 steps at the best settings")
+for (name, walk), rate in zip((("gradient descent", walk_gd), ("heavy ball", walk_hb)), (rate_gd, rate_hb)):
+    surface.path(ax1, walk[:41], color=hb_colors[name], ms=2, label=name)
+    rel = np.linalg.norm(walk - p_best, axis=1) / np.linalg.norm(P0 - p_best)
+    ax2.semilogy(rel, color=hb_colors[name], lw=2, label=f"{name}: {steps_to_tol[name]} steps to 1e-6")
+    ax2.semilogy(rate ** np.arange(len(walk)), color=hb_colors[name], ls=":", lw=1)
+ax2.plot([], [], color="grey", ls=":", label="theory: rate$^k$")
+ax2.axhline(1e-6, color="grey", lw=0.8)
+ax1.legend(fontsize=8, loc="lower left")
+ax2.set_ylim(1e-12, 10)
+ax2.set_xlim(0, 260)
+ax2.set_xlabel("step")
+ax2.set_ylabel("distance to the minimum / at start")
+ax2.set_title(f"κ = {kappa:.1f}: momentum is {speedup:.1f}× faster per e-fold")
+ax2.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The measured rates follow the theory's dotted lines, and their ratio is close to $\sqrt\kappa$. (The count
+# to $10^{-6}$ gains a little less, because momentum spends its first steps building up speed.)
+#
+# ### The best β, found by a scan
+#
+# Is $\beta = ((\sqrt\kappa-1)/(\sqrt\kappa+1))^2$ really the best? Try them all: on this quadratic the gradient
+# is exactly $H\,(p - p^*)$, so every setting $(\eta, \beta)$ of a grid can walk at once, as rows of one array.
+# For each $\beta$ we keep its best step size.
+
+# %%
+def steps_needed(lr, beta, steps=400, tol=1e-6):
+    """Heavy-ball steps from P0 until within tol (relative) of the minimum, for arrays of settings at once."""
+    lr, beta = np.broadcast_arrays(np.asarray(lr, dtype=float), np.asarray(beta, dtype=float))
+    err = np.broadcast_to(P0 - p_best, lr.shape + (2,)).copy()  # p - p*, one row per setting
+    prev, start, last_out = err.copy(), np.linalg.norm(P0 - p_best), np.zeros(lr.shape, dtype=int)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(1, steps + 1):
+            err, prev = err - lr[..., None] * (err @ hessian) + beta[..., None] * (err - prev), err
+            last_out[~(np.linalg.norm(err, axis=-1) <= tol * start)] = k
+    return np.where(last_out == steps, np.nan, last_out + 1.0)  # nan: not there within `steps`
+
+
+scan_lrs, scan_betas = np.geomspace(0.05, 0.8, 61), np.round(np.arange(0, 0.91, 0.02), 2)
+scan_steps = steps_needed(scan_lrs[:, None], scan_betas[None, :])
+best_per_beta = np.nanmin(scan_steps, axis=0)  # each β at its best step size
+beta_scan = float(scan_betas[np.nanargmin(best_per_beta)])
+at_lr_hb = steps_needed(lr_hb, scan_betas)
+print(f"best β by the scan: {beta_scan:.2f} ({np.nanmin(best_per_beta):.0f} steps); by the formula: {beta_hb:.3f} "
+      f"({steps_needed(lr_hb, beta_hb):.0f} steps); β = 0 (gradient descent): {best_per_beta[0]:.0f} steps")
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 3.6))
+ax.plot(scan_betas, best_per_beta, "o-", color=plots.OKABE_ITO["blue"], ms=3, label="at each β's best step size")
+ax.plot(scan_betas, at_lr_hb, "s-", color=plots.OKABE_ITO["orange"], ms=3, lw=1, label=f"at α = {lr_hb:.3f}")
+ax.axvline(beta_hb, color=plots.OKABE_ITO["vermillion"], ls="--", lw=1.2)
+ax.text(beta_hb + 0.01, 300, f"formula: β = {beta_hb:.2f}", color=plots.OKABE_ITO["vermillion"], fontsize=9)
+ax.set_ylim(0, 400)
+ax.set_xlabel("momentum β")
+ax.set_ylabel("steps to 1e-6")
+ax.set_title("Too little momentum crawls, too much oscillates")
+ax.legend(fontsize=9)
+plt.show()
+
+# %% [markdown]
+# The scan's best $\beta$ lies next to the formula's. Below it the walk still crawls along the floor; above it the
+# ball overshoots and swings back and forth for longer. The orange curve holds the step at the heavy ball's
+# $\alpha$: that step is past section 3's cliff $2/\lambda_{max}$, and with little momentum the walk diverges
+# (no point drawn) — enough momentum makes a step stable that plain descent cannot take.
+#
+# ### Why is the valley narrow? The inputs are not centred
+#
+# The line's loss is a quadratic in $(w, b)$ whose Hessian does not depend on $y$, $w$ or $b$ at all, only on
+# the inputs:
+#
+# $$ H = 2 \begin{pmatrix} \mathbb E[x^2] & \mathbb E[x] \\ \mathbb E[x] & 1 \end{pmatrix} . $$
+#
+# Our $x$ lie between 0 and 3, so $\mathbb E[x] \approx 1.5$: the off-diagonal term couples $w$ and $b$. Raising
+# the slope while lowering the intercept pivots the line about the middle of the data, which barely changes the
+# fit — that is the long, flat direction of the valley. **Centre** the inputs, $x \to x - \bar x$, and the
+# off-diagonal term is 0: $H = 2\,\mathrm{diag}(\mathrm{Var}\,x,\ 1)$. The same lines are still there,
+# $w x + b = w (x - \bar x) + (b + w \bar x)$, in new coordinates $(w, c)$ with $c = b + w\bar x$.
+
+# %%
+x_centred = x_line - x_line.mean()
+hessian_centred = 2 * np.array([[np.mean(x_centred**2), np.mean(x_centred)], [np.mean(x_centred), 1.0]])
+kappa_centred = float(np.divide(*np.linalg.eigvalsh(hessian_centred)[::-1]))
+p_best_c = np.array([p_best[0], p_best[1] + p_best[0] * x_line.mean()])  # the same best line, as (w, c)
+P0_c = np.array([P0[0], P0[1] + P0[0] * x_line.mean()])  # the same starting line, y = -x + 4
+lr_gd_best_c = float(2 / np.linalg.eigvalsh(hessian_centred).sum())
+walk_gd_c = gradient_descent(lambda p: line_grad(p, x=x_centred), P0_c, lr_gd_best_c, 400)
+steps_centred = iterations_to(walk_gd_c, p_best_c, 1e-6)
+print(f"mean(x) = {x_line.mean():.2f}, E[x²] = {np.mean(x_line**2):.2f}:  κ = {kappa:.1f}")
+print(f"centred, mean 0, E[x²] = Var x = {np.mean(x_centred**2):.2f}:  κ = {kappa_centred:.2f}")
+beta_hb_c = float(((np.sqrt(kappa_centred) - 1) / (np.sqrt(kappa_centred) + 1)) ** 2)
+print(f"gradient descent at its best step, steps to 1e-6: {steps_to_tol['gradient descent']} → {steps_centred}")
+print(f"the heavy ball's best β: {beta_hb:.3f} → {beta_hb_c:.4f}")
+
+# %%
+surface_c = descent.Surface(lambda W, C: ((W[..., None] * x_centred + C[..., None] - y_line) ** 2).mean(-1),
+                            xlim=(-1.5, 4.5), ylim=(-0.5, 7.0), labels=("slope w", "c = b + w·mean(x)"),
+                            minimum=p_best_c)
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
+surface.draw(ax1, title=f"x as given: κ = {kappa:.1f}, {steps_to_tol['gradient descent']} steps")
+surface.path(ax1, walk_gd[:41], color=plots.OKABE_ITO["black"], ms=2)
+surface_c.draw(ax2, title=f"x centred: κ = {kappa_centred:.2f}, {steps_centred} steps")
+surface_c.path(ax2, walk_gd_c[:41], color=plots.OKABE_ITO["black"], ms=2)
+for ax in (ax1, ax2):
+    ax.set_aspect("equal")
+fig.suptitle("Gradient descent at its best step, the same starting line: 40 steps drawn")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Centring turns the ravine into a nearly round bowl: $\kappa$ drops from about 18 to about 1.3, and plain
+# gradient descent needs a handful of steps instead of over a hundred. On a round bowl there is nothing left for
+# momentum to fix: the formula's best $\beta$ for $\kappa \approx 1.3$ is about $0.004$.
+#
+# This is why section 3's diabetes regression **standardised** its ten measurements before training
+# (`X_diab = (X_diab - X_diab.mean(0)) / X_diab.std(0)`): centring removes each weight's coupling with the bias,
+# and dividing by the standard deviation makes the curvatures of the inputs comparable. What is left of
+# $\kappa$ then comes only from the inputs' correlations with each other.
+#
+# ### Try it: momentum on the ravine
+#
+# The widget below is a small version of Goh's: drag the step size and the momentum, and watch the path on the
+# contours and the number of steps it needs to get within $10^{-6}$ of the minimum. It starts at the heavy
+# ball's best settings. Things to try: set $\beta = 0$ and find the best step size (about 0.25); raise $\beta$
+# until the path spirals; switch to the centred valley and see how little either setting matters there.
+
+# %%
+def heavy_ball_on(grad, start):
+    return lambda lr, beta, steps: momentum_descent(grad, start, lr, steps, beta=beta)
+
+
+momentum_widget = momentum_explorer(
+    {"x as given": Valley(surface, heavy_ball_on(line_grad, P0), p_best, P0),
+     "x centred": Valley(surface_c, heavy_ball_on(lambda p: line_grad(p, x=x_centred), P0_c), p_best_c, P0_c)},
+    lr=lr_hb, beta=round(beta_hb, 2), tol=1e-6, steps=500)
+momentum_widget
+
+# %% [markdown]
+# ### The same momentum in PyTorch, fastai and Keras
+#
+# The frameworks write the update differently. From their source (`torch/optim/sgd.py`, `fastai/optimizer.py`,
+# `keras/src/optimizers/sgd.py` in this course's environment), with gradient $g$ and learning rate $\eta$:
+#
+# | optimizer | velocity | step |
+# |---|---|---|
+# | PyTorch `torch.optim.SGD(params, lr=η, momentum=β)` | $v \leftarrow \beta v + g$ (starts at the first $g$) | $p \leftarrow p - \eta v$ |
+# | fastai `SGD(params, lr=η, mom=β)` (`average_grad`, then `momentum_step`) | $v \leftarrow \beta v + g$ (starts at 0) | $p \leftarrow p - \eta v$ |
+# | Keras `keras.optimizers.SGD(learning_rate=η, momentum=β)` | $m \leftarrow \beta m - \eta g$ (starts at 0) | $p \leftarrow p + m$ |
+#
+# PyTorch and fastai keep the velocity in gradient units and multiply by $\eta$ at the step; Keras folds $\eta$
+# into its velocity. While $\eta$ is constant, $m = -\eta v$ at every step, and all three are the heavy ball
+# with $\alpha = \eta$: the same path. Run each at the heavy ball's best settings on the line loss:
+
+# %%
+import fastai.optimizer  # noqa: E402
+import keras  # noqa: E402
+
+
+def keras_path(lrs, beta):
+    """Keras SGD with momentum on the line loss, from P0, with learning rate lrs[k] at step k."""
+    w = keras.Variable(P0, dtype="float64")
+    opt = keras.optimizers.SGD(learning_rate=lrs[0], momentum=beta)
+    X1, y_tf = tf.constant(np.c_[x_line, np.ones_like(x_line)]), tf.constant(y_line)
+    out = [P0.copy()]
+    for lr in lrs:
+        opt.learning_rate = lr
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((tf.linalg.matvec(X1, w) - y_tf) ** 2)
+        opt.apply_gradients([(tape.gradient(loss, w), w)])
+        out.append(keras.ops.convert_to_numpy(w).copy())
+    return np.array(out)
+
+
+HB_STEPS = 40
+hb_paths = {
+    "NumPy heavy ball": momentum_descent(line_grad, P0, lr_hb, HB_STEPS, beta=beta_hb),
+    "torch.optim.SGD": torch_path(lambda ps: torch.optim.SGD(ps, lr=lr_hb, momentum=beta_hb), HB_STEPS),
+    "fastai SGD": torch_path(lambda ps: fastai.optimizer.SGD(ps, lr=lr_hb, mom=beta_hb), HB_STEPS),
+    "keras.optimizers.SGD": keras_path([lr_hb] * HB_STEPS, beta_hb),
+}
+hb_framework_gap = {name: float(np.abs(path - hb_paths["NumPy heavy ball"]).max()) for name, path in hb_paths.items()}
+pd.Series(hb_framework_gap, name="largest difference from the NumPy path").to_frame().T
+
+# %% [markdown]
+# The same path: PyTorch and fastai to rounding ($10^{-15}$), Keras to about $10^{-7}$ (it keeps the learning
+# rate in 32 bits). When $\eta$ **changes** during training (a schedule), they part. Writing $s_k = x_{k+1} - x_k$ for
+# the step:
+#
+# * Keras: $s_k = \beta\, s_{k-1} - \eta_k g_k$ — past steps keep the learning rate they were taken with;
+# * PyTorch and fastai: $s_k = \beta\,\dfrac{\eta_k}{\eta_{k-1}}\, s_{k-1} - \eta_k g_k$ — the new learning rate
+#   rescales the whole remembered velocity at once.
+#
+# Halve the learning rate after 10 steps, and check both formulas against the frameworks:
+
+# %%
+def heavy_ball_scheduled(lrs, beta, rescale):
+    """s_k = beta * (lrs[k] / lrs[k-1] if rescale else 1) * s_{k-1} - lrs[k] * grad: PyTorch's or Keras's rule."""
+    x, step, out = P0.copy(), np.zeros(2), [P0.copy()]
+    for k, lr in enumerate(lrs):
+        ratio = lr / lrs[k - 1] if rescale and k > 0 else 1.0
+        step = beta * ratio * step - lr * line_grad(x)
+        x = x + step
+        out.append(x)
+    return np.array(out)
+
+
+def torch_scheduled(lrs, beta):
+    p = torch.tensor(P0, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=lrs[0], momentum=beta)
+    x_t, y_t, out = torch.from_numpy(x_line), torch.from_numpy(y_line), [P0.copy()]
+    for lr in lrs:
+        opt.param_groups[0]["lr"] = lr  # what a torch.optim.lr_scheduler does between steps
+        opt.zero_grad()
+        ((p[0] * x_t + p[1] - y_t) ** 2).mean().backward()
+        opt.step()
+        out.append(p.detach().numpy().copy())
+    return np.array(out)
+
+
+# %% [markdown]
+# The learning rate halves after 10 of 30 steps; each framework's path, against each rule:
+
+# %%
+halved = [lr_hb] * 10 + [lr_hb / 2] * 20
+sched_torch, sched_keras = torch_scheduled(halved, beta_hb), keras_path(halved, beta_hb)
+sched_gaps = {
+    "PyTorch vs Keras": float(np.abs(sched_torch - sched_keras).max()),
+    "PyTorch vs its rule (rescaled)": float(np.abs(sched_torch - heavy_ball_scheduled(halved, beta_hb, True)).max()),
+    "Keras vs its rule (not rescaled)": float(np.abs(sched_keras - heavy_ball_scheduled(halved, beta_hb, False)).max()),
+}
+pd.Series(sched_gaps, name="largest difference, η halved after 10 steps").to_frame().T
+
+# %% [markdown]
+# So `torch.optim.SGD(momentum=β)` and `keras.optimizers.SGD(momentum=β)` are the same optimizer at a constant
+# learning rate, and differ slightly under a schedule, by exactly the factor $\eta_k/\eta_{k-1}$ on the
+# velocity. (PyTorch's documentation points this out in a note on `SGD`; Keras's form is the one Sutskever et
+# al., 2013, wrote down.)
+
+# %% [markdown]
+# ### Exercise 4 (graded, 2 points): momentum for a narrower valley
+#
+# Move the inputs farther from 0 and the valley gets narrower. Below, `x_far` holds 64 inputs between 2 and 4, and
+# `hessian_far` is the Hessian of the line's mean squared error on them (the formula above). Gradient descent at
+# its best constant step is still about a quarter of its starting distance from the minimum after 200 steps
+# (the cell below measures it), so momentum is needed.
+#
+# Set `lr_far` and `beta_far` (two real numbers) so that the heavy ball — `momentum_descent` with
+# `lr=lr_far, beta=beta_far` — brings the distance to the minimum down to at most $10^{-6}$ of where it started,
+# within **200 steps**. Work them out from `hessian_far`; a guess will not do (the range that works is narrow).
+# The test runs 200 heavy-ball steps on this valley from `FAR_START` (measured from the minimum) and checks the
+# end point is finite and that close; the hidden test does the same from 20 other starting points in
+# $[-1, 1]^2$.
+
+# %%
+x_far = np.random.default_rng(5).uniform(2, 4, 64)
+hessian_far = 2 * np.array([[np.mean(x_far**2), np.mean(x_far)], [np.mean(x_far), 1.0]])
+FAR_START, FAR_STEPS, FAR_TOL = (1.0, 1.0), 200, 1e-6
+far_gd = gradient_descent(lambda e: hessian_far @ e, FAR_START, 2 / np.trace(hessian_far), FAR_STEPS)
+far_gd_left = float(np.linalg.norm(far_gd[-1]) / np.linalg.norm(FAR_START))  # the walk of p - p*: p* is at 0
+print("hessian_far =\n", hessian_far.round(3))
+print(f"gradient descent, η = 2 / (λmin + λmax), after {FAR_STEPS} steps: {far_gd_left:.2f} of the distance left")
+
+# %% nbgrader={"grade": false, "grade_id": "far_momentum", "locked": false, "schema_version": 3, "solution": true, "task": false}
+lr_far, beta_far = None, None  # replace both Nones with numbers
+### BEGIN SOLUTION
+_lam_far = np.linalg.eigvalsh(hessian_far)
+lr_far = float((2 / (np.sqrt(_lam_far[1]) + np.sqrt(_lam_far[0]))) ** 2)
+beta_far = float(((np.sqrt(_lam_far[1] / _lam_far[0]) - 1) / (np.sqrt(_lam_far[1] / _lam_far[0]) + 1)) ** 2)
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "far_momentum_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+for _name, _value in (("lr_far", lr_far), ("beta_far", beta_far)):
+    checks.check_true(isinstance(_value, numbers.Real) and not isinstance(_value, (bool, np.bool_)),
+                      f"expected a real number, got {_value!r} (a {type(_value).__name__})", name=_name,
+                      hint="set it to a number in the exercise cell above")
+
+
+def _far_distance(lr, beta, start, steps=FAR_STEPS):
+    # heavy ball on the quadratic: the error e = p - p* follows e <- e - lr H e + beta (e - e_previous)
+    err = np.asarray(start, dtype=float)
+    prev = err.copy()
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(steps):
+            err, prev = err - float(lr) * (hessian_far @ err) + float(beta) * (err - prev), err
+    return float(np.linalg.norm(err) / np.linalg.norm(start))
+
+
+_far = _far_distance(lr_far, beta_far, FAR_START)
+checks.check_finite(_far, name=f"the distance after {FAR_STEPS} steps")
+checks.check_between(_far, 0, FAR_TOL, name=f"distance to the minimum after {FAR_STEPS} steps, relative to the start",
+                     say=True)
+### BEGIN HIDDEN TESTS
+for _start in np.random.default_rng(3).uniform(-1, 1, size=(20, 2)):
+    checks.check_between(_far_distance(lr_far, beta_far, _start), 0, FAR_TOL,
+                         name=f"relative distance after {FAR_STEPS} steps from {_start.round(2)}")
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 6. The frameworks: defaults, `lr_find`, schedules and callbacks
@@ -1113,7 +1482,7 @@ print("fastai callbacks:", ", ".join(n for n in ("ReduceLROnPlateau", "EarlyStop
 # and expects you to assemble them. Why one is easier to use, and what that costs, is lesson 05's question.
 
 # %% [markdown]
-# ### Exercise 4 (graded, 2 + 2 points): reach 90% in 3 epochs
+# ### Exercise 5 (graded, 2 + 2 points): reach 90% in 3 epochs
 #
 # With the defaults, 3 epochs of the digits classifier reach nowhere near 90% validation accuracy. Get there
 # in each framework, with the models above (`make_fastai_model()`, `make_keras_model()`) and batch size 64.
@@ -1424,6 +1793,12 @@ pd.DataFrame(warm_results).T.round(3)
 #   curvature) every step overshoots further, until the loss is `inf` and the weights `nan`.
 # * **Mini-batches** make each step cheap and noisy. The noise keeps a constant-rate run from settling, and
 #   it can also carry the descent out of a shallow valley that full-batch descent never leaves.
+# * A narrow valley has a large **condition number** $\kappa = \lambda_{max}/\lambda_{min}$: gradient descent
+#   needs about $\kappa/2$ steps per e-fold, momentum (the heavy ball, at its best $\alpha$ and $\beta$) about
+#   $\sqrt\kappa/2$. The line's valley is narrow because its inputs are not centred; centring them makes it
+#   nearly round, which is why inputs are standardised before training.
+# * PyTorch's (and fastai's) and Keras's SGD with momentum put the learning rate in different places; with a
+#   constant rate they take the same path.
 # * **Momentum** accumulates speed along consistent directions; **Adam** gives every weight a step of about
 #   $\eta$ — so good learning rates depend on the optimiser.
 # * fastai: Adam with weight decay by default, and `lr_find` and `fit_one_cycle` one call away. Keras:
@@ -1436,3 +1811,142 @@ pd.DataFrame(warm_results).T.round(3)
 #
 # **Next:** lesson 04 asks why depth matters at all (XOR and the Minsky–Papert story); lesson 05 refactors a
 # training loop step by step to ask why fastai is easier to use.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# Answer each question for yourself first, then open its answer.
+#
+# **1. What does one step of gradient descent do, and what sets how far it moves?**
+#
+# <details><summary>Answer</summary>
+#
+# It moves every weight against its partial derivative: $x \leftarrow x - \eta\,\nabla f(x)$. The length of the
+# step is the learning rate times the gradient, so steps shrink by themselves near a minimum, where the slope is
+# small.
+#
+# </details>
+#
+# **2. Started at $x = 2$, why does gradient descent never find the deeper valley of `two_valleys`?**
+#
+# <details><summary>Answer</summary>
+#
+# It only sees the slope where it stands. From $x = 2$ every slope points into the shallow valley, and at its
+# bottom the slope is zero, so the walk stops there: a local minimum looks exactly like a global one from inside.
+#
+# </details>
+#
+# **3. On a quadratic loss, what limits the learning rate from above, and what happens just past that limit?**
+#
+# <details><summary>Answer</summary>
+#
+# Along the steepest direction each step multiplies the distance to the floor by $1 - \eta\lambda_{max}$. Past
+# $\eta = 2/\lambda_{max}$ that factor is below $-1$: every step overshoots further, the loss grows geometrically,
+# overflows to `inf`, and the weights become `nan`.
+#
+# </details>
+#
+# **4. What is the condition number $\kappa$ of a loss, and why does a large one make plain gradient descent slow?**
+#
+# <details><summary>Answer</summary>
+#
+# It is the ratio of the largest to the smallest curvature (the eigenvalues of the Hessian). The steep direction
+# caps the learning rate near $2/\lambda_{max}$, and at that rate the flat direction shrinks only a little per
+# step: even at the best step size, gradient descent needs about $\kappa/2$ steps per e-fold.
+#
+# </details>
+#
+# **5. Why is the loss of the line $\hat y = w x + b$ a long, narrow valley for this lesson's data?**
+#
+# <details><summary>Answer</summary>
+#
+# Its Hessian is $2\,[[\mathbb E x^2, \mathbb E x], [\mathbb E x, 1]]$, and the inputs lie between 0 and 3, so
+# $\mathbb E x$ is far from 0. The off-diagonal term couples slope and intercept: raising one while lowering the
+# other pivots the line about the data's centre and hardly changes the fit, which is the valley's flat floor.
+#
+# </details>
+#
+# **6. What does centring the inputs do to that valley, and what does it have to do with standardising data?**
+#
+# <details><summary>Answer</summary>
+#
+# Centring removes the off-diagonal term, so the Hessian becomes diagonal and the condition number drops from
+# about 18 to about 1.3: the contours become nearly round and gradient descent needs a handful of steps.
+# Standardising (centring and dividing by the standard deviation) does this for every input, which is why
+# models are trained on standardised inputs.
+#
+# </details>
+#
+# **7. How does momentum help on a ravine, and how much faster is it at its best settings?**
+#
+# <details><summary>Answer</summary>
+#
+# Across the valley the gradient flips sign every step, so the velocity's contributions cancel; along the floor
+# it keeps pointing the same way, so the velocity builds up. At its best step size and $\beta$ the heavy ball
+# needs about $\sqrt\kappa/2$ steps per e-fold instead of $\kappa/2$: a speed-up of about $\sqrt\kappa$, 4 here.
+#
+# </details>
+#
+# **8. Why is there a best momentum? What goes wrong with too little or too much?**
+#
+# <details><summary>Answer</summary>
+#
+# With too little, the walk is nearly plain gradient descent and crawls along the flat direction. With too much,
+# the ball keeps its speed for too long: it overshoots and oscillates around the minimum, and the oscillation
+# decays only as fast as $\sqrt\beta$ per step. The best $\beta$ balances the two; the scan found it next to the
+# formula.
+#
+# </details>
+#
+# **9. PyTorch's and Keras's SGD with momentum put the learning rate in different places. When do they take the
+# same path, and when not?**
+#
+# <details><summary>Answer</summary>
+#
+# PyTorch (and fastai) keep the velocity in gradient units and multiply it by the current learning rate;
+# Keras multiplies each gradient by the learning rate as it enters the velocity. With a constant learning rate
+# the two are the same heavy ball and give the same path. Under a schedule PyTorch rescales the whole remembered
+# velocity by the ratio of the new rate to the old one, so the paths part slightly.
+#
+# </details>
+#
+# **10. What do mini-batches change, and how can their noise help?**
+#
+# <details><summary>Answer</summary>
+#
+# Each step uses a cheap, noisy but unbiased estimate of the full gradient, so the path jitters and a constant
+# learning rate never quite settles. The same noise can kick the walk out of a shallow valley, which full-batch
+# descent can never leave.
+#
+# </details>
+#
+# **11. Why are good learning rates for Adam different from good ones for plain SGD?**
+#
+# <details><summary>Answer</summary>
+#
+# Adam divides each weight's step by the root of its running average squared gradient, so every weight moves
+# by about $\eta$ per step whatever its slope. The learning rate becomes a step length rather than a multiplier of
+# the gradient, and the good values change accordingly.
+#
+# </details>
+#
+# **12. What does a warm-up prevent?**
+#
+# <details><summary>Answer</summary>
+#
+# At the start Adam's averages rest on a few noisy batches and the random weights are fragile, yet every step
+# already has full length. A large first step can kill ReLU units and blow up the logits; starting the rate small
+# and raising it lets training use a large peak without wrecking the network first.
+#
+# </details>
+
+# %% [markdown]
+# ## Further reading
+#
+# - Gabriel Goh, *Why Momentum Really Works* (2017), Distill, https://distill.pub/2017/momentum/ — the interactive article this lesson's momentum section follows, with the κ and √κ rates derived and drawn.
+# - Boris T. Polyak, *Some methods of speeding up the convergence of iteration methods* (1964), USSR Computational Mathematics and Mathematical Physics 4(5) — the original heavy-ball method, the momentum every framework still implements.
+# - Ilya Sutskever, James Martens, George Dahl and Geoffrey Hinton, *On the importance of initialization and momentum in deep learning* (2013), ICML, https://proceedings.mlr.press/v28/sutskever13.html — shows that plain SGD with well-tuned momentum and a good initialisation trains deep and recurrent networks, and writes the update the way Keras does.
+# - Yann LeCun, Léon Bottou, Genevieve B. Orr and Klaus-Robert Müller, *Efficient BackProp* (1998), in *Neural Networks: Tricks of the Trade* — explains with the Hessian's eigenvalues why inputs should be centred, scaled and decorrelated.
+# - Diederik P. Kingma and Jimmy Ba, *Adam: A Method for Stochastic Optimization* (2015), ICLR, https://arxiv.org/abs/1412.6980 — the optimizer both frameworks default to, in a short and readable paper.
+# - Leslie N. Smith, *Cyclical Learning Rates for Training Neural Networks* (2017), WACV, https://arxiv.org/abs/1506.01186 — the learning-rate range test that fastai's `lr_find` implements, and why it works.
+# - Jeremy Howard and Sylvain Gugger, *Deep Learning for Coders with fastai and PyTorch* (2020), O'Reilly, chapters 4 and 16 — builds SGD, momentum, RMSProp and Adam step by step as fastai code.
