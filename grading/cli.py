@@ -4,6 +4,7 @@ what to do when something is wrong; ``grade`` documents its exit statuses in its
 from __future__ import annotations
 
 import argparse
+import os
 
 from . import course
 from .defaults import DEFAULT_CELL_TIMEOUT, DEFAULT_MEMORY_GIB, DEFAULT_NOTEBOOK_TIMEOUT
@@ -41,6 +42,9 @@ def main(argv=None) -> int:
     sg.add_argument("--queue", metavar="URL", default=None,
                     help="grade through the workers of this broker (amqp://user:password@host:5672//) instead of "
                          "in this process (see grading/queue.md)")
+    sg.add_argument("--db-url", metavar="URL", default=None,
+                    help="nbgrader's gradebook at this SQLAlchemy URL, e.g. postgresql+psycopg2://user:password@host/db "
+                         "(several machines can share it; default: $DLSBS_DB_URL, else grading/gradebook.db)")
     sw = sub.add_parser("worker", help="grade jobs of `grade --queue URL` on this machine (as root, for the sandbox; "
                                        "see grading/queue.md)")
     sw.add_argument("--broker", metavar="URL", required=True, help="the broker (amqp://user:password@host:5672//)")
@@ -85,6 +89,8 @@ def main(argv=None) -> int:
         from . import grader
 
         limits = grader.default_limits()
+        if a.db_url:  # nbgrader's own commands (run in subprocesses) read it too: see nbgrader_config.py
+            os.environ["DLSBS_DB_URL"] = a.db_url
         if a.cell_timeout:
             limits.cell_timeout = a.cell_timeout
         if a.timeout:

@@ -404,7 +404,8 @@ def _open_gradebook(name: str, feedback: bool, log) -> bool:
     except (Exception, course.CourseError) as exc:  # CourseError is a SystemExit: the grading goes on
         lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()] or [type(exc).__name__]
         cause = next((ln for ln in reversed(lines) if "Error" in ln and "|" not in ln), lines[-1])
-        log(f"  WARNING: grading/gradebook.db not updated ({cause}); the grades are in grading/reports/")
+        where = _redact(os.environ["DLSBS_DB_URL"]) if os.environ.get("DLSBS_DB_URL") else "grading/gradebook.db"
+        log(f"  WARNING: the gradebook ({where}) was not updated ({cause}); the grades are in grading/reports/")
         return False
 
 

@@ -5,7 +5,8 @@ temp folder, on free loopback ports) and real worker processes grade the grader 
 lesson (``99_tiny``) in throw-away course roots.  One worker is SIGKILLed in the middle of a job: the job
 is redelivered and graded once, and nothing of the dead worker's sandboxes is left.  The broker is
 stopped and restarted with jobs still queued: every one is graded.  In both, the scores, statuses and
-summary are a local ``grade -j 2``'s.  Once more with nbgrader's gradebook on a private PostgreSQL.
+summary are a local ``grade -j 2``'s.  Once more with nbgrader's gradebook on a private PostgreSQL
+(``--db-url``).
 Everything the tests start, they stop.
 """
 from __future__ import annotations
@@ -37,7 +38,7 @@ RABBITMQ = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 LIMITS = ["--cell-timeout", "20", "--timeout", "60", "--memory", "1"]
 #: honest submissions with different scores, and one the grader fails (bad input travels too)
-STUDENTS = ["right", "wrong", "partial", "untouched", "extra_cells", "s6", "s7", "s8"]
+STUDENTS = ["right", "wrong", "partial", "untouched", "extra_cells", "s6"]
 
 
 def free_port() -> int:
@@ -140,7 +141,7 @@ class Postgres:
         self.run("initdb", "-D", str(base / "data"), "-U", "grader", "--auth=trust", "-E", "UTF8")
         self.run("pg_ctl", "-D", str(base / "data"), "-l", str(base / "log"), "-w", "-o",
                  f"-p {self.port} -k {base} -c listen_addresses=127.0.0.1", "start")
-        self.url = f"postgresql://grader@127.0.0.1:{self.port}/postgres"
+        self.url = f"postgresql+psycopg2://grader@127.0.0.1:{self.port}/postgres"
 
     def run(self, tool: str, *args: str):
         proc = subprocess.run([str(PG_BIN / tool), *args], capture_output=True, text=True, cwd=self.base, timeout=120,
@@ -235,7 +236,7 @@ def csv_rows(root: Path) -> list[tuple]:
 def summary_lines(out: str) -> list[str]:
     """The run's summary (what a local run prints too), without the machine-specific protections."""
     keep = [ln for ln in out.splitlines() if re.match(r"\s+(graded|FLAGGED|FAILED|ERROR) ", ln)
-            or ln.startswith(("[99_tiny] 8 submission(s):", "result:"))]
+            or ln.startswith((f"[99_tiny] {len(STUDENTS)} submission(s):", "result:"))]
     return sorted(keep)
 
 
@@ -255,7 +256,8 @@ def local(tmp_path_factory):
     """The same class graded locally (``grade -j 2``): what the queue must reproduce."""
     root = make_course(tmp_path_factory.mktemp("local") / "course")
     out = grade(root, "-j", "2")
-    return {"root": root, "outcome": outcome(root), "summary": summary_lines(out), "csv": csv_rows(root)}
+    return {"root": root, "outcome": outcome(root), "summary": summary_lines(out), "csv": csv_rows(root),
+            "gradebook": gradebook(f"sqlite:///{root / 'grading' / 'gradebook.db'}")}
 
 
 @pytest.fixture
@@ -270,6 +272,15 @@ def workers(tmp_path, broker):
     yield start
     for w in started:
         w.stop()
+
+
+def gradebook(url: str) -> dict:
+    """{student: (score, max score, needs manual grade)} in nbgrader's gradebook at ``url``."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(url) as gb:
+        return {s.student.id: (s.score, s.max_score, s.needs_manual_grade)
+                for s in gb.assignment_submissions(corpus.LESSON)}
 
 
 def assert_same_as_local(root: Path, out: str, local: dict):
@@ -325,3 +336,24 @@ def test_jobs_queued_across_a_broker_restart_are_all_graded(tmp_path, broker, wo
         if not broker.up():
             broker.start()
     assert_same_as_local(root, out, local)
+
+
+@pytest.mark.xfail(not hasattr(__import__("grading.paths").paths.Course, "db_url"), run=False, strict=True,
+                   reason="the gradebook's URL switch (Course.db_url, used by report.py, course.py and "
+                          "nbgrader_config.py) is not in this tree yet")
+def test_the_gradebook_on_postgresql(tmp_path, broker, workers, local):
+    """``--db-url``: nbgrader's gradebook on a PostgreSQL server (what several machines can share); the
+    entries are a local run's on SQLite, and no SQLite gradebook is written."""
+    pg = Postgres(Path(tempfile.mkdtemp(prefix="dlsbs-pg-")))
+    try:
+        root = make_course(tmp_path / "course")
+        workers(root, n=1)
+        out = grade(root, "--queue", broker.url, "--db-url", pg.url)
+        assert_same_as_local(root, out, local)
+        assert gradebook(pg.url) == local["gradebook"] and len(local["gradebook"]) == len(STUDENTS)
+        assert not (root / "grading" / "gradebook.db").exists()
+        out = grade(root, "--queue", broker.url, "--db-url", pg.url, "--force")  # a regrade updates, never adds
+        assert gradebook(pg.url) == local["gradebook"]
+    finally:
+        pg.close()
+        shutil.rmtree(pg.base, ignore_errors=True)
