@@ -485,3 +485,34 @@ def test_exercise_prompts_say_what_is_checked():
         if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code":
             prompt = next(p.source for p in reversed(nb.cells[:i]) if p.cell_type == "markdown")
             assert "**What is checked:**" in prompt, c.metadata["nbgrader"]["grade_id"]
+
+
+# --------------------------------------------------------------------------- loss vs metric, end sections (issue 16)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_the_loop_differentiates_the_loss_and_a_callback_reads_the_metric(lesson):
+    live = lesson(NAME)
+    assert live.eval("learn_v4.loss_func is F.cross_entropy")
+    assert live.eval("[m.__name__ for cb in learn_v4.cbs if isinstance(cb, MetricsCB) for m in cb.metrics]") == \
+        ["batch_accuracy"], "the metric is only in MetricsCB"
+    assert live.eval("loss_vs_metric['loss_func'].requires_grad") is True
+    assert live.eval("type(loss_vs_metric['loss_func'].grad_fn).__name__") != "NoneType"
+    assert live.eval("loss_vs_metric['metric'].requires_grad") is False
+    assert live.eval("loss_vs_metric['metric'].grad_fn is None"), "argmax and == cut the graph"
+    assert 0.85 <= live.eval("loss_vs_metric['metric'].item()") <= 1.0
+    # MiniLearner really calls backward() on the loss only: a metric in its place could not train
+    live.exec("try:\n    loss_vs_metric['metric'].backward()\n    _err = None\nexcept RuntimeError as _e:\n"
+              "    _err = str(_e)")
+    assert "does not require grad" in live.eval("_err")
+
+
+def test_end_questions_give_away_no_exercise_answer():
+    nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
+    md = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    start = next(i for i, m in enumerate(md) if m.startswith("## Check your understanding"))
+    questions = "\n".join(md[start:])
+    for secret in ("class MomentumSGD", "def after_epoch", "def on_epoch_end", "stopped_epoch =", "BEGIN SOLUTION",
+                   "Callbacks buy the most"):
+        assert secret not in questions, secret

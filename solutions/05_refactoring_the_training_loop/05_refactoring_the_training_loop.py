@@ -510,6 +510,29 @@ gap_v3_v4 = params_gap(learn_v3.model, learn_v4.model)
 print(f"largest weight difference, version 3 vs 4: {gap_v3_v4:.1e}")
 
 # %% [markdown]
+# ### Loss vs metric: which piece the loop differentiates
+#
+# Notice where the two numbers went. The loop calls `backward()` on one thing only, the output of `loss_func`:
+# that is what the optimiser minimises. The metric, `batch_accuracy`, lives in `MetricsCB`, which reads the
+# predictions after each validation batch, with gradients off, and writes a number for you to read. Accuracy
+# could not be the loss anyway: `argmax` and `==` cut the autograd graph, and lesson 04 showed that accuracy's
+# gradient is zero wherever it exists. On one validation batch:
+
+# %%
+xb_check, yb_check = next(iter(make_dls()[1]))
+preds_check = learn_v4.model(xb_check)
+loss_vs_metric = {"loss_func": learn_v4.loss_func(preds_check, yb_check),
+                  "metric": batch_accuracy(preds_check, yb_check)}
+for role, value in loss_vs_metric.items():
+    graph = type(value.grad_fn).__name__ if value.grad_fn is not None else "None (nothing to differentiate)"
+    print(f"{role:<9}  {value.item():.4f}   grad_fn: {graph}")
+
+# %% [markdown]
+# fastai's `Learner(loss_func=..., metrics=...)` and Keras's `compile(loss=..., metrics=[...])` make the same
+# split. In the `train_step` you will meet in section 5, Keras takes the gradient of `compute_loss` alone and
+# only then updates the metrics.
+
+# %% [markdown]
 # ### New behaviour without touching the loop
 #
 # Now the payoff. A **learning-rate schedule** is a callback that sets the rate before each training batch;
@@ -1549,6 +1572,9 @@ compare.table(*step2_runs)
 # * Four refactorings untangle it — `DataLoader`, optimiser object, `Learner`, **callbacks** — and each one
 #   leaves the arithmetic unchanged: our versions 1–4 and the real `fastai.Learner` end with the same weights
 #   (identical, or within float32 rounding).
+# * The loop differentiates only the **loss** (`loss_func`); **metrics** such as accuracy are read by a callback
+#   with gradients off — accuracy has no gradient to follow. Keras splits `compile(loss=..., metrics=[...])`
+#   the same way.
 # * That is fastai's **mid-level API**: a `Learner` that announces events and callbacks that act on them.
 #   Its **high-level API** (`fit_one_cycle`, `metrics=accuracy`, `EarlyStoppingCallback`) is callbacks
 #   already written for you.
@@ -1559,3 +1585,128 @@ compare.table(*step2_runs)
 #   fastai or Keras and grows with each feature; fastai's edge over Keras shows when you change the loop.
 #
 # **Next:** from here on the course uses `Learner` and `fit` directly — now you know what they do inside.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# Try to answer each question in your own words before you open its answer.
+#
+# **1. Which seven parts does every training program have, and why is the hand-written loop hard to change?**
+#
+# <details><summary>Answer</summary>
+#
+# Data, model, loss, optimiser, loop, metrics and logging. In the hand-written version they are interleaved in
+# one function, so every new experiment — another optimiser, a schedule, early stopping — means editing that
+# function again.
+#
+# </details>
+#
+# **2. How did the lesson check that a refactoring did not change what the program computes?**
+#
+# <details><summary>Answer</summary>
+#
+# Each version trained from the same starting weights (`make_model(seed)`) on the same seeded batches, and the
+# final weights were compared. Versions 2 to 4 and the real `fastai.Learner` ended identical, and version 2
+# matched version 1 within float32 rounding; only version 0 differed, because its shuffling drew random numbers
+# in another order.
+#
+# </details>
+#
+# **3. Why does a `Learner` take an `opt_func` rather than a ready-made optimiser?**
+#
+# <details><summary>Answer</summary>
+#
+# An optimiser is built from the parameters it updates, and the `Learner` owns the model. Passing a function
+# lets the `Learner` create the optimiser when training starts, for whatever model it holds, with its own
+# learning rate.
+#
+# </details>
+#
+# **4. What does the loop differentiate, and why are metrics such as accuracy computed in a callback instead?**
+#
+# <details><summary>Answer</summary>
+#
+# Only the loss: the loop calls `backward()` on `loss_func`'s output and the optimiser follows that gradient.
+# Accuracy has no useful gradient — `argmax` and `==` cut the graph, and as a function of the weights it is
+# piecewise constant — so it is measured with gradients off and reported for people to read.
+#
+# </details>
+#
+# **5. What is a callback, and what can a fastai callback reach?**
+#
+# <details><summary>Answer</summary>
+#
+# An object whose methods the `Learner` calls at named events such as `before_batch` or `after_epoch`. A fastai
+# callback sees the whole learner at each event — the model, the batch, the predictions, the loss, the gradients,
+# the optimiser — so it can observe or change any of them, or stop training by raising an exception.
+#
+# </details>
+#
+# **6. Why did adding a learning-rate schedule and early stopping in step 4 need no change to the loop?**
+#
+# <details><summary>Answer</summary>
+#
+# After the callback refactoring the loop only announces events. The schedule sets the learning rate at
+# `before_batch` and early stopping reads the validation loss at `after_epoch`; each is one more object in the
+# list of callbacks, and the `MiniLearner` class stays the same.
+#
+# </details>
+#
+# **7. What are the three layers of fastai's API, and which one did the lesson rebuild?**
+#
+# <details><summary>Answer</summary>
+#
+# The high level gives one-line recipes (`fit_one_cycle`, `lr_find`, `metrics=accuracy`, ready-made callbacks);
+# the mid level is `Learner` with callbacks, `DataLoaders` and a generic `Optimizer`; the low level is PyTorch's
+# tensors, autograd and modules plus fastai's optimiser steppers. The lesson rebuilt the mid level.
+#
+# </details>
+#
+# **8. Where is the loop in Keras, and what can a Keras callback not see?**
+#
+# <details><summary>Answer</summary>
+#
+# The model owns it: `compile` chooses optimiser, loss and metrics, and `fit` runs the loop. A Keras callback
+# gets the model and a dictionary of numbers, but not the batch, the loss tensor or the gradients, because
+# TensorFlow compiles each step into a graph; to change the step you override `train_step`.
+#
+# </details>
+#
+# **9. What does early stopping watch, and what did it save in the run with a peak learning rate of 0.3?**
+#
+# <details><summary>Answer</summary>
+#
+# It watches a validation number — here the validation loss — and stops when it has not improved for `patience`
+# epochs. With the aggressive peak rate the validation loss stopped improving after a few epochs, and the run
+# ended long before the 30 planned epochs instead of wasting them on a run that had gone wrong.
+#
+# </details>
+#
+# **10. What does mixed precision change, and how is it switched on in each framework?**
+#
+# <details><summary>Answer</summary>
+#
+# It computes in 16-bit floats while keeping the weights in 32-bit. fastai adds a callback with
+# `learn.to_fp16()`; Keras sets a global policy with `keras.mixed_precision.set_global_policy("mixed_float16")`,
+# which applies to every layer built afterwards. It pays off on GPUs with float16 units, not on this CPU.
+#
+# </details>
+#
+# **11. Why are lines of code and counted concepts only a rough measure of how easy a framework is?**
+#
+# <details><summary>Answer</summary>
+#
+# They count what a reader must write and name, not how hard each name is to learn or how hard a bug is to
+# find. A short fastai program can hide behaviour in callbacks you did not write, and the concept count depends
+# on a counting rule, which is why the lesson lists the names so you can judge for yourself.
+#
+# </details>
+
+# %% [markdown]
+# ## Further reading
+#
+# - Jeremy Howard and Sylvain Gugger, *fastai: A Layered API for Deep Learning* (2020), Information 11(2), 108, https://arxiv.org/abs/2002.04688 — the design this lesson rebuilt, explained by its authors, including the callback system and the optimiser steppers.
+# - Jeremy Howard and Sylvain Gugger, *Deep Learning for Coders with fastai and PyTorch*, chapter 19 "A fastai Learner from Scratch" (2020), https://github.com/fastai/fastbook — builds a `Learner` with callbacks from plain PyTorch, a longer version of this lesson's section 3.
+# - François Chollet, *Customizing what happens in `fit()` with TensorFlow* (Keras developer guide, 2020, updated for Keras 3), https://keras.io/guides/custom_train_step_in_tensorflow/ — the official walk-through of overriding `train_step`, as section 5 did for gradient norms.
+# - Adam Paszke et al., *PyTorch: An Imperative Style, High-Performance Deep Learning Library* (2019), NeurIPS, https://arxiv.org/abs/1912.01703 — explains the eager, define-by-run design that lets a plain Python loop train a network.
+# - Paulius Micikevicius et al., *Mixed Precision Training* (2018), ICLR, https://arxiv.org/abs/1710.03740 — the paper behind `to_fp16()` and `mixed_float16`: float16 compute, float32 master weights and loss scaling.
