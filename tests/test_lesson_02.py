@@ -190,6 +190,41 @@ def test_activation_figures_put_values_in_readable_legends(act):
     assert all(_hex(c) in set(plots.OKABE_ITO.values()) | {"#777777"} for c in act.COLORS.values())
 
 
+def test_backprop_graph_draws_every_value_and_gradient_it_is_given():
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    from helpers import backprop
+
+    values = {"x1": 1.0, "x2": 2.0, "z1": 0.25, "z2": -1.5, "h1": 0.245, "h2": -0.905, "yhat": 0.75, "L": 0.0625}
+    grads = {"z1": 0.0123, "z2": -0.456, "h1": 0.0129, "h2": -2.5, "yhat": -0.5, "L": 1.0}
+    W1, W2 = np.array([[0.5, -0.3], [0.2, 0.8]]), np.array([[1.0], [-0.5]])
+    dW1, dW2 = np.array([[0.011, -0.022], [0.033, -0.044]]), np.array([[0.055], [-0.066]])
+    ax = backprop.draw_graph(values, grads, W1, W2, dW1, dW2)
+    texts = [t.get_text() for t in ax.texts]
+    assert len(ax.patches) == 8, "one circle per node"
+    for v in list(values.values()) + list(grads.values()):
+        assert f"{v:.3g}" in texts, v
+    assert any("∂L/∂w=-0.044" in t for t in texts) and any("∂L/∂w=-0.066" in t for t in texts)
+    assert any("w=-0.3" in t for t in texts), "each weight edge shows its weight"
+    colours = {_hex(t.get_color()) for t in ax.texts if t.get_text() in ("0.25", "-0.456")}
+    assert colours == {backprop.FORWARD_COLOR, backprop.BACKWARD_COLOR}
+    assert {backprop.FORWARD_COLOR, backprop.BACKWARD_COLOR} <= set(plots_palette())
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="missing"):
+        backprop.draw_graph({k: v for k, v in values.items() if k != "z1"}, grads, W1, W2, dW1, dW2)
+    with pytest.raises(ValueError, match="shape"):
+        backprop.draw_graph(values, grads, W1, W2.ravel(), dW1, dW2)
+
+
+def plots_palette():
+    from helpers import plots
+
+    return plots.OKABE_ITO.values()
+
+
 # --------------------------------------------------------------------------- the lesson's claims (slow)
 
 
@@ -343,6 +378,81 @@ def test_explorer_redraws_for_depth_and_activation(lesson):
     assert live.eval("explorer.last_error") is None
     assert live.eval("len(activations.deep_grad_norms(5, 'gelu', X_batch, y_batch))") == 6
     live.exec("explorer.controls['depth'].value = 10; explorer.controls['act'].value = 'sigmoid'")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_the_chain_rule_by_hand_is_what_both_autograds_compute(lesson):
+    live = lesson(NAME)
+    assert live.eval("chain_rule_gap") < 1e-12
+    assert set(live.eval("autograd_one")) == {"∂L/∂(W2)_1", "∂L/∂(W1)_11"}
+    gaps = live.eval("autograd_frameworks_gap")
+    assert set(gaps) == {"W1", "b1", "W2", "b2"} and max(gaps.values()) < 1e-12, gaps
+    # the figure's numbers are autograd's: a weight's gradient = gradient at the node it feeds x value it carries
+    assert live.eval("float(params_one['W1'].grad[1, 0] - node_grads['z1'] * node_values['x2'])") == pytest.approx(0, abs=1e-12)
+    assert live.eval("float(params_one['b1'].grad[1] - node_grads['z2'])") == pytest.approx(0, abs=1e-12)
+
+
+def test_sections_are_numbered_in_order():
+    import nbformat
+
+    from grading import course
+
+    nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
+    heads = [c.source.lstrip().splitlines()[0] for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")]
+    numbered = [h for h in heads if h[3:4].isdigit()]
+    assert [int(h[3:].split(".")[0]) for h in numbered] == list(range(len(numbered))), numbered
+    titles = {int(h[3:].split(".")[0]): h for h in numbered}
+    assert "Where gradients come from" in titles[3] and "kink" in titles[4] and "Vanishing" in titles[6]
+    assert "Initialisation" in titles[7] and "Dead ReLUs" in titles[8]
+    assert heads[-3:] == ["## Recap", "## Check your understanding", "## Further reading"]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_framework_default_initialisations_match_their_formulas(lesson):
+    live = lesson(NAME)
+    d = live.eval("init_defaults.to_dict()")
+    torch_d, keras_d = d["PyTorch nn.Linear"], d["Keras Dense"]
+    assert torch_d["formula: bound"] == pytest.approx(1 / 16)  # 1/sqrt(256)
+    assert keras_d["formula: bound"] == pytest.approx((6 / 320) ** 0.5)
+    for fw in (torch_d, keras_d):
+        assert 0.97 * fw["formula: bound"] <= fw["largest |w|"] <= fw["formula: bound"]
+        assert fw["std of w"] == pytest.approx(fw["formula: std = bound/√3"], rel=0.03)
+    assert 0 < torch_d["largest |b|"] <= torch_d["formula: bound"], "PyTorch's biases start random, in the same range"
+    assert keras_d["largest |b|"] == 0.0, "Keras's biases start at 0"
+    src = live.eval("__import__('inspect').getsource(nn.Linear.reset_parameters)")
+    assert "kaiming_uniform_(self.weight, a=math.sqrt(5))" in src  # the call the prose quotes
+    cfg = live.eval("keras.layers.Dense(4).get_config()")
+    assert cfg["kernel_initializer"]["class_name"] == "GlorotUniform" and cfg["bias_initializer"]["class_name"] == "Zeros"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_the_scale_of_the_initial_weights_decides_whether_the_signal_survives(lesson):
+    live = lesson(NAME)
+    stds = live.eval("layer_stds")
+    sat = live.eval("{f'{fw}|{name}': v for (fw, name), v in tanh_saturated.items()}")
+    depth = live.eval("INIT_DEPTH")
+    small, large, glorot, he, torch_default = live.eval("list(torch_inits)")
+    assert live.eval("list(keras_inits)") == [small, large, glorot, he, torch_default]
+    for fw in ("PyTorch", "Keras"):
+        tanh, relu = stds[fw]["tanh"], stds[fw]["relu"]
+        assert all(len(v) == depth for v in list(tanh.values()) + list(relu.values()))
+        assert tanh[small][-1] < 1e-6 and relu[small][-1] < 1e-6, f"{fw}: too small should vanish"
+        assert relu[large][-1] > 1e4, f"{fw}: too large should explode through ReLU"
+        assert tanh[large][-1] > 0.9 and sat[f"{fw}|{large}"] > 0.5, f"{fw}: too large should saturate tanh"
+        assert sat[f"{fw}|{glorot}"] < 0.05
+        assert 0.1 < tanh[glorot][-1] < 1, f"{fw}: Glorot should keep tanh's signal: {tanh[glorot]}"
+        assert 0.3 < relu[he][-1] < 3 and 0.3 < min(relu[he]), f"{fw}: He should keep ReLU's signal level: {relu[he]}"
+        assert relu[glorot][-1] < relu[he][-1] / 5, f"{fw}: Glorot loses 1/sqrt(2) per ReLU layer"
+        assert relu[torch_default][-1] < 1e-2 and tanh[torch_default][-1] < 0.05, f"{fw}: PyTorch's default shrinks"
+        shrink = np.exp(np.mean(np.diff(np.log(relu[torch_default]))))
+        assert shrink == pytest.approx(1 / 6 ** 0.5, rel=0.15), f"{fw}: about 1/sqrt(6) per ReLU layer, got {shrink}"
+    for act in ("tanh", "relu"):  # two frameworks' initialisers, two random streams, the same statistics
+        for name in (glorot, he, torch_default):
+            ratio = np.array(stds["PyTorch"][act][name]) / np.array(stds["Keras"][act][name])
+            assert np.all((ratio > 0.5) & (ratio < 2)), (act, name, ratio)
 
 
 # --------------------------------------------------------------------------- fair exercises (slow)
@@ -544,11 +654,86 @@ def test_mlp_exercise_accepts_any_style_and_rejects_what_the_prompt_rules_out(le
         assert verdict != "pass" and message in verdict, f"{what}: the visible test said {verdict!r}"
 
 
+BACKWARD_IN_OTHER_STYLES = {
+    "one example at a time": """
+def backward(X, y, W1, b1, W2, b2):
+    n = len(X)
+    g = {"dW1": np.zeros_like(W1), "db1": np.zeros_like(b1), "dW2": np.zeros_like(W2), "db2": np.zeros_like(b2)}
+    for x_k, y_k in zip(X, y):
+        h = np.tanh(x_k @ W1 + b1)
+        e = 2 * (h @ W2 + b2 - y_k) / n
+        g["dW2"] += np.outer(h, e)
+        g["db2"] += e
+        dz = (W2[:, 0] * e[0]) * (1 - h * h)
+        g["dW1"] += np.outer(x_k, dz)
+        g["db1"] += dz
+    return g
+""",
+    "einsum and cosh": """
+def backward(X, y, W1, b1, W2, b2):
+    Z = np.einsum("nd,dh->nh", X, W1) + b1
+    out = np.tanh(Z) @ W2 + b2
+    g_out = 2.0 * (out - y) / y.size
+    g_Z = g_out @ W2.T / np.cosh(Z) ** 2
+    return dict(dW2=np.tanh(Z).T @ g_out, db2=np.sum(g_out, 0), dW1=np.einsum("nd,nh->dh", X, g_Z),
+                db1=np.sum(g_Z, 0))
+""",
+}
+
+WRONG_BACKWARD = {
+    "forgot the 1/n of the mean": ("""
+def backward(X, y, W1, b1, W2, b2):
+    H = np.tanh(X @ W1 + b1)
+    d = 2 * (H @ W2 + b2 - y)
+    dZ = d @ W2.T * (1 - H**2)
+    return {"dW1": X.T @ dZ, "db1": dZ.sum(0), "dW2": H.T @ d, "db2": d.sum(0)}
+""", "dW1 vs PyTorch autograd: expected"),
+    "forgot tanh's slope": ("""
+def backward(X, y, W1, b1, W2, b2):
+    H = np.tanh(X @ W1 + b1)
+    d = 2 * (H @ W2 + b2 - y) / len(X)
+    dZ = d @ W2.T
+    return {"dW1": X.T @ dZ, "db1": dZ.sum(0), "dW2": H.T @ d, "db2": d.sum(0)}
+""", "dW1 vs PyTorch autograd: expected"),
+    "bias gradients kept as rows": ("""
+def backward(X, y, W1, b1, W2, b2):
+    H = np.tanh(X @ W1 + b1)
+    d = 2 * (H @ W2 + b2 - y) / len(X)
+    dZ = d @ W2.T * (1 - H**2)
+    return {"dW1": X.T @ dZ, "db1": dZ.sum(0, keepdims=True), "dW2": H.T @ d, "db2": d.sum(0)}
+""", "db1 (the shape of b1): expected shape (2,), got (1, 2)"),
+    "changes y in place": ("""
+def backward(X, y, W1, b1, W2, b2):
+    H = np.tanh(X @ W1 + b1)
+    y -= H @ W2 + b2
+    d = -2 * y / len(X)
+    dZ = d @ W2.T * (1 - H**2)
+    return {"dW1": X.T @ dZ, "db1": dZ.sum(0), "dW2": H.T @ d, "db2": d.sum(0)}
+""", "expected X, y and the parameters to be left unchanged"),
+    "a tuple, not a dict": ("""
+def backward(X, y, W1, b1, W2, b2):
+    return (W1 * 0, b1 * 0, W2 * 0, b2 * 0)
+""", "expected a dict, got tuple"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group(NAME)
+def test_backward_exercise_accepts_any_style_and_names_each_mistake(lesson):
+    live = lesson(NAME)
+    for style, answer in BACKWARD_IN_OTHER_STYLES.items():
+        assert _verdict(live, answer, "backward_tests", "backward") == "pass", style
+    for what, (answer, message) in WRONG_BACKWARD.items():
+        verdict = _verdict(live, answer, "backward_tests", "backward", visible_only=True)
+        assert verdict != "pass" and message in verdict, f"{what}: the visible test said {verdict!r}"
+    assert _verdict(live, "", "backward_tests", "backward") == "pass"  # the lesson's answer, restored
+
+
 def test_test_cells_use_checks_and_end_without_a_value():
     """Verdicts go through helpers.checks (the grader judges them), never a bare assert or a trailing number."""
     import ast
 
-    for grade_id in ("activations_tests", "derivatives_tests", "build_mlp_tests"):
+    for grade_id in ("activations_tests", "derivatives_tests", "backward_tests", "build_mlp_tests"):
         tree = ast.parse(_cell(grade_id))
         assert not [n for n in ast.walk(tree) if isinstance(n, ast.Assert)], f"{grade_id} has a bare assert"
         assert not isinstance(tree.body[-1], ast.Expr) or isinstance(tree.body[-1].value, ast.Call), grade_id
@@ -596,10 +781,16 @@ def test_history_prompts_and_claims_in_the_prose():
     nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
     prose = " ".join(" ".join(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
     assert "This lesson's convention: `d_relu` returns 0 at `x = 0`" in prose  # the prompt states the subgradient
-    assert prose.count("**What is checked:**") == 3  # every auto-graded exercise says what its tests check
+    assert prose.count("**What is checked:**") == 4  # every auto-graded exercise says what its tests check
     for needed in ("Fukushima", "1969", "cognitron", "neocognitron", "Hahnloser", "2000", "Jarrett", "2009",
                    "Nair & Hinton (2010)", "Glorot, Bordes & Bengio (2011)", "preconceptions", "data.step_order",
                    "train_step", "template"):
         assert needed in prose, needed
+    sidebar = [c.source for c in nb.cells if c.cell_type == "markdown"
+               and c.source.startswith("> **Preconceptions that held the field back: ReLU dismissed as")]
+    assert len(sidebar) == 1, "the ReLU history is one sidebar in the recurring form"
+    lines = sidebar[0].splitlines()
+    assert [ln.split(":*")[0] for ln in lines[1:]] == ["> *What was believed", "> *What was true", "> *Who showed it"]
+    assert prose.count("Fukushima") == 1 and prose.count("Hahnloser") == 1, "the history is told once, in the sidebar"
     for gone in ("reviewer would likely", "shuffle the batches differently", "runs the `Learner.fit` and `model.fit`"):
         assert gone not in prose, gone

@@ -10,10 +10,14 @@
 #    single matrix it collapses to;
 # 2. write sigmoid, tanh and ReLU and their derivatives in NumPy (numerically stable), and recognise the
 #    modern ones (leaky ReLU, GELU, SiLU);
-# 3. explain why ReLU's kink at 0 — which made it look *incorrect* to 1990s eyes — does not stop gradient
+# 3. compute a network's gradients by hand with the chain rule (a backward pass in NumPy) and check them
+#    against PyTorch's autograd and TensorFlow's `GradientTape`;
+# 4. explain why ReLU's kink at 0 — which made it look *incorrect* to 1990s eyes — does not stop gradient
 #    descent, using what PyTorch and TensorFlow actually return there;
-# 4. train the same network with each activation in both frameworks and compare accuracy and time;
-# 5. measure **vanishing gradients** layer by layer, and **dead ReLUs** unit by unit.
+# 5. train the same network with each activation in both frameworks and compare accuracy and time;
+# 6. measure **vanishing gradients** layer by layer, see how the **scale of the initial weights** (Xavier/Glorot,
+#    He/Kaiming, and each framework's default) decides whether a signal survives a deep network, and count
+#    **dead ReLUs** unit by unit.
 #
 # Cells marked *graded* are exercises: replace `raise NotImplementedError()` with your code, then run the
 # test cell below it. Run the notebook top to bottom (**Run → Run All Cells**) the first time.
@@ -31,7 +35,8 @@ helpers.setup(seed=0)
 
 # %% [markdown]
 # Then the frameworks, and the course helpers. `helpers.activations` holds this lesson's measuring tools
-# (activation curves by autograd, dead-unit counts, per-layer gradient norms, timing).
+# (activation curves by autograd, dead-unit counts, per-layer gradient norms, timing); `helpers.backprop`
+# draws a small network's computational graph.
 
 # %%
 from fastai.basics import *  # noqa: F403 - fastai's documented import style (brings torch, nn, np, plt, pd)
@@ -42,7 +47,7 @@ import tensorflow as tf
 import torch
 from torch import nn
 
-from helpers import activations, checks, data, fastai_side, keras_side, plots, widgets
+from helpers import activations, backprop, checks, data, fastai_side, keras_side, plots, widgets
 
 # %% [markdown]
 # ## 1. What an activation function does
@@ -121,7 +126,7 @@ plt.show()
 # %% [markdown]
 # Without activation the output is a straight line, however many layers. With tanh it bends smoothly; with
 # ReLU it becomes a **piecewise linear** curve: straight pieces joined at kinks, one wherever a unit switches
-# on or off. With enough units, kinks can bend a boundary into almost any shape — section 4 shows a ReLU
+# on or off. With enough units, kinks can bend a boundary into almost any shape — section 5 shows a ReLU
 # network wrapping one around a spiral. That is what activations are for.
 
 # %% [markdown]
@@ -269,7 +274,7 @@ checks.check_shape(relu(np.zeros(5)), (5,), name="relu on shape (5,)")
 # call your functions from exercise 1.
 #
 # ReLU has no derivative at exactly `x = 0`. **This lesson's convention: `d_relu` returns 0 at `x = 0`**
-# (0 for $x \le 0$, 1 for $x > 0$) — the value PyTorch and TensorFlow use; section 3 shows why any choice
+# (0 for $x \le 0$, 1 for $x > 0$) — the value PyTorch and TensorFlow use; section 4 shows why any choice
 # between 0 and 1 would do.
 #
 # **What is checked:** the shape; the values on floats (including `d_relu(0) == 0`) and on integers, and
@@ -381,7 +386,7 @@ checks.check_shape(d_sigmoid(np.zeros((3, 1))), (3, 1), name="d_sigmoid on shape
 # Three descendants of ReLU you will meet in recent models:
 #
 # * **leaky ReLU** $= \max(0.01x, x)$: a small slope for $x < 0$, so a unit is never completely switched off
-#   (section 6 shows why that matters);
+#   (section 8 shows why that matters);
 # * **GELU** $= x\,\Phi(x)$, with $\Phi$ the standard normal CDF: a smooth ReLU, the default in BERT and GPT
 #   transformers;
 # * **SiLU** (also *swish*) $= x\,\sigma(x)$: another smooth ReLU, used in EfficientNet and in the
@@ -408,28 +413,228 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## 3. The kink at zero: why the "incorrect" one won
+# ## 3. Where gradients come from: a backward pass by hand
 #
-# **The story as it is usually told.** Backpropagation, as popularised in 1986, is the chain rule: it needs
-# the derivative of every unit. So through the 1980s and 1990s networks were built from smooth units —
-# sigmoid, then tanh (LeCun's *Efficient BackProp*, 1998, recommended a scaled tanh). A unit with a
-# **corner**, whose derivative does not exist at 0, looked like the wrong tool for gradient descent. Then,
-# around 2010, ReLU arrived and won: Nair & Hinton (2010) used rectified linear units in restricted
-# Boltzmann machines; Glorot, Bordes & Bengio (2011) showed that deep rectifier networks train as well as
-# or better than tanh networks — "in spite of the hard non-linearity and non-differentiability at zero",
-# as their abstract puts it; and the AlexNet paper (2012) reported that a convolutional network with ReLUs
-# reached 25% training error on CIFAR-10 six times faster than the same network with tanh. Today ReLU and
-# its smooth descendants are the default.
+# Every training run in this course calls `loss.backward()` (PyTorch) or `tape.gradient(...)` (TensorFlow),
+# and sections 6 and 8 measure the gradients they return. Where do those numbers come from? From the **chain
+# rule**, applied to the network one operation at a time, from the loss back to the weights: that is
+# **backpropagation**. We do it once by hand, on the smallest network that has a hidden layer, $2 \to 2 \to 1$:
 #
-# **The nuance.** Rectifying units were not new in 2010. Kunihiko Fukushima's networks of "analog threshold
-# elements" (1969) already passed on only the positive part of their input, and so did his *cognitron*
-# (1975) and *neocognitron* (1980), an ancestor of today's convolutional networks (they were trained
-# by self-organising rules, not by backpropagation). Hahnloser et al. (2000, *Nature*) argued for rectification
-# from neuroscience and built it into a silicon circuit; Jarrett et al. (2009) found that a rectifying
-# non-linearity was among the most important ingredients of an object recogniser. What 2010–2012 added was
-# the evidence that rectifiers make *deep networks trained by backpropagation* work better — and the
-# attention that came with it.
+# $$ z = xW_1 + b_1, \qquad h = \tanh(z), \qquad \hat y = hW_2 + b_2, \qquad L = (\hat y - y)^2, $$
 #
+# with $x$ of shape (2,), $W_1$ (2, 2), $b_1$ (2,), $W_2$ (2, 1), $b_2$ (1,). The **forward pass** computes
+# these four lines in order, for one example:
+
+# %%
+x_one, y_one = np.array([1.0, 2.0]), np.array([1.0])
+W1_one, b1_one = np.array([[0.5, -0.3], [0.2, 0.8]]), np.array([0.1, -0.1])
+W2_one, b2_one = np.array([[1.0], [-0.5]]), np.array([0.2])
+
+z_one = x_one @ W1_one + b1_one
+h_one = np.tanh(z_one)
+yhat_one = h_one @ W2_one + b2_one
+L_one = float(((yhat_one - y_one) ** 2).mean())
+print("z =", z_one, " h =", h_one.round(4), " ŷ =", yhat_one.round(4), " L =", round(L_one, 4))
+
+# %% [markdown]
+# **The chain rule.** If $L$ depends on $w$ only through $u$, then $\frac{\partial L}{\partial w} =
+# \frac{\partial L}{\partial u}\,\frac{\partial u}{\partial w}$; along a longer path the local derivatives
+# multiply. Each operation's local derivative is simple: $\partial L/\partial \hat y = 2(\hat y - y)$;
+# $\partial \hat y/\partial h_j = (W_2)_{j}$ and $\partial \hat y/\partial (W_2)_j = h_j$; $\partial h_j/\partial z_j =
+# 1 - \tanh^2(z_j)$ (exercise 2's `d_tanh`); $\partial z_j/\partial (W_1)_{ij} = x_i$. So for one weight of each
+# layer:
+#
+# $$ \frac{\partial L}{\partial (W_2)_1} = \underbrace{2(\hat y - y)}_{\partial L/\partial \hat y}\; h_1, \qquad
+#    \frac{\partial L}{\partial (W_1)_{11}} = \underbrace{2(\hat y - y)}_{\partial L/\partial \hat y}\;
+#    \underbrace{(W_2)_1}_{\partial \hat y/\partial h_1}\; \underbrace{(1 - h_1^2)}_{\partial h_1/\partial z_1}\;
+#    \underbrace{x_1}_{\partial z_1/\partial (W_1)_{11}}. $$
+#
+# Computed from the forward values above:
+
+# %%
+dL_dyhat = 2 * (yhat_one[0] - y_one[0])
+by_hand = {"∂L/∂(W2)_1": dL_dyhat * h_one[0],
+           "∂L/∂(W1)_11": dL_dyhat * W2_one[0, 0] * (1 - h_one[0] ** 2) * x_one[0]}
+by_hand
+
+# %% [markdown]
+# Now the same network in PyTorch, and its autograd. `retain_grad()` asks PyTorch to keep the gradient of the
+# intermediate results $z$, $h$ and $\hat y$ too (normally it keeps only the parameters'):
+
+# %%
+params_one = {name: torch.tensor(v, requires_grad=True)
+              for name, v in (("W1", W1_one), ("b1", b1_one), ("W2", W2_one), ("b2", b2_one))}
+z_t = torch.tensor(x_one) @ params_one["W1"] + params_one["b1"]
+h_t = torch.tanh(z_t)
+yhat_t = h_t @ params_one["W2"] + params_one["b2"]
+for node in (z_t, h_t, yhat_t):
+    node.retain_grad()
+loss_t = nn.functional.mse_loss(yhat_t, torch.tensor(y_one))
+loss_t.backward()
+
+autograd_one = {"∂L/∂(W2)_1": float(params_one["W2"].grad[0, 0]), "∂L/∂(W1)_11": float(params_one["W1"].grad[0, 0])}
+chain_rule_gap = max(abs(by_hand[k] - autograd_one[k]) for k in by_hand)
+print("autograd:", autograd_one, " largest difference from the chain rule by hand:", chain_rule_gap)
+
+# %% [markdown]
+# The same numbers. Autograd does not do anything cleverer than the chain rule: during the forward pass it
+# records every operation in a **computational graph**, and `backward()` walks that graph from the loss back
+# to the inputs, multiplying by each operation's local derivative. Here is the graph, with the forward value
+# above each node and the gradient $\partial L/\partial\text{node}$ that the backward pass leaves there below
+# it, and each weight with its gradient on its edge:
+
+# %%
+node_values = {"x1": x_one[0], "x2": x_one[1], "z1": z_one[0], "z2": z_one[1], "h1": h_one[0], "h2": h_one[1],
+               "yhat": yhat_one[0], "L": L_one}
+node_grads = {"z1": z_t.grad[0], "z2": z_t.grad[1], "h1": h_t.grad[0], "h2": h_t.grad[1], "yhat": yhat_t.grad[0],
+              "L": 1.0}
+backprop.draw_graph(node_values, node_grads, W1_one, W2_one, params_one["W1"].grad, params_one["W2"].grad,
+                    title="2 → 2 → 1: forward values (blue) and backward gradients (vermillion)")
+plt.show()
+
+# %% [markdown]
+# Read it from right to left. $\partial L/\partial L = 1$; $\partial L/\partial \hat y = 2(\hat y - y)$; each $h_j$
+# gets $\partial L/\partial \hat y$ times its outgoing weight; each $z_j$ gets that times $\tanh'(z_j) =
+# 1 - h_j^2$; and every weight's gradient is **the gradient at the node it points to times the value at the
+# node it comes from**. A bias adds straight into its node, so its gradient is that node's gradient
+# ($\partial L/\partial b_1 = \partial L/\partial z$). Each node's gradient is computed once and reused by every
+# path through it, so one backward pass costs about as much as one forward pass — however many weights there
+# are. Without that reuse, training networks with millions of weights would be hopeless.
+#
+# TensorFlow records the same graph on a `GradientTape`, and gets the same gradients:
+
+# %%
+tf_params_one = {name: tf.Variable(v) for name, v in (("W1", W1_one), ("b1", b1_one), ("W2", W2_one), ("b2", b2_one))}
+mse_64 = keras.losses.MeanSquaredError(dtype="float64")  # Keras computes a loss in float32 unless told otherwise
+with tf.GradientTape() as tape:
+    h_tf = tf.tanh(x_one[None, :] @ tf_params_one["W1"] + tf_params_one["b1"])
+    loss_tf = mse_64(y_one[None, :], h_tf @ tf_params_one["W2"] + tf_params_one["b2"])
+tf_grads_one = dict(zip(tf_params_one, tape.gradient(loss_tf, list(tf_params_one.values()))))
+autograd_frameworks_gap = {name: float(np.abs(tf_grads_one[name].numpy() - params_one[name].grad.numpy()).max())
+                           for name in params_one}
+autograd_frameworks_gap
+
+# %% [markdown]
+# Differences of 0 or about $10^{-16}$ (float64 rounding): two autograd engines, one chain rule.
+#
+# ### Exercise 3 (graded, 4 points): the backward pass in NumPy
+#
+# Write `backward(X, y, W1, b1, W2, b2)`: the gradients of the loss of this network on a **batch** of $n$
+# examples,
+#
+# $$ L = \frac{1}{n}\sum_{k=1}^{n} (\hat y_k - y_k)^2, \qquad \hat y = \tanh(XW_1 + b_1)\,W_2 + b_2 $$
+#
+# (the mean squared error: `nn.functional.mse_loss` in PyTorch, `keras.losses.MeanSquaredError()` in Keras).
+#
+# * **inputs** (float NumPy arrays): `X` of shape (n, d), `y` (n, 1), `W1` (d, h), `b1` (h,), `W2` (h, 1),
+#   `b2` (1,). The network above has d = h = 2, but write it for any n, d and h.
+# * **output**: a dict `{"dW1": ..., "db1": ..., "dW2": ..., "db2": ...}`, each gradient an array of
+#   **the same shape as its parameter**: (d, h), (h,), (h, 1), (1,).
+# * NumPy only (`@`, `.T`, `np.tanh`, `.sum(axis=...)`, ...), no autograd; leave the inputs unchanged.
+#
+# Hints: do the forward pass first and keep $Z$, $H$ and $\hat y$. Then go backwards as in the graph, one
+# node at a time, for all $n$ examples at once: $\partial L/\partial \hat y$ now has a factor $1/n$ (the mean), and
+# a parameter used by every example (a weight, a bias) collects the sum of its gradients over the examples.
+# The shapes are your best check: a gradient always has the shape of what it is the gradient of.
+#
+# **What is checked:** that a dict with those four keys comes back; each gradient's shape; its values against
+# PyTorch's autograd and TensorFlow's `GradientTape` on a batch of 4 examples; that the inputs are left
+# unchanged. The hidden tests use other sizes ($n$, $d$, $h$) and values.
+
+# %% nbgrader={"grade": false, "grade_id": "backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def backward(X, y, W1, b1, W2, b2):
+    """Gradients of the mean squared error of tanh(X W1 + b1) W2 + b2, as {"dW1", "db1", "dW2", "db2"}."""
+    ### BEGIN SOLUTION
+    n = X.shape[0]
+    H = np.tanh(X @ W1 + b1)
+    yhat = H @ W2 + b2
+    d_yhat = 2 * (yhat - y) / n  # (n, 1)
+    d_Z = (d_yhat @ W2.T) * (1 - H**2)  # (n, h): back through W2, then through tanh
+    return {"dW1": X.T @ d_Z, "db1": d_Z.sum(axis=0), "dW2": H.T @ d_yhat, "db2": d_yhat.sum(axis=0)}
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "backward_tests", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+
+def torch_gradients(X, y, *params):
+    """dL/d(each parameter) of the same network and loss, by PyTorch's autograd."""
+    p = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in params]
+    yhat = torch.tanh(torch.tensor(X, dtype=torch.float64) @ p[0] + p[1]) @ p[2] + p[3]
+    nn.functional.mse_loss(yhat, torch.tensor(y, dtype=torch.float64)).backward()
+    return {"d" + name: t.grad.numpy() for name, t in zip(PARAM_NAMES, p)}
+
+
+def tf_gradients(X, y, *params):
+    """The same gradients, by TensorFlow's GradientTape."""
+    p = [tf.Variable(np.asarray(v, dtype=np.float64)) for v in params]
+    with tf.GradientTape() as tape:
+        yhat = tf.tanh(tf.constant(X, dtype=tf.float64) @ p[0] + p[1]) @ p[2] + p[3]
+        loss = keras.losses.MeanSquaredError(dtype="float64")(tf.constant(y, dtype=tf.float64), yhat)
+    return {"d" + name: g.numpy() for name, g in zip(PARAM_NAMES, tape.gradient(loss, p))}
+
+
+X_bp = np.array([[1.0, 2.0], [-1.0, 0.5], [0.3, -0.7], [2.0, 1.0]])
+y_bp = np.array([[1.0], [0.0], [-0.5], [2.0]])
+params_bp = (W1_one.copy(), b1_one.copy(), W2_one.copy(), b2_one.copy())
+before_bp = [a.copy() for a in (X_bp, y_bp) + params_bp]
+torch_bp, tf_bp = torch_gradients(X_bp, y_bp, *params_bp), tf_gradients(X_bp, y_bp, *params_bp)
+grads_bp = backward(X_bp, y_bp, *params_bp)
+checks.check_type(grads_bp, dict, name="backward(X, y, W1, b1, W2, b2)")
+checks.check_equal(sorted(grads_bp), ["dW1", "dW2", "db1", "db2"], name="the keys of backward's dict")
+for key, shape in (("dW1", (2, 2)), ("db1", (2,)), ("dW2", (2, 1)), ("db2", (1,))):
+    checks.check_shape(grads_bp[key], shape, name=f"{key} (the shape of {key[1:]})")
+    checks.check_close(grads_bp[key], torch_bp[key], name=f"{key} vs PyTorch autograd", rtol=1e-6, atol=1e-9, say=True)
+    checks.check_close(grads_bp[key], tf_bp[key], name=f"{key} vs tf.GradientTape", rtol=1e-6, atol=1e-9, say=True)
+checks.check_true(all(np.array_equal(a, b) for a, b in zip((X_bp, y_bp) + params_bp, before_bp)),
+                  "expected X, y and the parameters to be left unchanged", name="backward",
+                  hint="compute new arrays (H = np.tanh(...)) instead of changing the inputs in place")
+### BEGIN HIDDEN TESTS
+rng_bp = np.random.default_rng(11)
+for n, d, h in ((7, 3, 5), (1, 2, 2), (12, 4, 1)):
+    X_h, y_h = rng_bp.normal(size=(n, d)), rng_bp.normal(size=(n, 1))
+    p_h = (rng_bp.normal(size=(d, h)), rng_bp.normal(size=h), rng_bp.normal(size=(h, 1)), rng_bp.normal(size=1))
+    copies = [a.copy() for a in (X_h, y_h) + p_h]
+    ref_t, ref_tf = torch_gradients(X_h, y_h, *p_h), tf_gradients(X_h, y_h, *p_h)
+    got = backward(X_h, y_h, *p_h)
+    for key, shape in (("dW1", (d, h)), ("db1", (h,)), ("dW2", (h, 1)), ("db2", (1,))):
+        checks.check_shape(got[key], shape, name=f"{key} for n={n}, d={d}, h={h}")
+        checks.check_close(got[key], ref_t[key], name=f"{key} vs autograd for n={n}, d={d}, h={h}", rtol=1e-6,
+                           atol=1e-9)
+        checks.check_close(got[key], ref_tf[key], name=f"{key} vs GradientTape for n={n}, d={d}, h={h}",
+                           rtol=1e-6, atol=1e-9)
+    checks.check_true(all(np.array_equal(a, b) for a, b in zip((X_h, y_h) + p_h, copies)),
+                      "expected the inputs to be left unchanged", name=f"backward for n={n}, d={d}, h={h}")
+# a network that fits its targets exactly has zero gradient everywhere
+W1_z, b1_z, W2_z, b2_z = np.ones((2, 3)), np.zeros(3), np.ones((3, 1)), np.zeros(1)
+X_z = np.array([[0.2, -0.1], [0.5, 0.4]])
+y_z = np.tanh(X_z @ W1_z) @ W2_z
+zero_bp = backward(X_z, y_z, W1_z, b1_z, W2_z, b2_z)
+for key, like in (("dW1", W1_z), ("db1", b1_z), ("dW2", W2_z), ("db2", b2_z)):
+    checks.check_close(zero_bp[key], np.zeros_like(like), name=f"{key} when the network fits its targets exactly",
+                       atol=1e-12)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Sections 6 and 8 rely on what you just did. Going back one layer multiplied the gradient by that layer's
+# weights ($W_2^\top$) **and by the activation's slope** ($1 - h^2$ for tanh). In a deep network the backward
+# pass does that once per layer — so the slopes multiply, which is exactly what section 6 measures.
+
+# %% [markdown]
+# ## 4. The kink at zero: why the "incorrect" one won
+#
+# Backpropagation multiplies by the derivative of every unit it passes through (section 3). So through the
+# 1980s and 1990s networks were built from smooth units, and ReLU, with its corner at 0, had to wait. Today
+# ReLU and its smooth descendants are the default. The history, in one box:
+
+# %% [markdown]
+# > **Preconceptions that held the field back: ReLU dismissed as "not differentiable".**
+# > *What was believed:* backpropagation, as popularised in 1986, is the chain rule, so every unit needs a derivative everywhere; a unit with a **corner**, whose derivative does not exist at 0, looked like the wrong tool for gradient descent. Networks were built from smooth units — sigmoid, then tanh (LeCun, Bottou, Orr & Müller's *Efficient BackProp*, 1998, recommended a scaled tanh).
+# > *What was true:* the rectifier was old — Kunihiko Fukushima's networks of "analog threshold elements" (1969) already passed on only the positive part of their input, and so did his *cognitron* (1975) and *neocognitron* (1980), an ancestor of today's convolutional networks (trained by self-organising rules, not by backpropagation). Its corner does not matter to gradient descent (the cells below show why), and rectifiers make *deep networks trained by backpropagation* work better, not worse.
+# > *Who showed it:* Hahnloser et al. (2000, *Nature*) argued for rectification from neuroscience and built it into a silicon circuit; Jarrett et al. (2009, ICCV) found that a rectifying non-linearity was among the most important ingredients of an object recogniser; Nair & Hinton (2010) used rectified linear units in restricted Boltzmann machines (ICML); Glorot, Bordes & Bengio (2011) showed, at AISTATS, that deep rectifier networks train as well as or better than tanh networks — "in spite of the hard non-linearity and non-differentiability at zero", as their abstract puts it; and the AlexNet paper (Krizhevsky, Sutskever & Hinton, NIPS 2012) reported that a convolutional network with ReLUs reached 25% training error on CIFAR-10 six times faster than the same network with tanh.
+
+# %% [markdown]
 # **The moral.** The rectifier had been there since 1969; the worry about its corner was still real enough in
 # 2011 that the paper which helped make it mainstream had to answer it — and, as the next cells show, the
 # corner does not matter at all. A field's preconceptions (here: "it is not differentiable, so gradient
@@ -507,7 +712,7 @@ class KinkReLU(nn.Module):
 
 
 # %% [markdown]
-# The training data is this lesson's test problem, two interleaved spirals (section 4 looks at them), and
+# The training data is this lesson's test problem, two interleaved spirals (section 5 looks at them), and
 # the training is a plain PyTorch loop — the loop that fastai's `Learner` runs for you. We will reuse it.
 
 # %%
@@ -566,10 +771,10 @@ print("final loss:", {g: round(v[-1], 5) for g, v in kink_losses.items()})
 # %% [markdown]
 # Not one of the 614,400 pre-activations was exactly 0, so the slope "at the corner" was never used: the
 # three runs are identical to the last bit. The derivative that does not exist is a derivative gradient
-# descent never asks for. (And section 4 shows a ReLU network doing better than sigmoid and tanh.)
+# descent never asks for. (And section 5 shows a ReLU network doing better than sigmoid and tanh.)
 
 # %% [markdown]
-# ### Exercise 3 (graded by your instructor, 2 points): the kink
+# ### Exercise 4 (graded by your instructor, 2 points): the kink
 #
 # In three to five sentences, explain to a 1990s reviewer why ReLU's missing derivative at 0 does not stop
 # gradient descent from training a network. Use at least one of the two observations above.
@@ -585,7 +790,7 @@ print("final loss:", {g: round(v[-1], 5) for g, v in kink_losses.items()})
 # ### END SOLUTION
 
 # %% [markdown]
-# ## 4. Side by side: one network, three activations, two frameworks
+# ## 5. Side by side: one network, three activations, two frameworks
 #
 # The test problem is the one we just trained on: two interleaved **spirals**, 1,500 points to train on and
 # 500 to validate. No straight line separates them.
@@ -641,7 +846,7 @@ explicit_acc
 # between PyTorch layers, a string (`activation="relu"`) inside each Keras layer.
 
 # %% [markdown]
-# ### Exercise 4 (graded, 3 points): the same MLP, any activation, both frameworks
+# ### Exercise 5 (graded, 3 points): the same MLP, any activation, both frameworks
 #
 # Write `build_fastai_mlp(act)` and `build_keras_mlp(act)`:
 #
@@ -806,7 +1011,7 @@ summary.style.format({"fastai accuracy": "{:.1%}", "Keras accuracy": "{:.1%}", "
 # * **fastai and Keras agree** to within a point or two for every activation: their learning curves have
 #   the same shape and their boundaries nearly coincide.
 # * The time column barely depends on the activation: each framework's own overhead, per run and per step,
-#   dominates. Section 7 measures the activation alone.
+#   dominates. Section 9 measures the activation alone.
 #
 # Why agree only *within a point or two*, from identical starting weights and identical batches? Because
 # the two frameworks' "Adam" is not quite the same optimiser. Compare the defaults each run just used:
@@ -908,10 +1113,10 @@ adam_gap["relu"]["Keras's update"] = twin_gap(keras_update_relu, runs["keras"]["
 # The gap between the frameworks was the optimiser, not the data: both saw the same batches all along.
 
 # %% [markdown]
-# ## 5. Vanishing gradients
+# ## 6. Vanishing gradients
 #
 # Backpropagation multiplies, layer by layer from the output back to the input, by each layer's weights
-# **and by the activation's slope** $f'(z)$. Sigmoid's slope is at most 1/4, so ten sigmoid layers can
+# **and by the activation's slope** $f'(z)$ — section 3 did it by hand for one hidden layer. Sigmoid's slope is at most 1/4, so ten sigmoid layers can
 # shrink a gradient by $4^{-10} \approx 10^{-6}$; tanh's and ReLU's slopes reach 1.
 #
 # To measure it we build **10-hidden-layer** networks ($2 \to 16 \to \dots \to 16 \to 1$) in both frameworks,
@@ -951,7 +1156,7 @@ pd.DataFrame(grad_ratio).style.format("{:.1e}").set_caption("first-layer / last-
 # units; He et al. (2015) proposed starting weights scaled for ReLU.)
 #
 # Does it matter for training? Train the 10-layer sigmoid and ReLU networks with the PyTorch loop from
-# section 3, checking the validation accuracy every 20 steps:
+# section 4, checking the validation accuracy every 20 steps:
 
 # %%
 deep_history = {act: train_torch(deep_models[act], steps=300, every=20) for act in ["sigmoid", "relu"]}
@@ -978,7 +1183,186 @@ print("after 200 steps:", {act: f"{a:.1%}" for act, a in deep_acc_at_200.items()
 # cost of an `exp`, is why ReLU won.
 
 # %% [markdown]
-# ## 6. Dead ReLUs
+# ## 7. Initialisation: why the scale of the starting weights matters
+#
+# Section 6 started every network from Glorot-scaled weights, and noted that He et al. (2015) proposed a
+# different scale for ReLU. Why does the scale matter at all? Each unit of a layer sums `fan_in` products
+# $w_i x_i$. If the weights are independent with mean 0 and the inputs have mean square $E[x^2]$, the
+# pre-activation's variance is
+#
+# $$ \operatorname{Var}(z) = \text{fan\_in} \cdot \operatorname{Var}(w) \cdot E[x^2]. $$
+#
+# So every layer multiplies the signal's size by about $\sqrt{\text{fan\_in}\cdot\operatorname{Var}(w)}$ (and by
+# what the activation does to it). Make that factor a little too small and, after many layers, the signal is
+# gone; a little too large and it explodes, or saturates a tanh or sigmoid, whose slope is then near 0. The
+# backward pass multiplies by the same weights (section 3), so the gradients shrink or grow with it. Three
+# recipes choose $\operatorname{Var}(w)$ to keep the factor near 1:
+#
+# | name | $\operatorname{Var}(w)$ | designed for | PyTorch (`torch.nn.init`) | Keras (`keras.initializers`) |
+# |---|---|---|---|---|
+# | LeCun (1998) | $1/\text{fan\_in}$ | tanh-like units | — | `LecunNormal`, `LecunUniform` |
+# | **Xavier/Glorot** (Glorot & Bengio, 2010) | $2/(\text{fan\_in} + \text{fan\_out})$ | tanh, sigmoid, linear | `xavier_uniform_`, `xavier_normal_` | `GlorotUniform`, `GlorotNormal` |
+# | **He/Kaiming** (He et al., 2015) | $2/\text{fan\_in}$ | ReLU (it zeroes half the inputs, halving $E[x^2]$) | `kaiming_uniform_`, `kaiming_normal_` | `HeUniform`, `HeNormal` |
+#
+# (Glorot's formula is a compromise between keeping the forward signal, $1/\text{fan\_in}$, and the backward
+# gradient, $1/\text{fan\_out}$. A uniform distribution $U(-a, a)$ has variance $a^2/3$, so Glorot uniform uses
+# $a = \sqrt{6/(\text{fan\_in} + \text{fan\_out})}$.)
+#
+# ### The two frameworks' defaults differ
+#
+# A layer you create without choosing is initialised by its framework's default, and the defaults are not the
+# same. PyTorch's `nn.Linear.reset_parameters` calls `kaiming_uniform_(weight, a=math.sqrt(5))`, which its own
+# comment explains "is the same as initializing with uniform(-1/sqrt(in_features), 1/sqrt(in_features))", and
+# draws the bias from the same range. Keras's `Dense` defaults to `kernel_initializer="glorot_uniform"` and
+# `bias_initializer="zeros"`. Check it on fresh layers with 256 inputs and 64 outputs:
+
+# %%
+FAN_IN, FAN_OUT = 256, 64
+torch_layer = nn.Linear(FAN_IN, FAN_OUT)
+keras_layer = keras.layers.Dense(FAN_OUT)
+keras_layer.build((None, FAN_IN))
+W_torch, b_torch = torch_layer.weight.detach().numpy(), torch_layer.bias.detach().numpy()
+W_keras, b_keras = keras_layer.kernel.numpy(), keras_layer.bias.numpy()
+init_defaults = pd.DataFrame({
+    "PyTorch nn.Linear": {"formula: bound": 1 / np.sqrt(FAN_IN), "largest |w|": np.abs(W_torch).max(),
+                          "formula: std = bound/√3": 1 / np.sqrt(3 * FAN_IN), "std of w": W_torch.std(),
+                          "largest |b|": np.abs(b_torch).max()},
+    "Keras Dense": {"formula: bound": np.sqrt(6 / (FAN_IN + FAN_OUT)), "largest |w|": np.abs(W_keras).max(),
+                    "formula: std = bound/√3": np.sqrt(2 / (FAN_IN + FAN_OUT)), "std of w": W_keras.std(),
+                    "largest |b|": np.abs(b_keras).max()},
+})
+init_defaults.round(4)
+
+# %% [markdown]
+# The sampled weights fill exactly the range the formulas give, with the standard deviation they predict.
+# PyTorch's default variance is $1/(3\,\text{fan\_in})$: a third of LeCun's, a sixth of He's. Keras's is
+# Glorot's, which for a square layer equals LeCun's. PyTorch's biases start random, Keras's at 0. (fastai
+# does not change the default for a plain `nn.Linear`, as in this lesson's models; its own `ConvLayer`
+# re-initialises its weights to suit its activation, with Kaiming's for ReLU.)
+#
+# ### Following the signal through 8 layers
+#
+# Now the experiment: 1,000 standard-normal inputs through 8 layers of 64 units, **one forward pass, no
+# training**, and the standard deviation of each layer's activations. Five weight scales, each written in both
+# frameworks' own initialiser APIs (biases 0 throughout, so only the weights' scale differs): too small
+# ($\sigma = 0.01$), too large ($\sigma = 1$), Glorot, He, and PyTorch's default weight range (in Keras:
+# `VarianceScaling(scale=1/3, mode="fan_in", distribution="uniform")`, the same distribution).
+
+# %%
+INIT_DEPTH, INIT_WIDTH = 8, 64
+X_init = np.random.default_rng(0).normal(size=(1000, INIT_WIDTH)).astype(np.float32)
+
+torch_inits = {
+    "too small: N(0, 0.01²)": lambda w: nn.init.normal_(w, std=0.01),
+    "too large: N(0, 1)": lambda w: nn.init.normal_(w, std=1.0),
+    "Glorot uniform (Keras's default)": nn.init.xavier_uniform_,
+    "He normal": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
+    "U(±1/√fan_in) (PyTorch's default)": lambda w: nn.init.kaiming_uniform_(w, a=math.sqrt(5)),
+}
+keras_inits = {  # a function of the seed: one fresh initialiser per layer
+    "too small: N(0, 0.01²)": lambda seed: keras.initializers.RandomNormal(stddev=0.01, seed=seed),
+    "too large: N(0, 1)": lambda seed: keras.initializers.RandomNormal(stddev=1.0, seed=seed),
+    "Glorot uniform (Keras's default)": lambda seed: keras.initializers.GlorotUniform(seed=seed),
+    "He normal": lambda seed: keras.initializers.HeNormal(seed=seed),
+    "U(±1/√fan_in) (PyTorch's default)": lambda seed: keras.initializers.VarianceScaling(
+        scale=1 / 3, mode="fan_in", distribution="uniform", seed=seed),
+}
+
+
+def torch_activations(init, act):
+    """The activations after each of INIT_DEPTH torch layers, weights from `init`, biases 0."""
+    torch.manual_seed(0)
+    h, out = torch.tensor(X_init), []
+    with torch.no_grad():
+        for _ in range(INIT_DEPTH):
+            layer = nn.Linear(INIT_WIDTH, INIT_WIDTH)
+            init(layer.weight)
+            nn.init.zeros_(layer.bias)
+            h = activations.torch_fn(act)(layer(h))
+            out.append(h.numpy())
+    return out
+
+
+def keras_activations(init, act):
+    """The same in Keras: Dense layers with kernel_initializer from `init` (bias_initializer: zeros)."""
+    h, out = tf.constant(X_init), []
+    for i in range(INIT_DEPTH):
+        h = keras.layers.Dense(INIT_WIDTH, activation=act, kernel_initializer=init(seed=i))(h)
+        out.append(h.numpy())
+    return out
+
+
+layer_stds, tanh_saturated = {}, {}
+for fw, forward, inits in (("PyTorch", torch_activations, torch_inits), ("Keras", keras_activations, keras_inits)):
+    layer_stds[fw] = {"tanh": {}, "relu": {}}
+    for act in ("tanh", "relu"):
+        for name, init in inits.items():
+            hs = forward(init, act)
+            layer_stds[fw][act][name] = [float(h.std()) for h in hs]
+            if act == "tanh":  # share of the last layer's tanh outputs stuck near ±1, where the slope is ~0
+                tanh_saturated[(fw, name)] = float(np.mean(np.abs(hs[-1]) > 0.99))
+
+# %% [markdown]
+# One line per scheme, colour for the scheme, solid line and circles for PyTorch, dashed line and crosses
+# for Keras; layer 0 is the input:
+
+# %%
+INIT_COLORS = dict(zip(torch_inits, [plots.OKABE_ITO[c] for c in ("sky blue", "vermillion", "bluish green", "orange",
+                                                                  "reddish purple")]))
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
+for ax, act in zip(axes, ("tanh", "relu")):
+    for name, color in INIT_COLORS.items():
+        for fw, style in (("PyTorch", dict(ls="-", marker="o")), ("Keras", dict(ls="--", marker="x"))):
+            ax.plot(range(INIT_DEPTH + 1), [float(X_init.std())] + layer_stds[fw][act][name], color=color, ms=4,
+                    label=name if fw == "PyTorch" else None, **style)
+    ax.set_yscale("log")
+    ax.set_xlabel("layer (0 = the input)")
+    ax.set_title(f"{INIT_DEPTH} layers of {INIT_WIDTH} {activations.LABELS[act]} units")
+axes[0].set_ylabel("std of the layer's activations")
+axes[1].plot([], [], "k-o", ms=4, label="PyTorch (torch.nn.init)")
+axes[1].plot([], [], "k--x", ms=4, label="Keras (keras.initializers)")
+axes[1].legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+fig.suptitle("One forward pass from each initialisation, in both frameworks")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The numbers behind the lines: the last layer's standard deviation, and for tanh the share of units stuck
+# near ±1 ($|h| > 0.99$, where tanh's slope is below 0.02):
+
+# %%
+init_summary = pd.DataFrame({
+    (fw, col): [layer_stds[fw][act][name][-1] for name in torch_inits] if act else
+    [tanh_saturated[(fw, name)] for name in torch_inits]
+    for fw in ("PyTorch", "Keras") for col, act in (("tanh: std", "tanh"), ("tanh: saturated", None), ("ReLU: std", "relu"))
+}, index=list(torch_inits))
+init_summary.style.format("{:.2g}").set_caption(f"After {INIT_DEPTH} layers of {INIT_WIDTH} units, at initialisation")
+
+# %% [markdown]
+# What the figure and the table show, the same in both frameworks (their random numbers differ, their
+# distributions do not):
+#
+# * **Too small** ($\sigma = 0.01$, factor $0.01\cdot\sqrt{64} = 0.08$ per layer): the signal is gone after a
+#   few layers — about $10^{-9}$ after 8. Every input produces the same (zero) output, and the gradients
+#   vanish with it.
+# * **Too large** ($\sigma = 1$, factor 8): ReLU activations explode, by about a million after 8 layers. Tanh
+#   cannot explode, so it **saturates** instead: most of its units sit at ±1, where its slope is almost 0 — the
+#   gradient vanishes although the activations look large.
+# * **Glorot** keeps tanh's signal at a sensible size (it shrinks slowly, as tanh compresses). For ReLU it
+#   loses a factor $1/\sqrt 2$ per layer, because ReLU zeroes half its inputs — exactly what **He** corrects:
+#   with He's scale the ReLU signal stays level.
+# * **PyTorch's default** range, $U(\pm 1/\sqrt{	ext{fan\_in}})$, shrinks the signal at every layer: by about
+#   $1/\sqrt 3$ per tanh layer and $1/\sqrt 6$ per ReLU layer, to below $10^{-3}$ after 8 ReLU layers. The loss
+#   compounds with depth, so for a deep ReLU network built from plain `nn.Linear` layers choose He's
+#   initialisation yourself, as lesson 04 does with
+#   `nn.init.kaiming_normal_` (in Keras: `kernel_initializer="he_normal"`).
+#
+# That also explains a remark in section 6: its ReLU gradient norms were level but small, because those
+# networks started from Glorot's scale, designed for tanh.
+
+
+# %% [markdown]
+# ## 8. Dead ReLUs
 #
 # ReLU's flat half has a price. If a unit's pre-activation is negative for **every** input, its output and
 # its gradient are 0 for every example: gradient descent can never switch it back on. The unit is *dead*.
@@ -1069,7 +1453,7 @@ plt.show()
 # main reason leaky ReLU, GELU and SiLU exist.
 
 # %% [markdown]
-# ## 7. Cost: one forward and backward pass per activation
+# ## 9. Cost: one forward and backward pass per activation
 #
 # ReLU is a comparison; sigmoid and tanh need an exponential; GELU needs the error function. How much does
 # that cost? We time the activation **alone**, forward and backward, on $2^{18} \approx 262{,}000$ numbers,
@@ -1094,13 +1478,13 @@ pd.DataFrame(cost_ms).round(2).T
 # %% [markdown]
 # ReLU is among the cheapest in each framework; the smooth GELU and SiLU are the dearest in TensorFlow's
 # eager mode. But for a network this small the difference is lost in everything else a training step does
-# (the training times in section 4 barely depend on the activation). The speed-up AlexNet reported was
+# (the training times in section 5 barely depend on the activation). The speed-up AlexNet reported was
 # measured in **training epochs**, not seconds per step: ReLU networks need fewer steps, which is what
-# sections 4 and 5 showed. (Timings are noisy on a shared machine: rerun the cell to see how much they
+# sections 5 and 6 showed. (Timings are noisy on a shared machine: rerun the cell to see how much they
 # move.)
 
 # %% [markdown]
-# ## 8. Explore
+# ## 10. Explore
 #
 # Pick an activation to see it and its derivative (left), and move the depth slider to see the per-layer
 # gradient norms of a fresh network that deep (right; PyTorch, Glorot initialisation, the same 256 spiral
@@ -1140,6 +1524,9 @@ explorer
 #   network's matrices into a single $2 \times 1$ matrix and got the same outputs in PyTorch and Keras.
 # * **Sigmoid** $(0, 1)$, slope ≤ 1/4; **tanh** $(-1, 1)$, slope ≤ 1; **ReLU** $\max(0, x)$, slope 0 or 1.
 #   A stable sigmoid never calls `exp` on a large positive number.
+# * **Backpropagation is the chain rule**, applied backwards through the computational graph: each node's
+#   gradient is computed once and reused; a weight's gradient is the gradient at the node it feeds times the
+#   value it carries. Your NumPy backward pass matched PyTorch's autograd and TensorFlow's `GradientTape`.
 # * ReLU's **kink** does not matter: at 0 any slope in $[0, 1]$ is a subgradient (PyTorch and TensorFlow
 #   both use 0), and training practically never hits exactly 0 — three different choices gave identical
 #   training runs.
@@ -1148,9 +1535,145 @@ explorer
 # * **Vanishing gradients**: through 10 sigmoid layers the first layer's gradient is millions of times
 #   smaller than the last's, and the network sits at chance for hundreds of steps; ReLU keeps gradients
 #   alive.
+# * **Initialisation**: each layer scales the signal by about $\sqrt{\text{fan\_in}\cdot\operatorname{Var}(w)}$;
+#   too small and it vanishes, too large and it explodes (ReLU) or saturates (tanh). Glorot suits tanh, He suits
+#   ReLU. The defaults differ: PyTorch's `nn.Linear` draws from $U(\pm 1/\sqrt{\text{fan\_in}})$ (biases too),
+#   Keras's `Dense` uses Glorot uniform with zero biases.
 # * **Dead ReLUs**: a unit that is never active gets exactly zero gradient and stays dead; a large learning
 #   rate kills most of them. Leaky ReLU, GELU and SiLU always pass some gradient.
 # * **Cost**: ReLU is among the cheapest activations, but its real advantage is needing fewer steps.
 #
 # **Next:** lesson 03 — gradient descent: what the optimiser does with the gradients we measured here,
 # learning rates, mini-batches, momentum and Adam.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# **1. Why is a network of ten linear layers with no activation no better than one linear layer?**
+#
+# <details><summary>Answer</summary>
+#
+# Each layer computes $XW + b$, and a linear function of a linear function is linear: the product of the
+# weight matrices is one matrix and the biases combine into one bias. Section 1 multiplied a four-layer
+# network's matrices into a single $2 \times 1$ matrix that gave the same outputs. Depth only adds power when a
+# nonlinearity sits between the layers.
+#
+# </details>
+#
+# **2. Why does the naive `1 / (1 + np.exp(-x))` fail for very negative `x`, and what is the idea of the fix?**
+#
+# <details><summary>Answer</summary>
+#
+# For $x = -1000$ it computes $e^{1000}$, which overflows float64 to infinity (with a warning). The fix is to
+# only ever exponentiate a non-positive number, $e^{-|x|}$, and to use the form of the sigmoid that fits the
+# sign of $x$: both forms are equal mathematically, but only one of them stays finite for each sign.
+#
+# </details>
+#
+# **3. What is the chain rule, and what does backpropagation add to it?**
+#
+# <details><summary>Answer</summary>
+#
+# The chain rule says the derivative of a composition is the product of the local derivatives along the path
+# from the output back to the variable. Backpropagation applies it to a whole network in one backward sweep
+# over the computational graph, computing $\partial L/\partial\text{node}$ once for every node and reusing it for
+# every path through that node, so all the gradients together cost about one extra forward pass.
+#
+# </details>
+#
+# **4. Why must the backward pass keep values from the forward pass?**
+#
+# <details><summary>Answer</summary>
+#
+# The local derivatives depend on them: a weight's gradient is the gradient at the node it points to times the
+# value at the node it comes from, and tanh's slope is $1 - h^2$, computed from its own output. That is why
+# autograd records the forward computation (PyTorch's graph, TensorFlow's tape) and why training uses more
+# memory than prediction.
+#
+# </details>
+#
+# **5. A weight matrix $W$ has shape (3, 5). What shape must $\partial L/\partial W$ have, and why is that a useful check?**
+#
+# <details><summary>Answer</summary>
+#
+# (3, 5): the loss is a single number, so it has one partial derivative per entry of $W$, arranged like $W$.
+# When you write a backward pass, a gradient whose shape does not match its parameter is a sure sign that a
+# transpose or a sum over the examples is missing.
+#
+# </details>
+#
+# **6. ReLU has no derivative at 0. Why does that not stop gradient descent?**
+#
+# <details><summary>Answer</summary>
+#
+# At the corner any slope between 0 and 1 is a subgradient, so a framework can pick one (PyTorch and
+# TensorFlow pick 0). And a pre-activation is a sum of products of floats that is essentially never exactly
+# 0.0: in section 4 not one of 614,400 was, and three different choices at the corner gave identical training
+# runs.
+#
+# </details>
+#
+# **7. Why do gradients vanish through many sigmoid layers but not through ReLU layers?**
+#
+# <details><summary>Answer</summary>
+#
+# Going back through each layer multiplies the gradient by that layer's weights and by the activation's
+# slope. Sigmoid's slope is at most 1/4, so the factors shrink the gradient layer after layer: through 10
+# sigmoid layers the first layer's gradient was millions of times smaller than the last's. ReLU's slope is
+# exactly 1 wherever the unit is active.
+#
+# </details>
+#
+# **8. What goes wrong when the initial weights are too large, for ReLU and for tanh?**
+#
+# <details><summary>Answer</summary>
+#
+# Each layer multiplies the size of the signal by about $\sqrt{\text{fan\_in}\cdot\operatorname{Var}(w)}$. With
+# ReLU a factor above 1 makes the activations explode layer after layer (a million-fold after 8 layers at
+# $\sigma = 1$). Tanh is bounded, so it saturates instead: its units sit at ±1, where the slope is almost 0, and
+# the gradients vanish even though the activations look large.
+#
+# </details>
+#
+# **9. Glorot and He initialisation differ by a factor of about 2 in the variance. Where does that factor come from?**
+#
+# <details><summary>Answer</summary>
+#
+# ReLU sets the negative half of its inputs to 0, which halves the mean square of the signal it passes on. He
+# et al. doubled the weights' variance to make up for it, so a ReLU network's signal keeps its size from
+# layer to layer; Glorot's scale, derived for units that behave like the identity near 0 (such as tanh), loses a
+# factor $1/\sqrt 2$ per ReLU layer.
+#
+# </details>
+#
+# **10. Do PyTorch's `nn.Linear` and Keras's `Dense` start from the same weights when you do not choose?**
+#
+# <details><summary>Answer</summary>
+#
+# No. PyTorch draws weights and biases from $U(\pm 1/\sqrt{\text{fan\_in}})$ (its `kaiming_uniform_` with
+# `a=sqrt(5)`), a variance of $1/(3\,\text{fan\_in})$; Keras draws weights from Glorot uniform and sets biases
+# to 0. That is why this course copies one framework's starting weights into the other before comparing them.
+#
+# </details>
+#
+# **11. What is a dead ReLU, and why can it not recover on its own?**
+#
+# <details><summary>Answer</summary>
+#
+# A ReLU unit whose pre-activation is negative for every input outputs 0 everywhere, and its slope is 0
+# everywhere, so the gradient reaching its incoming weights is exactly 0 and no gradient step can move them.
+# A large learning rate can push many units there at once; leaky ReLU, GELU and SiLU always pass some
+# gradient, so their units can come back.
+#
+# </details>
+
+# %% [markdown]
+# ## Further reading
+#
+# - Ian Goodfellow, Yoshua Bengio & Aaron Courville, *Deep Learning* (2016), https://www.deeplearningbook.org — section 6.5 derives back-propagation on computational graphs in general, with the algorithm written out.
+# - Aston Zhang, Zachary C. Lipton, Mu Li & Alexander J. Smola, *Dive into Deep Learning* (2023), https://d2l.ai — its chapters on forward and backward propagation and on numerical stability and initialisation cover sections 3 and 7 with code in several frameworks.
+# - Grant Sanderson (3Blue1Brown), *Backpropagation calculus* (2017), https://www.3blue1brown.com/lessons/backpropagation-calculus — an animated walk through the chain rule on a tiny network, the best picture of what section 3 computes.
+# - Xavier Glorot & Yoshua Bengio, *Understanding the difficulty of training deep feedforward neural networks* (2010), AISTATS — the paper behind Glorot initialisation, which measures activations and gradients layer by layer as section 7 does.
+# - Kaiming He, Xiangyu Zhang, Shaoqing Ren & Jian Sun, *Delving Deep into Rectifiers: Surpassing Human-Level Performance on ImageNet Classification* (2015), https://arxiv.org/abs/1502.01852 — derives the initialisation for ReLU networks and shows very deep ones training from it.
+# - Xavier Glorot, Antoine Bordes & Yoshua Bengio, *Deep Sparse Rectifier Neural Networks* (2011), AISTATS — the paper that answered the worry about ReLU's corner and showed deep rectifier networks training well.
+# - Jeremy Howard & Sylvain Gugger, *Deep Learning for Coders with fastai and PyTorch* (2020), https://github.com/fastai/fastbook — chapter 17 builds a network's forward and backward passes and its initialisation from scratch, the natural next step after this lesson.
