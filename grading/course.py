@@ -334,7 +334,7 @@ def scores(lesson: str) -> dict:
     from nbgrader.api import Gradebook
 
     out = {}
-    with Gradebook(f"sqlite:///{_c().gradebook}") as gb:
+    with Gradebook(_c().db_url) as gb:
         for sub in gb.assignment_submissions(lesson):
             out[sub.student.id] = (sub.score, sub.max_score)
     return out

@@ -40,7 +40,8 @@ c.CourseDirectory.submitted_directory = os.path.join("grading", "submitted")
 c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
 c.CourseDirectory.solution_directory = os.path.join("grading", "solution")
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "grading", "gradebook.db")
+# the gradebook: $DLSBS_DB_URL (PostgreSQL for several machines: grading/queue.md), else SQLite here
+c.CourseDirectory.db_url = os.environ.get("DLSBS_DB_URL") or "sqlite:///" + os.path.join(ROOT, "grading", "gradebook.db")
 # Instructor-only files never reach the release: the jupytext text sources (*.py)
 # hold the answers and hidden tests; checkpoints and caches are noise.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py", "*.md", ".*"]

@@ -37,6 +37,9 @@ class Course:
     archive = property(lambda self: self.grading / "archive")
     reports = property(lambda self: self.grading / "reports")
     gradebook = property(lambda self: self.grading / "gradebook.db")
+    #: nbgrader's gradebook: ``$DLSBS_DB_URL`` (e.g. PostgreSQL, which several machines can share), else
+    #: SQLite in grading/gradebook.db (one machine).
+    db_url = property(lambda self: os.environ.get("DLSBS_DB_URL") or f"sqlite:///{self.gradebook}")
     cache = property(lambda self: self.grading / ".grader-cache")
 
     def lessons(self) -> list[str]:

@@ -59,7 +59,7 @@ def manual_grades(lesson, student: str) -> dict:
     try:
         from nbgrader.api import Gradebook, MissingEntry
 
-        with warnings.catch_warnings(), Gradebook(f"sqlite:///{Course.current().gradebook}") as gb:
+        with warnings.catch_warnings(), Gradebook(Course.current().db_url) as gb:
             warnings.simplefilter("ignore")
             for c in lesson.cells:
                 if not c.grade_id or c.kind not in ("test", "manual"):
@@ -290,7 +290,7 @@ def save_to_gradebook(lesson, result: dict) -> None:
 
     sid, name = result["student"], lesson.name
     answers = result.get("answers", {})
-    with warnings.catch_warnings(), Gradebook(f"sqlite:///{Course.current().gradebook}") as gb:
+    with warnings.catch_warnings(), Gradebook(Course.current().db_url) as gb:
         warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notices from inside nbgrader's add_submission
         gb.update_or_create_student(sid)
         gb.update_or_create_submission(name, sid)
