@@ -709,8 +709,8 @@ print(gpu_message)
 # > sigmoid units make deep networks hard to train, and proposed a scaled initialisation; Cireşan, Meier,
 # > Gambardella & Schmidhuber (*Neural Computation*, 2010) trained plain deep MLPs on MNIST with plain
 # > backpropagation on a GPU (and deformed copies of the training images), with no pretraining, and set a
-# > record (0.35% test error); He, Zhang, Ren & Sun
-# > (arXiv 2015, CVPR 2016) trained residual networks 152 layers deep and won ImageNet 2015.
+# > record (0.35% test error); He, Zhang, Ren & Sun (arXiv 2015, CVPR 2016) trained residual networks
+# > 152 layers deep and won ImageNet 2015.
 
 # %% [markdown]
 # ## 6. Deep fakes you can make in seconds
@@ -940,8 +940,8 @@ print(f"fastai detector: {detector_acc['fastai']:.0%} right on fastai's fakes, {
 print(f"Keras detector:  {detector_acc['keras']:.0%} right on Keras's fakes, {crossed_acc['keras']:.0%} on fastai's")
 
 # %% [markdown]
-# What gives the fakes away? The scanned digits have 17 grey levels (0 to 16, scaled to 0–1), and most of
-# their pixels are fully white (0) or fully black (1). A VAE's decoder outputs, for each pixel, roughly the
+# What gives the fakes away? The scanned digits have 17 grey levels (0 to 16, scaled to 0–1), and more
+# than half of their pixels are fully white (0) or fully black (1). A VAE's decoder outputs, for each pixel, roughly the
 # average over the digits a code could stand for, so its pixels are greyer. Count the pixels that are
 # nearly white or nearly black:
 
@@ -959,15 +959,16 @@ print(", ".join(f"{k}: {v:.0%}" for k, v in saturated.items()), "of pixels nearl
 # ### What the arms race means
 #
 # The fakes fool a digits classifier, but not a detector trained to look for them: their pixels are too
-# grey, and a detector learns that tell. That is how detection works in general — a detector learns the marks of the fakes it was **trained on**, the
-# generators of today. It is also why detection alone is a weak safeguard:
+# grey, and a detector learns that tell. That is how detection works in general — a detector learns the
+# marks of the fakes it was **trained on**, the generators of today. It is also why detection alone is a
+# weak safeguard:
 #
 # * **The next generator has other tells.** A detector trained on one generator's fakes may miss another's.
 #   Here the two VAEs share an architecture and make the same kind of mistake (grey pixels), so each
 #   detector also catches the other's fakes; a generator built differently may leave different marks, or
 #   fewer.
-# * **Generators can be trained against detectors.** A detector that outputs "fake" with a gradient tells a
-#   generator how to change its images to look less fake. **Generative adversarial networks** (GANs;
+# * **Generators can be trained against detectors.** A detector is a network, so it has gradients, and its
+#   gradient tells a generator how to change its images to look less fake. **Generative adversarial networks** (GANs;
 #   Goodfellow et al., NIPS 2014) are built on exactly this game: a generator and a detector (the
 #   *discriminator*) train together, each step of one against the other, and at the game's ideal end the
 #   generator's images are distributed like the real ones and the discriminator can do no better than
