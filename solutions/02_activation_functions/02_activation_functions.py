@@ -1186,13 +1186,14 @@ print("after 200 steps:", {act: f"{a:.1%}" for act, a in deep_acc_at_200.items()
 # ## 7. Initialisation: why the scale of the starting weights matters
 #
 # Section 6 started every network from Glorot-scaled weights, and noted that He et al. (2015) proposed a
-# different scale for ReLU. Why does the scale matter at all? Each unit of a layer sums `fan_in` products
-# $w_i x_i$. If the weights are independent with mean 0 and the inputs have mean square $E[x^2]$, the
-# pre-activation's variance is
+# different scale for ReLU. Why does the scale matter at all? Each unit of a layer sums $n_\text{in}$ products
+# $w_i x_i$, one per input (its *fan-in*; the layer's number of outputs is its *fan-out*, $n_\text{out}$). If
+# the weights are independent with mean 0 and the inputs have mean square $E[x^2]$, the pre-activation's
+# variance is
 #
-# $$ \operatorname{Var}(z) = \text{fan\_in} \cdot \operatorname{Var}(w) \cdot E[x^2]. $$
+# $$ \operatorname{Var}(z) = n_\text{in} \cdot \operatorname{Var}(w) \cdot E[x^2]. $$
 #
-# So every layer multiplies the signal's size by about $\sqrt{\text{fan\_in}\cdot\operatorname{Var}(w)}$ (and by
+# So every layer multiplies the signal's size by about $\sqrt{n_\text{in}\cdot\operatorname{Var}(w)}$ (and by
 # what the activation does to it). Make that factor a little too small and, after many layers, the signal is
 # gone; a little too large and it explodes, or saturates a tanh or sigmoid, whose slope is then near 0. The
 # backward pass multiplies by the same weights (section 3), so the gradients shrink or grow with it. Three
@@ -1200,13 +1201,13 @@ print("after 200 steps:", {act: f"{a:.1%}" for act, a in deep_acc_at_200.items()
 #
 # | name | $\operatorname{Var}(w)$ | designed for | PyTorch (`torch.nn.init`) | Keras (`keras.initializers`) |
 # |---|---|---|---|---|
-# | LeCun (1998) | $1/\text{fan\_in}$ | tanh-like units | — | `LecunNormal`, `LecunUniform` |
-# | **Xavier/Glorot** (Glorot & Bengio, 2010) | $2/(\text{fan\_in} + \text{fan\_out})$ | tanh, sigmoid, linear | `xavier_uniform_`, `xavier_normal_` | `GlorotUniform`, `GlorotNormal` |
-# | **He/Kaiming** (He et al., 2015) | $2/\text{fan\_in}$ | ReLU (it zeroes half the inputs, halving $E[x^2]$) | `kaiming_uniform_`, `kaiming_normal_` | `HeUniform`, `HeNormal` |
+# | LeCun (1998) | $1/n_\text{in}$ | tanh-like units | — | `LecunNormal`, `LecunUniform` |
+# | **Xavier/Glorot** (Glorot & Bengio, 2010) | $2/(n_\text{in} + n_\text{out})$ | tanh, sigmoid, linear | `xavier_uniform_`, `xavier_normal_` | `GlorotUniform`, `GlorotNormal` |
+# | **He/Kaiming** (He et al., 2015) | $2/n_\text{in}$ | ReLU (it zeroes half the inputs, halving $E[x^2]$) | `kaiming_uniform_`, `kaiming_normal_` | `HeUniform`, `HeNormal` |
 #
-# (Glorot's formula is a compromise between keeping the forward signal, $1/\text{fan\_in}$, and the backward
-# gradient, $1/\text{fan\_out}$. A uniform distribution $U(-a, a)$ has variance $a^2/3$, so Glorot uniform uses
-# $a = \sqrt{6/(\text{fan\_in} + \text{fan\_out})}$.)
+# (Glorot's formula is a compromise between keeping the forward signal, $1/n_\text{in}$, and the backward
+# gradient, $1/n_\text{out}$. A uniform distribution $U(-a, a)$ has variance $a^2/3$, so Glorot uniform uses
+# $a = \sqrt{6/(n_\text{in} + n_\text{out})}$.)
 #
 # ### The two frameworks' defaults differ
 #
@@ -1235,7 +1236,7 @@ init_defaults.round(4)
 
 # %% [markdown]
 # The sampled weights fill exactly the range the formulas give, with the standard deviation they predict.
-# PyTorch's default variance is $1/(3\,\text{fan\_in})$: a third of LeCun's, a sixth of He's. Keras's is
+# PyTorch's default variance is $1/(3\,n_\text{in})$: a third of LeCun's, a sixth of He's. Keras's is
 # Glorot's, which for a square layer equals LeCun's. PyTorch's biases start random, Keras's at 0. (fastai
 # does not change the default for a plain `nn.Linear`, as in this lesson's models; its own `ConvLayer`
 # re-initialises its weights to suit its activation, with Kaiming's for ReLU.)
@@ -1535,9 +1536,9 @@ explorer
 # * **Vanishing gradients**: through 10 sigmoid layers the first layer's gradient is millions of times
 #   smaller than the last's, and the network sits at chance for hundreds of steps; ReLU keeps gradients
 #   alive.
-# * **Initialisation**: each layer scales the signal by about $\sqrt{\text{fan\_in}\cdot\operatorname{Var}(w)}$;
+# * **Initialisation**: each layer scales the signal by about $\sqrt{n_\text{in}\cdot\operatorname{Var}(w)}$;
 #   too small and it vanishes, too large and it explodes (ReLU) or saturates (tanh). Glorot suits tanh, He suits
-#   ReLU. The defaults differ: PyTorch's `nn.Linear` draws from $U(\pm 1/\sqrt{\text{fan\_in}})$ (biases too),
+#   ReLU. The defaults differ: PyTorch's `nn.Linear` draws from $U(\pm 1/\sqrt{n_\text{in}})$ (biases too),
 #   Keras's `Dense` uses Glorot uniform with zero biases.
 # * **Dead ReLUs**: a unit that is never active gets exactly zero gradient and stays dead; a large learning
 #   rate kills most of them. Leaky ReLU, GELU and SiLU always pass some gradient.
@@ -1628,7 +1629,7 @@ explorer
 #
 # <details><summary>Answer</summary>
 #
-# Each layer multiplies the size of the signal by about $\sqrt{\text{fan\_in}\cdot\operatorname{Var}(w)}$. With
+# Each layer multiplies the size of the signal by about $\sqrt{n_\text{in}\cdot\operatorname{Var}(w)}$. With
 # ReLU a factor above 1 makes the activations explode layer after layer (a million-fold after 8 layers at
 # $\sigma = 1$). Tanh is bounded, so it saturates instead: its units sit at ±1, where the slope is almost 0, and
 # the gradients vanish even though the activations look large.
@@ -1650,8 +1651,8 @@ explorer
 #
 # <details><summary>Answer</summary>
 #
-# No. PyTorch draws weights and biases from $U(\pm 1/\sqrt{\text{fan\_in}})$ (its `kaiming_uniform_` with
-# `a=sqrt(5)`), a variance of $1/(3\,\text{fan\_in})$; Keras draws weights from Glorot uniform and sets biases
+# No. PyTorch draws weights and biases from $U(\pm 1/\sqrt{n_\text{in}})$ (its `kaiming_uniform_` with
+# `a=sqrt(5)`), a variance of $1/(3\,n_\text{in})$; Keras draws weights from Glorot uniform and sets biases
 # to 0. That is why this course copies one framework's starting weights into the other before comparing them.
 #
 # </details>
