@@ -142,10 +142,12 @@ def proba(out) -> np.ndarray:
 
 
 def bce(logits, y) -> float:
-    """Mean binary cross-entropy of raw scores ``logits`` against 0/1 targets ``y`` (stable form)."""
-    z = np.asarray(logits, dtype=float).reshape(-1)
+    """Mean binary cross-entropy of raw scores ``logits`` against 0/1 targets ``y`` (stable form).
+    Quiet for a diverged model: infinite scores count as ±1e6, a NaN score gives NaN."""
+    z = np.clip(np.asarray(logits, dtype=float).reshape(-1), -1e6, 1e6)
     t = np.asarray(y, dtype=float).reshape(-1)
-    return float(np.mean(np.logaddexp(0.0, z) - t * z))
+    with np.errstate(invalid="ignore"):
+        return float(np.mean(np.logaddexp(0.0, z) - t * z))
 
 
 def accuracy(logits, y) -> float:

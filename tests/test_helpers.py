@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import inspect
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -110,6 +112,10 @@ def test_metrics_match_definitions():
     assert m["accuracy"] == pytest.approx(2 / 3)
     assert m["loss"] == pytest.approx((2 * np.log1p(np.exp(-10.0)) + 10.0 + np.log1p(np.exp(-10.0))) / 3)
     assert compare.metrics(np.array([[800.0]]), np.array([[0.0]]))["loss"] == pytest.approx(800.0)  # no overflow, no eps cap
+    with warnings.catch_warnings():  # a diverged model is scored quietly (lessons fail on stderr)
+        warnings.simplefilter("error")
+        assert np.isnan(compare.metrics(np.array([[np.nan]]), np.array([[1.0]]))["loss"])
+        assert compare.metrics(np.array([[np.inf], [-np.inf]]), np.array([[1.0], [0.0]]))["loss"] == 0.0
     from helpers import perceptron
     assert perceptron.bce is compare.bce and perceptron.accuracy is compare.accuracy  # one definition
     logits = np.array([[5.0, 0.0], [0.0, 5.0]])
