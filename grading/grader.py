@@ -307,7 +307,7 @@ def grade_lesson(name: str, *, students: list[str] | None = None, workers: int |
         store.close()
     if ref is not None and not ref.get("ok"):
         raise ReferenceFailed(name, ref["problems"])
-    summary = {"lesson": name, "graded_now": store.done, "unchanged": store.skipped}
+    summary = {"lesson": name, "graded_now": store.done, "unchanged": store.skipped, "queue": bool(queue)}
     if report:
         summary["report"] = rep.lesson_report(lesson)
     return summary
@@ -498,6 +498,11 @@ def print_summary(summaries: list[dict], log=print) -> dict:
             totals[k] += len(by.get(k, []))
         if s.get("report"):
             log(f"  report: {s['report']}")
+    if any(s.get("queue") for s in summaries):  # the workers' sandboxes graded: say what theirs enforced
+        for seen in dict.fromkeys(tuple(r["protections"]) for s in summaries for r in s["graded_now"]
+                                  if r.get("protections")):
+            log("protections active on the workers: " + "; ".join(seen))
+        return totals
     active = protections()
     log("protections active: " + "; ".join(active))
     for m in missing_protections():

@@ -27,6 +27,10 @@ import uuid
 
 JOBS = "dlsbs.grade"
 TASK = "dlsbs.grade"
+#: reconnecting to a broker that restarts: every 1, 2, ... 5 s, for as long as it takes
+RETRY = {"max_retries": None, "interval_start": 1, "interval_step": 1, "interval_max": 5}
+#: seconds without a result after which the grading process consumes its results on a new connection
+QUIET_RECONNECT = 15
 #: an unused results queue (its grading process died) is deleted by the broker after this many ms
 RESULTS_EXPIRE_MS = 7 * 24 * 3600 * 1000
 
@@ -97,9 +101,7 @@ def _job(task, job: dict) -> None:
     with task.app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=None)  # a broker restart: wait for it, then publish
         producer = conn.Producer(serializer="json")
-        producer.publish(body, routing_key=job["reply"], delivery_mode=2, retry=True,
-                         retry_policy={"max_retries": None, "interval_start": 1, "interval_step": 1,
-                                       "interval_max": 5})
+        producer.publish(body, routing_key=job["reply"], delivery_mode=2, retry=True, retry_policy=RETRY)
 
 
 def worker(url: str, concurrency: int | None = None, hostname: str | None = None) -> int:
@@ -121,37 +123,53 @@ def worker(url: str, concurrency: int | None = None, hostname: str | None = None
 # ----------------------------------------------------------------------------- the grading process
 
 
+class _Stored(Exception):
+    """Storing a result failed (raised past the reconnecting loop)."""
+
+
 class _Results:
     """This run's durable results queue on the broker, consumed by one consumer that is made again
     when the broker restarts (results not yet acknowledged then come again)."""
 
     def __init__(self, url: str):
-        from kombu import Connection, Queue
+        from kombu import Queue
 
+        self.url = url
         self.name = f"dlsbs.results.{uuid.uuid4().hex}"
         self.queue = Queue(self.name, durable=True, auto_delete=False, routing_key=self.name,
                            queue_arguments={"x-expires": RESULTS_EXPIRE_MS})
-        self.conn = Connection(url, transport_options={"confirm_publish": True})
-        self.consumer = None
+        self.conn = None
         self.handler = lambda body: None
 
     def _message(self, body, message):
-        self.handler(body)
+        try:
+            self.handler(body)
+        except Exception as exc:
+            raise _Stored(exc) from exc  # storing failed: not the broker's problem, stop with it
         message.ack()  # after it is stored: a result lost with this process comes again
 
     def connect(self):
+        from kombu import Connection
+
+        if self.conn is not None:
+            try:
+                self.conn.release()
+            except Exception:
+                pass
+        self.conn = Connection(self.url, heartbeat=30)
         self.conn.ensure_connection(max_retries=None, interval_start=1, interval_step=1, interval_max=5)
-        self.consumer = self.conn.Consumer([self.queue], accept=["json"], prefetch_count=64, callbacks=[self._message])
-        self.consumer.consume()
+        self.conn.Consumer([self.queue], accept=["json"], prefetch_count=64, callbacks=[self._message]).consume()
 
     def drain(self, timeout: float) -> None:
         """Hand the results that come in within ``timeout`` seconds to ``self.handler``."""
         try:
+            self.conn.heartbeat_check()
             self.conn.drain_events(timeout=timeout)
         except socket.timeout:
             pass
-        except self.conn.connection_errors + self.conn.channel_errors + (OSError,):
-            self.conn.collect()
+        except _Stored as exc:
+            raise exc.__cause__
+        except Exception:  # the broker went away (a restart): a new connection to the same durable queue
             time.sleep(1)
             self.connect()
 
@@ -169,7 +187,8 @@ def _run_jobs(url: str, results: _Results, jobs: dict, on_result, log) -> None:
     a = app(url)
     with a.producer_or_acquire() as producer:
         for job_id, payload in jobs.items():
-            a.send_task(TASK, args=[payload], task_id=job_id, queue=JOBS, producer=producer, retry=True)
+            a.send_task(TASK, args=[payload], task_id=job_id, queue=JOBS, producer=producer, retry=True,
+                        retry_policy=RETRY)  # a broker restart: wait for it (a job sent twice is stored once)
     pending = dict(jobs)
     waited = time.monotonic()
 
@@ -182,8 +201,14 @@ def _run_jobs(url: str, results: _Results, jobs: dict, on_result, log) -> None:
         on_result(job, body)
 
     results.handler = on_message
+    fresh = time.monotonic()
     while pending:
         results.drain(timeout=1.0)
+        if time.monotonic() - max(waited, fresh) > QUIET_RECONNECT:
+            # nothing for a while: consume on a new connection (a consumer lost in a broker restart
+            # without an error on ours would otherwise wait forever; unread results are kept by the broker)
+            results.connect()
+            fresh = time.monotonic()
         if time.monotonic() - waited > 120:
             waited = time.monotonic()
             log(f"  waiting for {len(pending)} job(s) on {JOBS} (is a worker running? `python -m grading worker "
