@@ -36,11 +36,15 @@ __all__ = [
     "descent",
     "perceptron",
     "loops",
+    "deepfake",
+    "backprop",
+    "ravine",
+    "generalisation",
 ]
 
 _SUBMODULES = {"checks", "compare", "data", "env", "hints", "fastai_side", "keras_side", "plots", "widgets",
                # lesson-specific helpers
-               "activations", "descent", "perceptron", "loops"}
+               "deepfake", "activations", "backprop", "descent", "ravine", "perceptron", "loops", "generalisation"}
 
 
 def setup(*args, **kwargs):

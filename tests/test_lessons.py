@@ -86,6 +86,70 @@ def test_test_cells_do_not_end_in_a_number(name):
                 f"{meta['grade_id']}: the last line is an expression whose value nbgrader may read as a score")
 
 
+def _sections(nb) -> dict:
+    """``{"## Heading": [markdown text of that section's cells]}`` for the level-2 headings of a notebook."""
+    out, current = {}, None
+    for c in nb.cells:
+        if c.cell_type != "markdown":
+            continue
+        first = c.source.lstrip().splitlines()[0] if c.source.strip() else ""
+        if first.startswith("## "):
+            current = first.strip()
+            out.setdefault(current, [])
+        if current:
+            out[current].append(c.source)
+    return out
+
+
+ANSWER = re.compile(r"<details>\s*<summary>\s*Answer\s*</summary>\s*\n\s*\n(.+?)\n\s*\n\s*</details>", re.S)
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_ends_with_questions_and_reading(name):
+    """Issue 16: each lesson ends, after its Recap, with 8-12 questions whose answers a student can reveal
+    (an HTML <details> block, markdown inside) and a further-reading list that says why to read each entry.
+    The student copy keeps both."""
+    for which, nb in (("solution", source(name)), ("release", release(name))):
+        sections = _sections(nb)
+        heads = list(sections)
+        assert "## Check your understanding" in heads and "## Further reading" in heads, (
+            f"{name} ({which}): needs the sections '## Check your understanding' and '## Further reading'")
+        recap = next((h for h in heads if h.startswith("## Recap")), None)
+        assert recap and heads.index(recap) < heads.index("## Check your understanding") < heads.index("## Further reading"), (
+            f"{name} ({which}): order must be Recap, Check your understanding, Further reading; got {heads[-4:]}")
+        questions = "\n".join(sections["## Check your understanding"])
+        answers = ANSWER.findall(questions)
+        assert 8 <= len(answers) <= 12, (
+            f"{name}: {len(answers)} revealable answers (want 8-12, each "
+            "'<details><summary>Answer</summary>' + blank line + text + blank line + '</details>')")
+        assert questions.count("<details>") == len(answers), f"{name}: a <details> block is not in the answer format"
+        short = [a for a in answers if len(a.split()) < 5]
+        assert not short, f"{name}: answers too short to teach anything: {short}"
+        items = [ln for ln in "\n".join(sections["## Further reading"]).splitlines() if re.match(r"\s*[-*] ", ln)]
+        assert len(items) >= 3, f"{name}: further reading lists {len(items)} entries (want at least 3)"
+        no_why = [ln for ln in items if " — " not in ln or len(ln.split(" — ", 1)[1].split()) < 6]
+        assert not no_why, f"{name}: entries must say why to read them ('reference — why, in a sentence'): {no_why}"
+
+
+SIDEBAR = "**Preconceptions that held the field back:"
+
+
+def test_preconception_sidebars_say_what_was_believed_true_and_who():
+    """Issue 16's recurring sidebar: what was believed, what was true, who showed it; at least the three
+    preconceptions the issue names (ReLU 'not differentiable', *Perceptrons* read as a verdict on all
+    networks, 'more than 3 layers is too hard')."""
+    found = []
+    for name in LESSONS:
+        for c in source(name).cells:
+            if c.cell_type == "markdown" and SIDEBAR in c.source:
+                for part in ("*What was believed:*", "*What was true:*", "*Who showed it:*"):
+                    assert part in c.source, f"{name}: a preconception sidebar lacks {part!r}:\n{c.source[:300]}"
+                found.append(c.source.lower())
+    text = "\n".join(found)
+    for topic in ("relu", "perceptrons", "layers"):
+        assert topic in text, f"no preconception sidebar mentions {topic!r} (found {len(found)} sidebars)"
+
+
 # --------------------------------------------------------------------------- execution (slow)
 
 

@@ -84,7 +84,8 @@ report = helpers.doctor()
 #   networks are made of (section 5 measures this machine and puts it beside AlexNet's two GPUs);
 # * **Depth** — better activation functions (lesson 02), better optimisers (lesson 03) and better
 #   **initialisations** — random starting weights scaled to each layer's size (Glorot & Bengio 2010,
-#   He et al. 2015) — made networks with many layers trainable; lesson 04 shows why depth matters at all.
+#   He et al. 2015; lesson 02, section 7 shows why the scale matters) — made networks with many layers
+#   trainable; lesson 04 shows why depth matters at all.
 #
 # The timeline below puts the milestones and the two winters on one axis.
 
