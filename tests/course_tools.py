@@ -110,3 +110,14 @@ def grading_cli(root: Path, *args: str, timeout: int = 1200) -> subprocess.Compl
                           capture_output=True, timeout=timeout)
     assert proc.returncode == 0, f"python -m grading {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
+
+
+def prompts_say_what_is_checked(lesson: str) -> None:
+    """Every exercise's prompt (the markdown cell before its solution cell) has a "**What is checked:**" line."""
+    from grading import course
+
+    nb = nbformat.read(course.source_ipynb(lesson), as_version=4)
+    for i, c in enumerate(nb.cells):
+        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code":
+            prompt = next(p.source for p in reversed(nb.cells[:i]) if p.cell_type == "markdown")
+            assert "**What is checked:**" in prompt, f"{c.metadata['nbgrader']['grade_id']}: the prompt does not say what is checked"

@@ -5,15 +5,13 @@ the solution notebook once (the ``lesson`` fixture) and check the numbers its pr
 """
 from __future__ import annotations
 
-import ast
 import inspect
 import math
 
-import nbformat
 import numpy as np
 import pytest
 
-from course_tools import cell_source, visible_tests
+from course_tools import cell_source, prompts_say_what_is_checked, visible_tests
 from grading import course
 from helpers import generalisation
 
@@ -353,29 +351,8 @@ def test_early_stop_visible_test_catches_an_off_by_one_patience(lesson):
     _check_failure(_grade(lesson(NAME), "early_stop", _OFF_BY_ONE)["visible"])
 
 
-def test_test_cells_use_checks_not_bare_asserts():
-    """The grader judges check verdicts outside the student's kernel; a bare assert is judged only inside it."""
-    nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
-    graded = 0
-    for c in nb.cells:
-        meta = c.metadata.get("nbgrader", {})
-        if c.cell_type == "code" and meta.get("grade"):
-            graded += 1
-            tree = ast.parse(c.source)
-            asserts = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Assert)]
-            assert not asserts, f"{meta['grade_id']}: bare assert on line(s) {asserts}; use helpers.checks"
-            last = tree.body[-1]
-            assert not (isinstance(last, ast.Expr) and not isinstance(last.value, ast.Call)), \
-                f"{meta['grade_id']}: a value as the last expression is read as partial credit"
-    assert graded == 3
-
-
 def test_exercise_prompts_say_what_is_checked():
-    nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
-    for i, c in enumerate(nb.cells):
-        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code":
-            prompt = next(p.source for p in reversed(nb.cells[:i]) if p.cell_type == "markdown")
-            assert "**What is checked:**" in prompt, c.metadata["nbgrader"]["grade_id"]
+    prompts_say_what_is_checked(NAME)
 
 
 def test_helper_module_holds_no_answer():

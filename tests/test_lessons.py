@@ -69,6 +69,19 @@ def test_lesson_follows_the_checklist(name):
 
 
 @pytest.mark.parametrize("name", LESSONS)
+def test_test_cells_use_checks_not_bare_asserts(name):
+    """The grader judges check verdicts outside the student's kernel; a bare assert is judged only inside it
+    (it can fail a cell but never pass it, see CONTRIBUTING.md)."""
+    import ast
+
+    for c in source(name).cells:
+        meta = c.metadata.get("nbgrader", {})
+        if c.cell_type == "code" and meta.get("grade"):
+            asserts = [n.lineno for n in ast.walk(ast.parse(answer_text(c.source))) if isinstance(n, ast.Assert)]
+            assert not asserts, f"{name} {meta['grade_id']}: bare assert on line(s) {asserts}; use helpers.checks"
+
+
+@pytest.mark.parametrize("name", LESSONS)
 def test_test_cells_do_not_end_in_a_number(name):
     """nbgrader reads a number left as a test cell's last expression as partial credit."""
     import ast
