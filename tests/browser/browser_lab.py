@@ -223,6 +223,9 @@ LAB_SETTINGS = {
     # no "Would you like to get notified about official Jupyter news?" toast over the widgets
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                       "checkForUpdates": False},
+    # the tests save explicitly (File → Save); an autosave during a long widget check (lesson 03's two
+    # widgets take over 2 minutes on a loaded machine) raised "File Changed ... on disk" over the page
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
 }
 
 
