@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 from .hub import COURSE_ID, INSTRUCTORS_GROUP, HubError, REPO, State, fix_course_permissions, sync_course
-from .paths import Course
+from .paths import Course, select_lessons
 from helpers._importorder import quiet_env
 
 _INBOUND_RE = re.compile(r"^(?P<student>[^+]+)\+(?P<lesson>[^+]+)\+(?P<timestamp>[^+]+)(\+(?P<random>.+))?$")
@@ -75,13 +75,10 @@ def course_cli(st: State, *args: str) -> subprocess.CompletedProcess:
 
 
 def _lessons(st: State, lesson: str | None) -> list[str]:
-    known = Course(st.course).lessons()
-    if lesson in (None, "", "all"):
-        return known
-    hits = [n for n in known if n == lesson or n.split("_")[0] == lesson.zfill(2)]
-    if not hits:
-        raise HubError(f"no lesson {lesson!r}; known lessons: {', '.join(known)}")
-    return hits
+    try:
+        return select_lessons(Course(st.course).lessons(), lesson)
+    except LookupError as e:
+        raise HubError(str(e)) from None
 
 
 # ----------------------------------------------------------------------------- timestamps and due dates

@@ -121,3 +121,24 @@ def prompts_say_what_is_checked(lesson: str) -> None:
         if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code":
             prompt = next(p.source for p in reversed(nb.cells[:i]) if p.cell_type == "markdown")
             assert "**What is checked:**" in prompt, f"{c.metadata['nbgrader']['grade_id']}: the prompt does not say what is checked"
+
+
+def grade_answer(live, lesson: str, solution_id: str, answer: str | None) -> dict:
+    """Run the exercise's visible tests, then all its tests (visible + hidden), on ``answer`` in the live
+    kernel. Returns ``{"visible": None or the error, "all": None or the error}``. ``answer`` replaces the
+    solution cell (None: the lesson's own solution); the solution is restored afterwards."""
+    tests = cell_source(lesson, f"{solution_id}_tests")
+    visible = visible_tests(tests)
+    assert visible != tests, f"{solution_id}_tests has hidden tests"
+    verdict = {}
+    live.exec(answer if answer is not None else cell_source(lesson, solution_id))
+    try:
+        for part, code in (("visible", visible), ("all", tests)):
+            try:
+                live.exec(code)
+                verdict[part] = None
+            except AssertionError as e:
+                verdict[part] = str(e)
+    finally:
+        live.exec(cell_source(lesson, solution_id))
+    return verdict

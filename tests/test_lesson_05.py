@@ -14,7 +14,7 @@ import textwrap
 import nbformat
 import pytest
 
-from course_tools import cell_source, prompts_say_what_is_checked, visible_tests
+from course_tools import cell_source, grade_answer, prompts_say_what_is_checked
 from grading import course
 from helpers import loops
 
@@ -319,26 +319,7 @@ def _cell(grade_id: str) -> str:
 
 
 def _grade(live, solution_id: str, answer: str | None) -> dict:
-    """Run the exercise's visible tests, then all its tests (visible + hidden), on ``answer``.
-
-    Returns ``{"visible": None or the error, "all": None or the error}``. ``answer`` replaces the solution
-    cell (None: the lesson's own solution); the solution is restored afterwards.
-    """
-    tests = _cell(f"{solution_id}_tests")
-    visible = visible_tests(tests)
-    assert visible != tests, f"{solution_id}_tests has hidden tests"
-    verdict = {}
-    live.exec(answer if answer is not None else _cell(solution_id))
-    try:
-        for part, code in (("visible", visible), ("all", tests)):
-            try:
-                live.exec(code)
-                verdict[part] = None
-            except AssertionError as e:
-                verdict[part] = str(e)
-    finally:
-        live.exec(_cell(solution_id))
-    return verdict
+    return grade_answer(live, NAME, solution_id, answer)
 
 
 def _check_failure(verdict: str | None, *needles: str):
