@@ -40,22 +40,21 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from . import _fast_fastai as _fast  # noqa: E402 - after torch_first(): it imports torch
-from .twin import ACTIVATIONS  # noqa: E402,F401 - the names mlp accepts, shared with the Keras twin
+from .twin import ACTIVATIONS, LEAKY_SLOPE, activation_table  # noqa: E402,F401 - ACTIVATIONS: the names mlp accepts
+from .twin import check_activation as _check_act  # noqa: E402
 
-_TORCH_ACTIVATIONS = {
-    "relu": nn.ReLU,
+#: PyTorch's side of :data:`helpers.twin.ACTIVATIONS`: name -> the module class (or factory) that :func:`mlp`
+#: puts after each hidden layer.  An instance is also the activation as a function on tensors
+#: (``LAYER_ACTIVATIONS["gelu"]()(x)`` is ``F.gelu(x)``); lesson 02's ``torch_fn`` uses it that way.
+LAYER_ACTIVATIONS = activation_table({
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
-    "leaky_relu": lambda: nn.LeakyReLU(0.01),
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE),
     "gelu": nn.GELU,
     "silu": nn.SiLU,
     "linear": nn.Identity,
-}
-
-
-def _check_act(act: str):
-    if act not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {act!r}; choose one of {sorted(ACTIVATIONS)}")
+})
 
 
 def mlp(sizes, act: str = "relu", seed: int | None = None):
@@ -73,7 +72,7 @@ def mlp(sizes, act: str = "relu", seed: int | None = None):
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(_TORCH_ACTIVATIONS[act]())
+            layers.append(LAYER_ACTIVATIONS[act]())
     return nn.Sequential(*layers)
 
 

@@ -50,21 +50,31 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from . import _fast_keras as _fast  # noqa: E402 - after the quiet, ordered TensorFlow import
-from .twin import ACTIVATIONS  # noqa: E402,F401 - the names mlp accepts, shared with the fastai twin
+from .twin import ACTIVATIONS, LEAKY_SLOPE, activation_table  # noqa: E402,F401 - ACTIVATIONS: the names mlp accepts
+from .twin import check_activation as _check_act  # noqa: E402
 
 #: Training and validation data, like fastai's ``DataLoaders`` (a :class:`~helpers.twin.TwinData`):
 #: ``train`` / ``valid`` are ``(X, y)`` arrays, plus the batch size, shuffling and the batch-order seed.
 Loaders = namedtuple("Loaders", ["train", "valid", "bs", "shuffle", "seed"])
 
 
-def _check_act(act: str):
-    if act not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {act!r}; choose one of {sorted(ACTIVATIONS)}")
-
-
 def _leaky_relu(x):
     """Leaky ReLU with PyTorch's slope (0.01), so both twins build the same model (Keras's default is 0.2)."""
-    return keras.activations.leaky_relu(x, negative_slope=0.01)
+    return keras.activations.leaky_relu(x, negative_slope=LEAKY_SLOPE)
+
+
+#: Keras's side of :data:`helpers.twin.ACTIVATIONS`: name -> the activation function :func:`mlp` gives each
+#: hidden ``Dense`` layer (the very functions Keras's names resolve to: ``Dense(activation="tanh")`` holds
+#: ``keras.activations.tanh``).  They also work on TensorFlow tensors; lesson 02's ``tf_fn`` uses them so.
+LAYER_ACTIVATIONS = activation_table({
+    "sigmoid": keras.activations.sigmoid,
+    "tanh": keras.activations.tanh,
+    "relu": keras.activations.relu,
+    "leaky_relu": _leaky_relu,
+    "gelu": keras.activations.gelu,  # approximate=False, as PyTorch's default
+    "silu": keras.activations.silu,
+    "linear": keras.activations.linear,
+})
 
 
 def mlp(sizes, act: str = "relu", seed: int | None = None):
@@ -82,7 +92,7 @@ def mlp(sizes, act: str = "relu", seed: int | None = None):
     layers = [keras.Input((sizes[0],))]
     for i, n in enumerate(sizes[1:]):
         last = i == len(sizes) - 2
-        layers.append(keras.layers.Dense(n, activation=None if last else (_leaky_relu if act == "leaky_relu" else act)))
+        layers.append(keras.layers.Dense(n, activation=None if last else LAYER_ACTIVATIONS[act]))
     return keras.Sequential(layers)
 
 

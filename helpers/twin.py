@@ -5,7 +5,7 @@ instances of it (``isinstance(helpers.fastai_side, Twin)``; ``tests/test_helpers
 signatures).  :class:`TwinData` is what both ``dataloaders`` return: fastai's is a real fastai
 ``DataLoaders`` (pass it to ``Learner``), Keras's a ``Loaders`` tuple of arrays, and both expose the
 attributes documented there.  :data:`ACTIVATIONS` is the one list of activation names both ``mlp``
-functions accept.
+functions accept, and :func:`activation_table` holds every per-framework activation table to it.
 
 The fast training paths (``helpers/_fast_fastai.py``, ``helpers/_fast_keras.py``) use framework
 internals, so each is switched on only for the framework versions its equality tests ran on
@@ -18,8 +18,38 @@ from __future__ import annotations
 import os
 from typing import Any, Protocol, runtime_checkable
 
-#: the activation names both twins' ``mlp`` accept (one meaning on both sides; leaky ReLU slope 0.01)
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "gelu", "silu", "linear")
+#: The one list of activation names: what both twins' ``mlp`` accept, and the keys of every table that says
+#: what an activation is somewhere (:data:`helpers.fastai_side.LAYER_ACTIVATIONS` for PyTorch,
+#: :data:`helpers.keras_side.LAYER_ACTIVATIONS` for Keras/TensorFlow, NumPy's in
+#: :mod:`helpers.lessons.l04_xor`, lesson 02's labels and colours).  Classic ones first, then modern ones, then
+#: none ("linear").  Each table is built with :func:`activation_table`, which holds it to this list.
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "gelu", "silu", "linear")
+
+#: leaky ReLU's slope for negative inputs, the same everywhere (PyTorch's default; Keras's default is 0.2)
+LEAKY_SLOPE = 0.01
+
+
+def check_activation(act: str) -> None:
+    """Raise a ValueError that lists the choices if ``act`` is not one of :data:`ACTIVATIONS`."""
+    if act not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {act!r}; choose one of {sorted(ACTIVATIONS)}")
+
+
+def activation_table(table: dict, *, partial: bool = False, extra: tuple = ()) -> dict:
+    """``table`` (activation name -> what it is in one framework or for one purpose), held to :data:`ACTIVATIONS`.
+
+    Every key must be a name of :data:`ACTIVATIONS` or of ``extra`` (names only this table has, e.g. NumPy's
+    threshold ``"step"`` unit), and every name of :data:`ACTIVATIONS` must be there unless ``partial``.
+    Returns a new dict in that order.  Building each table through this function at import time means a
+    name added to, or misspelt in, one table fails at once instead of in a lesson.
+    """
+    known = (*ACTIVATIONS, *extra)
+    unknown = sorted(set(table) - set(known))
+    missing = [] if partial else [a for a in ACTIVATIONS if a not in table]
+    if unknown or missing:
+        raise ValueError(f"an activation table must be keyed by helpers.twin.ACTIVATIONS {ACTIVATIONS}"
+                         f"{' + ' + str(tuple(extra)) if extra else ''}: unknown {unknown}, missing {missing}")
+    return {name: table[name] for name in known if name in table}
 
 #: set to 0 (or false/off/no) to train through the stock framework API even on the tested versions
 FAST_PATHS_ENV = "DLSBS_FAST_PATHS"
@@ -106,4 +136,5 @@ def fast_path_allowed(side: str, tested: dict, installed: dict) -> bool:
     return False
 
 
-__all__ = ["ACTIVATIONS", "FAST_PATHS_ENV", "FUNCTIONS", "Twin", "TwinData", "fast_path_allowed"]
+__all__ = ["ACTIVATIONS", "FAST_PATHS_ENV", "FUNCTIONS", "LEAKY_SLOPE", "Twin", "TwinData", "activation_table",
+           "check_activation", "fast_path_allowed"]

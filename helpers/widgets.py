@@ -4,7 +4,7 @@ The main piece is :class:`Explorer`: controls on top, a plot below, redrawn
 whenever a control changes::
 
     ex = Explorer(draw, lr=log_slider("learning rate", 0.1, -3, 1),
-                        kind=choice("activation", ["sigmoid", "tanh", "relu"]))
+                        act=choice("activation", helpers.twin.ACTIVATIONS))
     ex  # display it
 
 ``draw`` receives the controls' values as keyword arguments and draws with

@@ -115,8 +115,8 @@ def test_metrics_match_definitions():
         warnings.simplefilter("error")
         assert np.isnan(compare.metrics(np.array([[np.nan]]), np.array([[1.0]]))["loss"])
         assert compare.metrics(np.array([[np.inf], [-np.inf]]), np.array([[1.0], [0.0]]))["loss"] == 0.0
-    from helpers import perceptron
-    assert perceptron.bce is compare.bce and perceptron.accuracy is compare.accuracy  # one definition
+    from helpers.lessons import l04_xor
+    assert l04_xor.bce is compare.bce and l04_xor.accuracy is compare.accuracy  # one definition
     logits = np.array([[5.0, 0.0], [0.0, 5.0]])
     assert compare.metrics(logits, np.array([0, 0]))["accuracy"] == 0.5
 
@@ -141,6 +141,70 @@ def test_import_helpers_is_light():
     """)
     assert p.returncode == 0, p.stderr
     assert "HEAVY []" in p.stdout
+
+
+# --------------------------------------------------------------------------- lesson modules, old names
+
+
+def test_lesson_modules_are_named_after_their_lesson():
+    """helpers/lessons/lNN_<what>.py: each one's docstring opens with its lesson, and the package lists them all."""
+    import ast
+    from pathlib import Path
+
+    import helpers
+    from helpers import lessons
+
+    folder = Path(lessons.__file__).parent
+    files = sorted(p.stem for p in folder.glob("l[0-9][0-9]_*.py"))
+    assert files == sorted(lessons.__all__), "helpers/lessons/__init__.py's BY_LESSON must list every module"
+    for lesson, names in lessons.BY_LESSON.items():
+        for name in names:
+            assert name.startswith(f"l{lesson}_"), name
+            doc = ast.get_docstring(ast.parse((folder / f"{name}.py").read_text()))
+            assert doc and doc.startswith(f"Lesson {lesson} "), f"{name}: the docstring must open with 'Lesson {lesson}'"
+            assert f"helpers.lessons.{name}" in lessons.__doc__, f"{name} is missing from the package's table"
+    assert sorted(helpers.MOVED.values()) == files, "every moved module keeps its old name (helpers.MOVED)"
+    flat = sorted(p.stem for p in Path(helpers.__file__).parent.glob("*.py"))
+    assert not set(helpers.MOVED) & set(flat), "an old name is still a file in helpers/"
+
+
+def test_old_lesson_module_names_give_the_moved_modules():
+    """A notebook saved before the move (``from helpers.perceptron import draw_line``, ``helpers.perceptron.step``)
+    still runs: every spelling of an old name is the *same module object* as the new one, so a monkeypatch through
+    one name is seen through the other, and using an old name imports nothing heavier than the new module does."""
+    p = run_py("""
+        import importlib, sys
+        import helpers
+        assert not [m for m in sys.modules if m.startswith("helpers.lessons.")], "nothing loads before it is used"
+
+        import helpers.perceptron
+        from helpers.perceptron import draw_line, step
+        from helpers import descent
+        from helpers.lessons import l03_descent, l04_xor
+        assert helpers.perceptron is l04_xor is sys.modules["helpers.perceptron"] is sys.modules["helpers.lessons.l04_xor"]
+        assert step is l04_xor.step and draw_line is l04_xor.draw_line
+        assert descent is l03_descent is helpers.descent
+        assert l04_xor.__name__ == l04_xor.__spec__.name == "helpers.lessons.l04_xor"
+        assert isinstance(l03_descent.Surface(lambda a, b: a + b, (0, 1), (0, 1), n=3), descent.Surface)
+        helpers.perceptron.step = "patched"
+        assert l04_xor.step == "patched"
+        assert importlib.reload(helpers.perceptron) is l04_xor and l04_xor.step != "patched"
+        print("LIGHT", [m for m in ("torch", "tensorflow", "keras", "fastai") if m in sys.modules])
+
+        for old, new in helpers.MOVED.items():  # every old name, in every spelling
+            mod = importlib.import_module(f"helpers.lessons.{new}")
+            exec(f"import helpers.{old} as a; from helpers import {old} as b")
+            assert a is b is mod is getattr(helpers, old) is sys.modules[f"helpers.{old}"], old
+            exec(f"from helpers.{old} import {mod.__all__[0] if hasattr(mod, '__all__') else '__doc__'} as c")
+        try:
+            import helpers.no_such_module  # noqa: F401
+        except ModuleNotFoundError as e:
+            print("MISSING", e.name)
+        print("ALIASES OK")
+    """)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "LIGHT []" in p.stdout, p.stdout
+    assert "MISSING helpers.no_such_module" in p.stdout and "ALIASES OK" in p.stdout, p.stdout
 
 
 @pytest.mark.slow  # a fresh Python imports the frameworks
@@ -254,6 +318,49 @@ def test_twins_dataloaders_return_the_shared_data_type(twins):
     assert not isinstance(object(), twin.TwinData)
     for act in twin.ACTIVATIONS:  # every shared name builds on both sides, with the same parameter count
         assert fa.count_params(fa.mlp([2, 3, 1], act)) == ks.count_params(ks.mlp([2, 3, 1], act)) == 13
+
+
+def test_activation_tables_are_keyed_by_the_one_list():
+    """One list of activation names (helpers.twin.ACTIVATIONS); every table is built from it by activation_table,
+    which refuses a table with a name missing or unknown."""
+    from helpers import twin
+
+    assert twin.activation_table({a: i for i, a in enumerate(reversed(twin.ACTIVATIONS))}).keys() == set(twin.ACTIVATIONS)
+    assert list(twin.activation_table({"relu": 1, "step": 2, "tanh": 3}, partial=True, extra=("step",))) == \
+        ["tanh", "relu", "step"], "returned in the list's order, extra names last"
+    with pytest.raises(ValueError, match=r"missing \['gelu'\]"):
+        twin.activation_table({a: 0 for a in twin.ACTIVATIONS if a != "gelu"})
+    with pytest.raises(ValueError, match=r"unknown \['swish'\]"):
+        twin.activation_table({"swish": 0}, partial=True)
+    with pytest.raises(ValueError, match="choose one of"):
+        twin.check_activation("softsign")
+    from helpers.lessons import l04_xor
+
+    assert set(l04_xor._ACTS) - {"step"} <= set(twin.ACTIVATIONS)
+
+
+def test_every_framework_table_is_the_twins_own(twins):
+    """Each framework's activations are defined once, beside its twin, and lesson 02 uses those same objects,
+    so the curves it draws are what the networks compute; Keras layers hold what Keras's names resolve to."""
+    import keras
+    from torch import nn
+
+    from helpers import twin
+    from helpers.lessons import l02_activations
+
+    fa, ks = twins
+    for table in (fa.LAYER_ACTIVATIONS, ks.LAYER_ACTIVATIONS, l02_activations.LABELS, l02_activations.COLORS):
+        assert tuple(table) == twin.ACTIVATIONS
+    assert l02_activations.NAMES == tuple(a for a in twin.ACTIVATIONS if a != "linear")
+    assert l02_activations.CLASSIC + l02_activations.MODERN == l02_activations.NAMES
+    for name in twin.ACTIVATIONS:
+        hidden = [m for m in fa.mlp([2, 3, 1], name) if not isinstance(m, nn.Linear)]
+        assert type(hidden[0]) is type(l02_activations.torch_fn(name)), name
+        dense = ks.mlp([2, 3, 1], name).layers[0]
+        assert dense.activation is ks.LAYER_ACTIVATIONS[name] is l02_activations.tf_fn(name), name
+        if name != "leaky_relu":  # the one Keras default that differs (slope 0.2): the twins use 0.01
+            assert dense.activation is keras.activations.get(name), name
+    assert fa.mlp([2, 3, 1], "leaky_relu")[1].negative_slope == twin.LEAKY_SLOPE == 0.01
 
 
 def test_same_mlp_same_parameter_count(twins):

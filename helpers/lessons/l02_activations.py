@@ -1,8 +1,10 @@
-"""Lesson 02 helpers: activation functions in both frameworks, measured.
+"""Lesson 02 (activation functions): activation curves, dead units, gradient norms and cost in both frameworks.
 
-* :data:`NAMES` — the activations the lesson compares, with the same meaning in
-  PyTorch (:func:`torch_fn`) and TensorFlow (:func:`tf_fn`).  Leaky ReLU uses a
-  negative slope of 0.01 in both (PyTorch's default; Keras's default is 0.2).
+* :data:`NAMES` — the activations the lesson compares (:data:`helpers.twin.ACTIVATIONS` but "linear"),
+  with the same meaning in PyTorch (:func:`torch_fn`) and TensorFlow (:func:`tf_fn`): each is the
+  twins' own table (``fastai_side.LAYER_ACTIVATIONS``, ``keras_side.LAYER_ACTIVATIONS``), so the curves
+  drawn here are what the lesson's networks compute.  Leaky ReLU uses a negative slope of 0.01 in both
+  (PyTorch's default; Keras's default is 0.2).
 * :func:`curve` — an activation and its derivative on a grid, both computed by
   PyTorch's autograd (no hand-written derivatives), for plots and widgets.
 * :func:`hidden_outputs` / :func:`dead_fraction` — what the hidden units of a
@@ -22,65 +24,45 @@ import timeit
 
 import numpy as np
 
-from . import _importorder
-from .plots import OKABE_ITO
+from .. import _importorder
+from ..plots import OKABE_ITO
 
 _importorder.torch_first()
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-#: the activations compared in lesson 02, classic first
+from .. import fastai_side  # noqa: E402 - PyTorch's activation table (imports torch, not fastai)
+from ..twin import ACTIVATIONS, LEAKY_SLOPE, activation_table, check_activation  # noqa: E402,F401
+
+#: the activations compared in lesson 02: every name of :data:`helpers.twin.ACTIVATIONS` but "linear"
+NAMES = tuple(a for a in ACTIVATIONS if a != "linear")
+#: the classic three the lesson starts with, and the modern ones (the rest of NAMES)
 CLASSIC = ("sigmoid", "tanh", "relu")
-MODERN = ("leaky_relu", "gelu", "silu")
-NAMES = CLASSIC + MODERN
-LEAKY_SLOPE = 0.01
+MODERN = tuple(a for a in NAMES if a not in CLASSIC)
 
-LABELS = {"linear": "none (linear)", "sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU",
-          "leaky_relu": "leaky ReLU", "gelu": "GELU", "silu": "SiLU (swish)"}
+LABELS = activation_table({"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "leaky ReLU",
+                           "gelu": "GELU", "silu": "SiLU (swish)", "linear": "none (linear)"})
 #: one colour per activation, from the colour-blind-safe Okabe–Ito palette (see :mod:`helpers.plots`)
-COLORS = {"linear": "#777777", "sigmoid": OKABE_ITO["reddish purple"], "tanh": OKABE_ITO["bluish green"],
-          "relu": OKABE_ITO["vermillion"], "leaky_relu": OKABE_ITO["blue"], "gelu": OKABE_ITO["orange"],
-          "silu": OKABE_ITO["sky blue"]}
-
-_TORCH = {
-    "linear": lambda x: x,
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "leaky_relu": lambda x: F.leaky_relu(x, LEAKY_SLOPE),
-    "gelu": F.gelu,
-    "silu": F.silu,
-}
-
-
-def _check(name: str):
-    if name not in _TORCH:
-        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(_TORCH)}")
+COLORS = activation_table({"sigmoid": OKABE_ITO["reddish purple"], "tanh": OKABE_ITO["bluish green"],
+                           "relu": OKABE_ITO["vermillion"], "leaky_relu": OKABE_ITO["blue"],
+                           "gelu": OKABE_ITO["orange"], "silu": OKABE_ITO["sky blue"], "linear": "#777777"})
 
 
 def torch_fn(name: str):
-    """The PyTorch function for an activation name (``"relu"`` -> ``torch.relu``)."""
-    _check(name)
-    return _TORCH[name]
+    """The PyTorch activation for a name, as a function on tensors: an instance of the module
+    ``helpers.fastai_side.mlp`` puts in its hidden layers (``"relu"`` -> ``nn.ReLU()``, which is ``torch.relu``)."""
+    check_activation(name)
+    return fastai_side.LAYER_ACTIVATIONS[name]()
 
 
 def tf_fn(name: str):
-    """The TensorFlow function for an activation name (``"relu"`` -> ``tf.nn.relu``)."""
-    _check(name)
-    import tensorflow as tf
+    """The TensorFlow activation for a name: the function ``helpers.keras_side.mlp`` gives its hidden
+    ``Dense`` layers (``"relu"`` -> ``keras.activations.relu``, which is ``tf.nn.relu`` on TensorFlow tensors)."""
+    check_activation(name)
+    from .. import keras_side
 
-    table = {
-        "linear": lambda x: x,
-        "sigmoid": tf.nn.sigmoid,
-        "tanh": tf.nn.tanh,
-        "relu": tf.nn.relu,
-        "leaky_relu": lambda x: tf.nn.leaky_relu(x, alpha=LEAKY_SLOPE),
-        "gelu": lambda x: tf.nn.gelu(x, approximate=False),
-        "silu": tf.nn.silu,
-    }
-    return table[name]
+    return keras_side.LAYER_ACTIVATIONS[name]
 
 
 @functools.lru_cache(maxsize=64)
@@ -93,7 +75,7 @@ def _curve(name: str, lo: float, hi: float, n: int):
 
 def curve(name: str, lo: float = -5.0, hi: float = 5.0, n: int = 401):
     """``(x, f(x), f'(x))`` on ``n`` points of ``[lo, hi]``; the derivative is PyTorch autograd's."""
-    _check(name)
+    check_activation(name)
     x, y, dy = _curve(name, float(lo), float(hi), int(n))
     return x.copy(), y.copy(), dy.copy()
 
@@ -145,8 +127,6 @@ def active_rate(model, X) -> list:
 
 def glorot_mlp(depth: int, act: str, width: int = 16, n_in: int = 2, n_out: int = 1, seed: int = 0) -> nn.Sequential:
     """A torch MLP with ``depth`` hidden layers, Glorot-uniform weights and zero biases (Keras's defaults)."""
-    from . import fastai_side
-
     if depth < 1:
         raise ValueError(f"depth must be at least 1, got {depth}")
     model = fastai_side.mlp([n_in] + [width] * depth + [n_out], act)
@@ -163,8 +143,6 @@ def glorot_mlp(depth: int, act: str, width: int = 16, n_in: int = 2, n_out: int 
 @functools.lru_cache(maxsize=512)
 def _deep_norms(depth, act, width, seed, key):
     X, y = _DATA[key]
-    from . import fastai_side
-
     return tuple(fastai_side.grad_norms(glorot_mlp(depth, act, width=width, n_in=X.shape[1], seed=seed), X, y))
 
 
@@ -263,8 +241,8 @@ def sweep_figure(runs: dict, split, acts, smooth: int = 20, title: str = ""):
     """
     import matplotlib.pyplot as plt
 
-    from . import fastai_side, keras_side, plots
-    from .compare import COLORS as FW_COLORS
+    from .. import fastai_side, keras_side, plots
+    from ..compare import COLORS as FW_COLORS
 
     fig, axes = plt.subplots(2, len(acts), figsize=(3.1 * len(acts), 6.2), squeeze=False)
     xx, yy, pts = plots.grid_for(split.X_valid, pad=0.25, n=120)

@@ -1,4 +1,4 @@
-"""Lesson 04 helpers: threshold units, NumPy forward passes and line drawings.
+"""Lesson 04 (XOR, Minsky–Papert): threshold units, NumPy forward passes and decision lines for XOR.
 
 Everything here is NumPy + matplotlib (no framework import), so it is cheap to
 import and safe to call from graded cells.  Weights use the Keras layout that
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compare import accuracy, bce  # noqa: F401 (part of this module's interface)
-from .plots import OKABE_ITO, decision_boundary
+from ..compare import accuracy, bce  # noqa: F401 (part of this module's interface)
+from ..plots import OKABE_ITO, decision_boundary
+from ..twin import activation_table
 
 #: one colour per hidden unit when their lines are drawn (Okabe–Ito, colour-blind safe; see helpers.plots)
 UNIT_COLORS = tuple(OKABE_ITO[c] for c in ("bluish green", "reddish purple", "sky blue", "vermillion", "black", "yellow"))
@@ -28,8 +29,10 @@ def sigmoid(z):
     return expit(np.asarray(z, dtype=float))
 
 
-_ACTS = {"tanh": np.tanh, "sigmoid": sigmoid, "relu": lambda z: np.maximum(z, 0.0), "step": step,
-         "linear": lambda z: z}
+#: NumPy's side of :data:`helpers.twin.ACTIVATIONS` (the ones this lesson's forward passes use), and the
+#: 1958 threshold unit, which no framework has: it has no gradient to train with
+_ACTS = activation_table({"sigmoid": sigmoid, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0),
+                          "linear": lambda z: z, "step": step}, partial=True, extra=("step",))
 
 
 def forward(weights, X, act: str = "tanh", out_act: str = "linear"):

@@ -1,4 +1,4 @@
-"""Momentum on an ill-conditioned valley, for lesson 03 (after Goh, *Why Momentum Really Works*, Distill 2017).
+"""Lesson 03 (gradient descent): momentum on a narrow valley, after Goh's *Why Momentum Really Works* (Distill 2017).
 
 * :func:`iterations_to` counts the steps a descent path needs to get (and stay) within a tolerance of
   the minimum.
@@ -17,8 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from . import widgets
-from .plots import OKABE_ITO
+from .. import widgets
+from ..plots import OKABE_ITO
 
 __all__ = ["Valley", "iterations_to", "momentum_explorer"]
 
@@ -48,7 +48,7 @@ def iterations_to(path, minimum, tol: float = 1e-6) -> int | None:
 
 @dataclass
 class Valley:
-    """One loss surface for the widget: its :class:`helpers.descent.Surface`, the minimum and the start.
+    """One loss surface for the widget: its :class:`helpers.lessons.l03_descent.Surface`, the minimum and the start.
 
     ``path(lr, beta, steps)`` returns the descent path from ``start`` (shape ``(steps + 1, 2)``).
     """

@@ -1,4 +1,4 @@
-"""Measure training code and switch between versions of it (lesson 05, "Refactoring the training loop").
+"""Lesson 05 (refactoring the training loop): measure training-loop code (lines, concepts), switch its versions.
 
 The lesson writes the same experiment in raw PyTorch, fastai and Keras, one
 function per (step, framework).  This module measures those functions from

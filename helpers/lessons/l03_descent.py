@@ -1,4 +1,4 @@
-"""Loss-surface helpers in NumPy, for lesson 03 and anything after it that walks a loss surface.
+"""Lesson 03 (gradient descent): loss surfaces in NumPy (contours, paths, where a run diverges).
 
 * :func:`first_nonfinite` finds the step where a diverging run first reaches ``inf`` or ``nan``.
 * :class:`Surface` is a 2-D loss evaluated once on a grid.  Drawing its contours and a descent path

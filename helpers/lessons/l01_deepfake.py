@@ -1,4 +1,4 @@
-"""Lesson 01's deep-fake demo: ask a trained generator for a given digit, and show real next to fake.
+"""Lesson 01 (introduction), the deep-fake demo: ask a trained generator for a given digit, show real next to fake.
 
 A variational autoencoder (VAE) maps each image to a short *code*; its decoder turns any code back into
 an image. To ask for a "3", :func:`class_gaussians` fits one Gaussian to the codes of the real 3s and
@@ -42,7 +42,7 @@ def real_vs_fake(rows: dict, title: str = "", colors=None):
     """
     import matplotlib.pyplot as plt
 
-    from .plots import PALETTE
+    from ..plots import PALETTE
 
     colors = list(colors or [PALETTE[6], *PALETTE[:5]])
     ncols = max(len(v) for v in rows.values())

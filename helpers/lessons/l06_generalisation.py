@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compare import COLORS
-from .plots import OKABE_ITO
+from ..compare import COLORS
+from ..plots import OKABE_ITO
 
 #: how each framework is named in titles and legends
 TITLES = {"fastai": "fastai", "keras": "Keras"}

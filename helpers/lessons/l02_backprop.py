@@ -1,4 +1,4 @@
-"""Lesson 02 helpers: drawing a small network's computational graph, with its forward values and gradients.
+"""Lesson 02 (activation functions), the backward pass: a 2-2-1 network's graph with its values and gradients.
 
 * :func:`draw_graph` — the graph of a 2-2-1 network (inputs, hidden pre-activations, hidden outputs, output,
   loss) as matplotlib nodes and edges, each node annotated with its forward value and the gradient of the
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .plots import OKABE_ITO
+from ..plots import OKABE_ITO
 
 #: colours of the forward values and of the backward gradients in the figure
 FORWARD_COLOR = OKABE_ITO["blue"]
