@@ -356,24 +356,24 @@ def test_deep_fake_opening_names_the_lecture_and_points_to_the_demo():
 def test_deepfake_helper_fits_one_gaussian_per_label_and_samples_deterministically():
     import numpy as np
 
-    from helpers import deepfake
+    from helpers.lessons import l01_deepfake
 
     rng = np.random.default_rng(0)
     codes = np.concatenate([rng.normal(0, 1, (200, 3)), rng.normal(10, 2, (300, 3))])
     labels = np.r_[np.zeros(200, int), np.ones(300, int)]
-    g = deepfake.class_gaussians(codes, labels)
+    g = l01_deepfake.class_gaussians(codes, labels)
     assert sorted(g) == [0, 1]
     np.testing.assert_allclose(g[1][0], codes[200:].mean(0))
     np.testing.assert_allclose(g[1][1], np.cov(codes[200:], rowvar=False))
-    new, new_labels = deepfake.sample_codes(g, 500, seed=3)
+    new, new_labels = l01_deepfake.sample_codes(g, 500, seed=3)
     assert new.shape == (1000, 3) and new.dtype == np.float32 and new_labels.tolist() == [0] * 500 + [1] * 500
     assert abs(new[500:].mean() - 10) < 0.5 and abs(new[:500].mean()) < 0.5, "each label's codes come from its Gaussian"
-    again, _ = deepfake.sample_codes(g, 500, seed=3)
+    again, _ = l01_deepfake.sample_codes(g, 500, seed=3)
     assert np.array_equal(new, again), "the same seed gives the same codes"
     with pytest.raises(ValueError, match="at least 2"):
-        deepfake.class_gaussians(codes[:201], labels[:201])
+        l01_deepfake.class_gaussians(codes[:201], labels[:201])
     with pytest.raises(ValueError, match="one label per row"):
-        deepfake.class_gaussians(codes, labels[:10])
+        l01_deepfake.class_gaussians(codes, labels[:10])
 
 
 @slow

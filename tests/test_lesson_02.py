@@ -1,6 +1,6 @@
 """Lesson 02 — Activation functions: the lesson's claims, checked in its live kernel.
 
-The fast tests at the top check ``helpers.activations`` on its own; the slow ones execute the solution
+The fast tests at the top check ``helpers.lessons.l02_activations`` on its own; the slow ones execute the solution
 notebook once (the ``lesson`` fixture) and check the numbers its prose relies on.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from course_tools import cell_source, visible_tests
 NAME = "02_activation_functions"
 
 
-# --------------------------------------------------------------------------- helpers.activations (fast)
+# --------------------------------------------------------------------------- helpers.lessons.l02_activations (fast)
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +21,9 @@ def act():
     import helpers
 
     helpers.setup(seed=0, verbose=False)
-    from helpers import activations
+    from helpers.lessons import l02_activations
 
-    return activations
+    return l02_activations
 
 
 def test_curve_derivatives_are_autograds(act):
@@ -196,13 +196,13 @@ def test_backprop_graph_draws_every_value_and_gradient_it_is_given():
     matplotlib.use("agg")
     import matplotlib.pyplot as plt
 
-    from helpers import backprop
+    from helpers.lessons import l02_backprop
 
     values = {"x1": 1.0, "x2": 2.0, "z1": 0.25, "z2": -1.5, "h1": 0.245, "h2": -0.905, "yhat": 0.75, "L": 0.0625}
     grads = {"z1": 0.0123, "z2": -0.456, "h1": 0.0129, "h2": -2.5, "yhat": -0.5, "L": 1.0}
     W1, W2 = np.array([[0.5, -0.3], [0.2, 0.8]]), np.array([[1.0], [-0.5]])
     dW1, dW2 = np.array([[0.011, -0.022], [0.033, -0.044]]), np.array([[0.055], [-0.066]])
-    ax = backprop.draw_graph(values, grads, W1, W2, dW1, dW2)
+    ax = l02_backprop.draw_graph(values, grads, W1, W2, dW1, dW2)
     texts = [t.get_text() for t in ax.texts]
     assert len(ax.patches) == 8, "one circle per node"
     for v in list(values.values()) + list(grads.values()):
@@ -210,13 +210,13 @@ def test_backprop_graph_draws_every_value_and_gradient_it_is_given():
     assert any("∂L/∂w=-0.044" in t for t in texts) and any("∂L/∂w=-0.066" in t for t in texts)
     assert any("w=-0.3" in t for t in texts), "each weight edge shows its weight"
     colours = {_hex(t.get_color()) for t in ax.texts if t.get_text() in ("0.25", "-0.456")}
-    assert colours == {backprop.FORWARD_COLOR, backprop.BACKWARD_COLOR}
-    assert {backprop.FORWARD_COLOR, backprop.BACKWARD_COLOR} <= set(plots_palette())
+    assert colours == {l02_backprop.FORWARD_COLOR, l02_backprop.BACKWARD_COLOR}
+    assert {l02_backprop.FORWARD_COLOR, l02_backprop.BACKWARD_COLOR} <= set(plots_palette())
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="missing"):
-        backprop.draw_graph({k: v for k, v in values.items() if k != "z1"}, grads, W1, W2, dW1, dW2)
+        l02_backprop.draw_graph({k: v for k, v in values.items() if k != "z1"}, grads, W1, W2, dW1, dW2)
     with pytest.raises(ValueError, match="shape"):
-        backprop.draw_graph(values, grads, W1, W2.ravel(), dW1, dW2)
+        l02_backprop.draw_graph(values, grads, W1, W2.ravel(), dW1, dW2)
 
 
 def plots_palette():
@@ -358,7 +358,7 @@ def test_dead_relus_are_measured_and_get_no_gradient(lesson):
 def test_cost_is_measured_for_every_activation_in_both_frameworks(lesson):
     live = lesson(NAME)
     cost = live.eval("cost_ms")
-    names = live.eval("list(activations.NAMES)")
+    names = live.eval("list(l02_activations.NAMES)")
     assert set(cost) == {"pytorch", "tensorflow"}
     for fw in cost:
         assert set(cost[fw]) == set(names)
@@ -376,7 +376,7 @@ def test_explorer_redraws_for_depth_and_activation(lesson):
     live.exec("explorer.controls['act'].value = 'gelu'")
     assert live.eval("explorer.renders") == before + 2
     assert live.eval("explorer.last_error") is None
-    assert live.eval("len(activations.deep_grad_norms(5, 'gelu', X_batch, y_batch))") == 6
+    assert live.eval("len(l02_activations.deep_grad_norms(5, 'gelu', X_batch, y_batch))") == 6
     live.exec("explorer.controls['depth'].value = 10; explorer.controls['act'].value = 'sigmoid'")
 
 

@@ -1,6 +1,6 @@
 """Lesson 03 — Gradient descent: the lesson's claims, checked in its live kernel.
 
-The fast tests at the top check ``helpers.descent`` on its own; the slow ones execute the solution notebook
+The fast tests at the top check ``helpers.lessons.l03_descent`` on its own; the slow ones execute the solution notebook
 once (the ``lesson`` fixture) and check the numbers its prose relies on.
 """
 from __future__ import annotations
@@ -9,20 +9,20 @@ import numpy as np
 import pytest
 
 from course_tools import cell_source
-from helpers import descent
+from helpers.lessons import l03_descent
 
 NAME = "03_gradient_descent"
 
 
-# --------------------------------------------------------------------------- helpers.descent (fast)
+# --------------------------------------------------------------------------- helpers.lessons.l03_descent (fast)
 
 
 def test_first_nonfinite_finds_the_first_bad_step():
     with np.errstate(over="ignore"):
         run = 2.0 ** np.arange(0, 2000, 100.0)  # overflows to inf at 2**1100
-    assert descent.first_nonfinite(run) == 11
-    assert descent.first_nonfinite([1.0, 2.0]) is None
-    assert descent.first_nonfinite([[1.0, 1.0], [1.0, np.inf], [np.nan, 0.0]]) == 1
+    assert l03_descent.first_nonfinite(run) == 11
+    assert l03_descent.first_nonfinite([1.0, 2.0]) is None
+    assert l03_descent.first_nonfinite([[1.0, 1.0], [1.0, np.inf], [np.nan, 0.0]]) == 1
 
 
 def test_helpers_ship_no_exercise_answers():
@@ -36,7 +36,7 @@ def test_surface_draws_contours_and_clipped_paths():
     matplotlib.use("agg")
     import matplotlib.pyplot as plt
 
-    s = descent.Surface(lambda a, b: a**2 + 10 * b**2, (-2, 2), (-1, 1), n=41, minimum=(0, 0))
+    s = l03_descent.Surface(lambda a, b: a**2 + 10 * b**2, (-2, 2), (-1, 1), n=41, minimum=(0, 0))
     assert s.Z.shape == (41, 41) and s.levels[0] >= 0
     ax = s.draw(title="bowl")
     s.path(ax, np.array([[1.5, 0.5], [np.inf, np.nan], [0.0, 0.0]]))
@@ -45,24 +45,24 @@ def test_surface_draws_contours_and_clipped_paths():
 
 
 def test_iterations_to_counts_steps_until_the_path_stays_within_tolerance():
-    from helpers import ravine
+    from helpers.lessons import l03_ravine
 
     minimum = np.array([1.0, 1.0])
     path = minimum + np.array([[2.0, 0.0], [0.5, 0.0], [1e-3, 0.0], [0.3, 0.0], [1e-4, 0.0], [1e-7, 0.0]])
-    assert ravine.iterations_to(path, minimum, 1e-3) == 4, "a path that leaves the tolerance again must count from its return"
-    assert ravine.iterations_to(path, minimum, 1e-1) == 4
-    assert ravine.iterations_to(path, minimum, 1e-9) is None, "never within 1e-9 of the start distance"
-    assert ravine.iterations_to(np.array([[3.0, 1.0], [np.inf, 1.0]]), minimum, 0.5) is None
-    assert ravine.iterations_to(np.array([[1.0, 1.0], [1.0, 1.0]]), minimum) == 0
+    assert l03_ravine.iterations_to(path, minimum, 1e-3) == 4, "a path that leaves the tolerance again must count from its return"
+    assert l03_ravine.iterations_to(path, minimum, 1e-1) == 4
+    assert l03_ravine.iterations_to(path, minimum, 1e-9) is None, "never within 1e-9 of the start distance"
+    assert l03_ravine.iterations_to(np.array([[3.0, 1.0], [np.inf, 1.0]]), minimum, 0.5) is None
+    assert l03_ravine.iterations_to(np.array([[1.0, 1.0], [1.0, 1.0]]), minimum) == 0
     with pytest.raises(ValueError, match="shape"):
-        ravine.iterations_to(np.zeros(3), minimum)
+        l03_ravine.iterations_to(np.zeros(3), minimum)
 
 
 def test_ravine_ships_no_descent():
-    """helpers.ravine draws what the lesson computes: the heavy ball and its best settings stay in the lesson."""
-    from helpers import ravine
+    """helpers.lessons.l03_ravine draws what the lesson computes: the heavy ball and its best settings stay in the lesson."""
+    from helpers.lessons import l03_ravine
 
-    assert set(ravine.__all__) == {"Valley", "iterations_to", "momentum_explorer"}
+    assert set(l03_ravine.__all__) == {"Valley", "iterations_to", "momentum_explorer"}
 
 
 # --------------------------------------------------------------------------- the lesson's claims (slow)

@@ -69,6 +69,22 @@ def test_lesson_follows_the_checklist(name):
 
 
 @pytest.mark.parametrize("name", LESSONS)
+def test_lesson_imports_its_helper_modules_by_their_lesson_names(name):
+    """A lesson imports lesson-specific helpers from helpers.lessons (``from helpers.lessons import l04_xor``,
+    names its exercises call from ``helpers.lessons.l04_xor``), never by the old flat names, which exist only
+    for notebooks saved before the move."""
+    import helpers
+
+    code = "\n".join(c.source for c in source(name).cells if c.cell_type == "code")
+    old = "|".join(helpers.MOVED)
+    stale = re.findall(rf"^\s*(?:from helpers import .*\b(?:{old})\b.*|(?:from|import) helpers\.(?:{old})\b.*)$", code, re.M)
+    assert not stale, f"{name} uses an old module name; import it from helpers.lessons: {stale}"
+    imported = re.findall(r"^\s*from helpers\.lessons import ([\w, ]+)|^\s*from helpers\.lessons\.(\w+) import", code, re.M)
+    modules = {m.strip() for names, one in imported for m in (names.split(",") if names else [one])}
+    assert modules <= set(helpers.MOVED.values()), f"{name}: helpers.lessons has no {modules - set(helpers.MOVED.values())}"
+
+
+@pytest.mark.parametrize("name", LESSONS)
 def test_test_cells_use_checks_not_bare_asserts(name):
     """The grader judges check verdicts outside the student's kernel; a bare assert is judged only inside it
     (it can fail a cell but never pass it, see CONTRIBUTING.md)."""

@@ -736,7 +736,7 @@ print(gpu_message)
 # constant learning rate; `no_bar()` and `no_logging()` keep the 20 epochs' table out of the way.
 
 # %%
-from helpers import deepfake  # noqa: E402
+from helpers.lessons import l01_deepfake  # noqa: E402
 
 LATENT = 8  # numbers in a code
 
@@ -819,27 +819,27 @@ print("parameters:", checks.count_params(fastai_vae), "(fastai)", checks.count_p
 #
 # A code drawn from the standard normal decodes to *some* digit, often a blurred mix of two. To ask for a
 # "3", we encode the real 3s, fit one normal distribution to their codes (its mean and covariance), and
-# draw new codes from it; the decoder turns each into a new 3 (`helpers.deepfake` does the NumPy part).
+# draw new codes from it; the decoder turns each into a new 3 (`helpers.lessons.l01_deepfake` does the NumPy part).
 # Each framework's fakes come from its own model.
 
 # %%
 with torch.no_grad():
     fastai_codes = fastai_vae.encoder(X_vae)[:, :LATENT].numpy()  # the means: one code per training digit
 keras_codes = np.asarray(keras_vae.encoder(digits.X_train))[:, :LATENT]
-fastai_gaussians = deepfake.class_gaussians(fastai_codes, digits.y_train)
-keras_gaussians = deepfake.class_gaussians(keras_codes, digits.y_train)
+fastai_gaussians = l01_deepfake.class_gaussians(fastai_codes, digits.y_train)
+keras_gaussians = l01_deepfake.class_gaussians(keras_codes, digits.y_train)
 
 
 def fastai_fakes(per_class, seed):
     """per_class new images of each digit from the fastai VAE, and their intended labels."""
-    codes, labels = deepfake.sample_codes(fastai_gaussians, per_class, seed)
+    codes, labels = l01_deepfake.sample_codes(fastai_gaussians, per_class, seed)
     with torch.no_grad():
         return torch.sigmoid(fastai_vae.decoder(torch.tensor(codes))).numpy(), labels
 
 
 def keras_fakes(per_class, seed):
     """per_class new images of each digit from the Keras VAE, and their intended labels."""
-    codes, labels = deepfake.sample_codes(keras_gaussians, per_class, seed)
+    codes, labels = l01_deepfake.sample_codes(keras_gaussians, per_class, seed)
     return np.asarray(keras.ops.sigmoid(keras_vae.decoder(codes))), labels
 
 
@@ -851,8 +851,8 @@ keras_fake, _ = keras_fakes(36, seed=1)
 
 # %%
 first_real = [digits.X_valid[digits.y_valid == k][0] for k in range(10)]
-deepfake.real_vs_fake({"real": first_real, "fastai fake": fastai_fake[::36], "Keras fake": keras_fake[::36]},
-                      title="Real digits and fakes decoded from new 8-number codes, 0 to 9")
+l01_deepfake.real_vs_fake({"real": first_real, "fastai fake": fastai_fake[::36], "Keras fake": keras_fake[::36]},
+                          title="Real digits and fakes decoded from new 8-number codes, 0 to 9")
 plt.show()
 
 # %% [markdown]

@@ -34,8 +34,8 @@ import helpers
 helpers.setup(seed=0)
 
 # %% [markdown]
-# Then the frameworks, and the course helpers. `helpers.activations` holds this lesson's measuring tools
-# (activation curves by autograd, dead-unit counts, per-layer gradient norms, timing); `helpers.backprop`
+# Then the frameworks, and the course helpers. `helpers.lessons.l02_activations` holds this lesson's measuring tools
+# (activation curves by autograd, dead-unit counts, per-layer gradient norms, timing); `helpers.lessons.l02_backprop`
 # draws a small network's computational graph.
 
 # %%
@@ -47,7 +47,8 @@ import tensorflow as tf
 import torch
 from torch import nn
 
-from helpers import activations, backprop, checks, data, fastai_side, keras_side, plots, widgets
+from helpers import checks, data, fastai_side, keras_side, plots, widgets
+from helpers.lessons import l02_activations, l02_backprop
 
 # %% [markdown]
 # ## 1. What an activation function does
@@ -115,8 +116,8 @@ t = np.linspace(-5, 5, 500, dtype=np.float32)
 line = np.stack([t, 0.5 * t], axis=1)
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
 for ax, act in zip(axes, ["linear", "tanh", "relu"]):
-    ax.plot(t, fastai_side.predict(with_activation(act), line)[:, 0], lw=2, color=activations.COLORS[act])
-    ax.set_title(f"activation: {activations.LABELS[act]}")
+    ax.plot(t, fastai_side.predict(with_activation(act), line)[:, 0], lw=2, color=l02_activations.COLORS[act])
+    ax.set_title(f"activation: {l02_activations.LABELS[act]}")
     ax.set_xlabel("t  (input x = t · (1, 0.5))")
 axes[0].set_ylabel("network output")
 fig.suptitle("The same four layers of weights, three activations")
@@ -145,8 +146,8 @@ plt.show()
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-for ax, name in zip(axes, activations.CLASSIC):
-    activations.draw_curve(name, ax=ax)
+for ax, name in zip(axes, l02_activations.CLASSIC):
+    l02_activations.draw_curve(name, ax=ax)
 axes[0].set_ylim(-0.2, 1.2)
 axes[1].set_ylim(-1.2, 2.1)  # room above the curves for the legend
 axes[2].set_ylim(-0.5, 3)
@@ -396,11 +397,12 @@ checks.check_shape(d_sigmoid(np.zeros((3, 1))), (3, 1), name="d_sigmoid on shape
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
-for name in ("relu",) + activations.MODERN:
-    x, y, dy = activations.curve(name, -4, 3)
-    style = dict(color=activations.COLORS[name], lw=2 if name != "relu" else 1.2, ls="-" if name != "relu" else ":")
-    axes[0].plot(x, y, label=activations.LABELS[name], **style)
-    axes[1].plot(x, dy, label=activations.LABELS[name], **style)
+for name in ("relu",) + l02_activations.MODERN:
+    x, y, dy = l02_activations.curve(name, -4, 3)
+    style = dict(color=l02_activations.COLORS[name], lw=2 if name != "relu" else 1.2,
+                 ls="-" if name != "relu" else ":")
+    axes[0].plot(x, y, label=l02_activations.LABELS[name], **style)
+    axes[1].plot(x, dy, label=l02_activations.LABELS[name], **style)
 axes[0].set_title("function")
 axes[1].set_title("derivative (autograd)")
 for ax in axes:
@@ -488,8 +490,8 @@ node_values = {"x1": x_one[0], "x2": x_one[1], "z1": z_one[0], "z2": z_one[1], "
                "yhat": yhat_one[0], "L": L_one}
 node_grads = {"z1": z_t.grad[0], "z2": z_t.grad[1], "h1": h_t.grad[0], "h2": h_t.grad[1], "yhat": yhat_t.grad[0],
               "L": 1.0}
-backprop.draw_graph(node_values, node_grads, W1_one, W2_one, params_one["W1"].grad, params_one["W2"].grad,
-                    title="2 → 2 → 1: forward values (blue) and backward gradients (vermillion)")
+l02_backprop.draw_graph(node_values, node_grads, W1_one, W2_one, params_one["W1"].grad, params_one["W2"].grad,
+                        title="2 → 2 → 1: forward values (blue) and backward gradients (vermillion)")
 plt.show()
 
 # %% [markdown]
@@ -649,10 +651,10 @@ for key, like in (("dW1", W1_z), ("db1", b1_z), ("dW2", W2_z), ("db2", b2_z)):
 
 # %%
 fig, ax = plt.subplots(figsize=(5.5, 3.4))
-x, y, _ = activations.curve("relu", -1.5, 1.5)
+x, y, _ = l02_activations.curve("relu", -1.5, 1.5)
 for g in np.linspace(0, 1, 6):
     ax.plot(x, g * x, color=plots.OKABE_ITO["blue"], lw=1, alpha=0.35 + 0.5 * g, ls="--")
-ax.plot(x, y, color=activations.COLORS["relu"], lw=3, label="ReLU")
+ax.plot(x, y, color=l02_activations.COLORS["relu"], lw=3, label="ReLU")
 ax.plot([], [], color=plots.OKABE_ITO["blue"], ls="--", label="slopes g ∈ [0, 1] at 0:\nall subgradients")
 ax.plot(0, 0, "ko")
 ax.set_ylim(-1, 1.6)
@@ -978,7 +980,7 @@ param_counts = {fw: {act: runs[fw][act].params for act in ACTS} for fw in runs}
 # the shading is the fastai model's probability, the lines are both frameworks' decision boundaries).
 
 # %%
-activations.sweep_figure(runs, spirals, ACTS, title="2 → 16 → 16 → 1 on the spirals, 300 Adam steps")
+l02_activations.sweep_figure(runs, spirals, ACTS, title="2 → 16 → 16 → 1 on the spirals, 300 Adam steps")
 plt.show()
 
 # %% [markdown]
@@ -989,7 +991,7 @@ plt.show()
 AGREE_TOL = 0.03
 acc_gap = {act: abs(final_acc["fastai"][act] - final_acc["keras"][act]) for act in ACTS}
 summary = pd.DataFrame({
-    "activation": [activations.LABELS[a] for a in ACTS],
+    "activation": [l02_activations.LABELS[a] for a in ACTS],
     "parameters": [param_counts["fastai"][a] for a in ACTS],
     "fastai accuracy": [final_acc["fastai"][a] for a in ACTS],
     "Keras accuracy": [final_acc["keras"][a] for a in ACTS],
@@ -1078,7 +1080,7 @@ adam_gap = {act: {"fastai's Adam": twin_gap(runs["fastai"][act].model, runs["ker
             for act in ACTS}
 pd.DataFrame({(measure, opt): [adam_gap[act][opt][measure] for act in ACTS]
               for measure in ("probability", "weights") for opt in ("fastai's Adam", "Adam like Keras's")},
-             index=[activations.LABELS[a] for a in ACTS]).style.format("{:.1e}").set_caption(
+             index=[l02_activations.LABELS[a] for a in ACTS]).style.format("{:.1e}").set_caption(
     "fastai vs Keras after 300 steps: largest probability difference, relative weight distance")
 
 # %% [markdown]
@@ -1137,7 +1139,8 @@ for act in ["sigmoid", "tanh", "relu"]:
     deep_grad_norms["fastai"][act] = fastai_side.grad_norms(f_deep, X_batch, y_batch)
     deep_grad_norms["keras"][act] = keras_side.grad_norms(k_deep, X_batch, y_batch)
 
-activations.grad_norm_figure(deep_grad_norms, title=f"Gradient norm per layer, {DEPTH} hidden layers, at the start")
+l02_activations.grad_norm_figure(deep_grad_norms,
+                                 title=f"Gradient norm per layer, {DEPTH} hidden layers, at the start")
 plt.show()
 
 # %% [markdown]
@@ -1165,8 +1168,8 @@ deep_acc_at_200 = {act: h["accuracy"][200] for act, h in deep_history.items()}
 
 fig, ax = plt.subplots(figsize=(8, 3.2))
 for act, h in deep_history.items():
-    ax.plot(list(h["accuracy"]), list(h["accuracy"].values()), "o-", ms=3, color=activations.COLORS[act],
-            label=f"{activations.LABELS[act]}, {DEPTH} hidden layers")
+    ax.plot(list(h["accuracy"]), list(h["accuracy"].values()), "o-", ms=3, color=l02_activations.COLORS[act],
+            label=f"{l02_activations.LABELS[act]}, {DEPTH} hidden layers")
 ax.axhline(0.5, color="grey", ls=":", lw=1)
 ax.set_xlabel("step")
 ax.set_ylabel("validation accuracy")
@@ -1279,7 +1282,7 @@ def torch_activations(init, act):
             layer = nn.Linear(INIT_WIDTH, INIT_WIDTH)
             init(layer.weight)
             nn.init.zeros_(layer.bias)
-            h = activations.torch_fn(act)(layer(h))
+            h = l02_activations.torch_fn(act)(layer(h))
             out.append(h.numpy())
     return out
 
@@ -1318,7 +1321,7 @@ for ax, act in zip(axes, ("tanh", "relu")):
                     label=name if fw == "PyTorch" else None, **style)
     ax.set_yscale("log")
     ax.set_xlabel("layer (0 = the input)")
-    ax.set_title(f"{INIT_DEPTH} layers of {INIT_WIDTH} {activations.LABELS[act]} units")
+    ax.set_title(f"{INIT_DEPTH} layers of {INIT_WIDTH} {l02_activations.LABELS[act]} units")
 axes[0].set_ylabel("std of the layer's activations")
 axes[1].plot([], [], "k-o", ms=4, label="PyTorch (torch.nn.init)")
 axes[1].plot([], [], "k--x", ms=4, label="Keras (keras.initializers)")
@@ -1369,13 +1372,13 @@ init_summary.style.format("{:.2g}").set_caption(f"After {INIT_DEPTH} layers of {
 # its gradient are 0 for every example: gradient descent can never switch it back on. The unit is *dead*.
 # A large learning-rate step can push many units there at once.
 #
-# `activations.dead_fraction(model, X)` counts, per hidden layer, the units that output 0 on every training
+# `l02_activations.dead_fraction(model, X)` counts, per hidden layer, the units that output 0 on every training
 # point. First the ReLU networks trained above, in both frameworks:
 
 # %%
 dead = {
-    "fastai, lr 0.01": activations.dead_fraction(runs["fastai"]["relu"].model, spirals.X_train),
-    "Keras, lr 0.01": activations.dead_fraction(runs["keras"]["relu"].model, spirals.X_train),
+    "fastai, lr 0.01": l02_activations.dead_fraction(runs["fastai"]["relu"].model, spirals.X_train),
+    "Keras, lr 0.01": l02_activations.dead_fraction(runs["keras"]["relu"].model, spirals.X_train),
 }
 dead
 
@@ -1388,7 +1391,7 @@ dead
 dead_net = fastai_side.mlp([2, 16, 16, 1], "relu")
 fastai_side.set_weights(dead_net, start_weights)
 high_lr_run = fastai_side.train(dead_net, fastai_side.dataloaders(*spirals, bs=64), steps=STEPS, lr=1.0)
-dead["fastai, lr 1.0"] = activations.dead_fraction(dead_net, spirals.X_train)
+dead["fastai, lr 1.0"] = l02_activations.dead_fraction(dead_net, spirals.X_train)
 high_lr_acc = high_lr_run.final["valid_accuracy"]
 print("dead fraction per layer:", {k: [f"{v:.0%}" for v in fr] for k, fr in dead.items()})
 print(f"validation accuracy at lr 1.0: {high_lr_acc:.1%}")
@@ -1421,8 +1424,8 @@ zero_grad_units
 # as a black ×):
 
 # %%
-rates = {"lr 0.01": activations.active_rate(runs["fastai"]["relu"].model, spirals.X_train)[1],
-         "lr 1.0": activations.active_rate(dead_net, spirals.X_train)[1]}
+rates = {"lr 0.01": l02_activations.active_rate(runs["fastai"]["relu"].model, spirals.X_train)[1],
+         "lr 1.0": l02_activations.active_rate(dead_net, spirals.X_train)[1]}
 units = np.arange(1, 17)
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.2))
 for k, (label, rate) in enumerate(rates.items()):
@@ -1436,8 +1439,8 @@ ax1.legend(loc="lower left", bbox_to_anchor=(0, 1), ncol=2)
 floor = 1e-9
 for k, (label, g) in enumerate(unit_grads.items()):
     x = units + (k - 0.5) * 0.4
-    ax2.bar(x, np.where(g > 0, g, np.nan), 0.4, color=[plots.OKABE_ITO["orange"], activations.COLORS["leaky_relu"]][k],
-            label=label)
+    ax2.bar(x, np.where(g > 0, g, np.nan), 0.4,
+            color=[plots.OKABE_ITO["orange"], l02_activations.COLORS["leaky_relu"]][k], label=label)
     ax2.plot(x[g == 0], np.full(int(np.sum(g == 0)), floor), "x", color="k", mew=2)
 ax2.set_yscale("log")
 ax2.set_ylim(floor / 2, None)
@@ -1461,14 +1464,14 @@ plt.show()
 # in PyTorch (`backward`) and TensorFlow (`GradientTape`); best of 3 repeats, in milliseconds:
 
 # %%
-cost_ms = {fw: {name: activations.time_forward_backward(fw, name, n=2**18) for name in activations.NAMES}
+cost_ms = {fw: {name: l02_activations.time_forward_backward(fw, name, n=2**18) for name in l02_activations.NAMES}
            for fw in ("pytorch", "tensorflow")}
 fig, ax = plt.subplots(figsize=(8, 3.2))
 width = 0.38
-pos = np.arange(len(activations.NAMES))
+pos = np.arange(len(l02_activations.NAMES))
 for i, (fw, color) in enumerate((("pytorch", plots.OKABE_ITO["blue"]), ("tensorflow", plots.OKABE_ITO["orange"]))):
-    ax.bar(pos + (i - 0.5) * width, [cost_ms[fw][n] for n in activations.NAMES], width, label=fw, color=color)
-ax.set_xticks(pos, [activations.LABELS[n] for n in activations.NAMES])
+    ax.bar(pos + (i - 0.5) * width, [cost_ms[fw][n] for n in l02_activations.NAMES], width, label=fw, color=color)
+ax.set_xticks(pos, [l02_activations.LABELS[n] for n in l02_activations.NAMES])
 ax.set_yscale("log")
 ax.set_ylabel("ms per forward + backward")
 ax.set_title("One activation over 2¹⁸ numbers (log scale; lower is faster)")
@@ -1495,13 +1498,13 @@ pd.DataFrame(cost_ms).round(2).T
 # %%
 def draw_explorer(act, depth):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 1.3]})
-    activations.draw_curve(act, ax=ax1, lo=-4, hi=4)
+    l02_activations.draw_curve(act, ax=ax1, lo=-4, hi=4)
     ax1.set_ylim(-1.2, 2.5)
     shown = dict.fromkeys(["sigmoid", "tanh", "relu", act])
     for name in shown:
-        norms = activations.deep_grad_norms(depth, name, X_batch, y_batch)
-        ax2.plot(np.arange(1, depth + 2), norms, "o-", color=activations.COLORS[name], ms=3,
-                 lw=3 if name == act else 1.2, alpha=1 if name == act else 0.6, label=activations.LABELS[name])
+        norms = l02_activations.deep_grad_norms(depth, name, X_batch, y_batch)
+        ax2.plot(np.arange(1, depth + 2), norms, "o-", color=l02_activations.COLORS[name], ms=3,
+                 lw=3 if name == act else 1.2, alpha=1 if name == act else 0.6, label=l02_activations.LABELS[name])
     ax2.set_yscale("log")
     ax2.set_ylim(1e-14, 10)
     ax2.set_xlabel("layer (1 = next to the input)")
@@ -1513,7 +1516,7 @@ def draw_explorer(act, depth):
 
 explorer = widgets.Explorer(
     draw_explorer,
-    act=widgets.choice("activation", list(activations.NAMES), value="sigmoid"),
+    act=widgets.choice("activation", list(l02_activations.NAMES), value="sigmoid"),
     depth=widgets.int_slider("hidden layers", 10, 1, 20),
 )
 explorer

@@ -26,7 +26,7 @@
 # ## 0. Set-up
 #
 # As in every lesson, one call prepares the kernel (safe import order, one CPU thread, quiet TensorFlow,
-# seeds). `helpers.descent` holds this lesson's NumPy helpers: a contour-plot helper for loss surfaces and
+# seeds). `helpers.lessons.l03_descent` holds this lesson's NumPy helpers: a contour-plot helper for loss surfaces and
 # a finder for the first `inf`/`nan` in a run. The gradient descent and the mini-batches are yours to write:
 # after each exercise the lesson uses *your* function, so finish an exercise before running the cells below it.
 
@@ -43,7 +43,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from helpers import checks, compare, data, descent, widgets
+from helpers import checks, compare, data, widgets
+from helpers.lessons import l03_descent
 
 # %% [markdown]
 # ## 1. Walking downhill in one dimension
@@ -289,8 +290,8 @@ checks.check_close(gd_step(lambda v: np.array([2 * v[0], -v[1]]), np.array([1.0,
 # is the exact minimum), next to the lines it visits:
 
 # %%
-surface = descent.Surface(lambda W, B: ((W[..., None] * x_line + B[..., None] - y_line) ** 2).mean(-1),
-                          xlim=(-1.5, 4.5), ylim=(-2.5, 5.0), labels=("slope w", "intercept b"), minimum=p_best)
+surface = l03_descent.Surface(lambda W, B: ((W[..., None] * x_line + B[..., None] - y_line) ** 2).mean(-1),
+                              xlim=(-1.5, 4.5), ylim=(-2.5, 5.0), labels=("slope w", "intercept b"), minimum=p_best)
 walk_2d = gradient_descent(line_grad, P0, lr=0.1, steps=60)
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -376,7 +377,7 @@ for lr in lr_names:
 with np.errstate(over="ignore", invalid="ignore"):  # overflowing to inf is the point here: no warnings
     long_walk = gradient_descent(line_grad, P0, 0.28, 8000)
     long_loss = np.array([line_loss(p) for p in long_walk])
-first_inf_step = descent.first_nonfinite(long_loss)
+first_inf_step = l03_descent.first_nonfinite(long_loss)
 first_nan_step = int(np.flatnonzero(np.isnan(long_walk).any(axis=1))[0])
 diverged = not np.isfinite(long_loss[-1])
 for step in (0, 10, 100, 1000, first_inf_step - 1, first_inf_step, first_nan_step, 8000):
@@ -897,14 +898,14 @@ print(f"heavy ball:       α = {lr_hb:.3f}, β = {beta_hb:.3f}; shrinks by {rate
       f"{efold_theory['heavy ball']:.1f} steps per e-fold")
 
 # %% [markdown]
-# Now measure it. Both walks start at $P_0$. `helpers.ravine.iterations_to(path, minimum, tol)` counts the steps
-# until the distance to the minimum gets, and stays, within `tol` of where it started. Momentum needs a few steps
+# Now measure it. Both walks start at $P_0$. `iterations_to(path, minimum, tol)` (from `helpers.lessons.l03_ravine`)
+# counts the steps until the distance to the minimum gets, and stays, within `tol` of where it started. Momentum needs a few steps
 # to build up speed, so we also measure the *rate* once a run has settled: the steps it takes from $10^{-2}$
 # down to $10^{-10}$ of the starting distance, per e-fold.
 
 # %%
 from helpers import plots  # noqa: E402
-from helpers.ravine import Valley, iterations_to, momentum_explorer  # noqa: E402
+from helpers.lessons.l03_ravine import Valley, iterations_to, momentum_explorer  # noqa: E402
 
 walk_gd = gradient_descent(line_grad, P0, lr_gd_best, 400)
 walk_hb = momentum_descent(line_grad, P0, lr_hb, 400, beta=beta_hb)
@@ -1025,9 +1026,9 @@ print(f"gradient descent at its best step, steps to 1e-6: {steps_to_tol['gradien
 print(f"the heavy ball's best β: {beta_hb:.3f} → {beta_hb_c:.4f}")
 
 # %%
-surface_c = descent.Surface(lambda W, C: ((W[..., None] * x_centred + C[..., None] - y_line) ** 2).mean(-1),
-                            xlim=(-1.5, 4.5), ylim=(-0.5, 7.0), labels=("slope w", "c = b + w·mean(x)"),
-                            minimum=p_best_c)
+surface_c = l03_descent.Surface(lambda W, C: ((W[..., None] * x_centred + C[..., None] - y_line) ** 2).mean(-1),
+                                xlim=(-1.5, 4.5), ylim=(-0.5, 7.0), labels=("slope w", "c = b + w·mean(x)"),
+                                minimum=p_best_c)
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
 surface.draw(ax1, title=f"x as given: κ = {kappa:.1f}, {steps_to_tol['gradient descent']} steps")
 surface.path(ax1, walk_gd[:41], color=plots.OKABE_ITO["black"], ms=2)
