@@ -1,6 +1,6 @@
 """Lesson 04 — XOR and the Minsky–Papert history: the lesson's claims, checked in its live kernel.
 
-The fast tests at the top check ``helpers.perceptron`` on its own; the slow ones execute the solution
+The fast tests at the top check ``helpers.lessons.l04_xor`` on its own; the slow ones execute the solution
 notebook once (the ``lesson`` fixture) and check the numbers its prose relies on.
 """
 from __future__ import annotations
@@ -13,40 +13,41 @@ import numpy as np
 import pytest
 
 from course_tools import ROOT, cell_source, visible_tests
-from helpers import data, perceptron
+from helpers import data
+from helpers.lessons import l04_xor
 
 NAME = "04_xor_minsky_papert"
 
 
-# --------------------------------------------------------------------------- helpers.perceptron (fast)
+# --------------------------------------------------------------------------- helpers.lessons.l04_xor (fast)
 
 
 def test_step_is_strict_and_forward_matches_a_hand_computation():
-    assert perceptron.step([-1.0, 0.0, 1e-9]).tolist() == [0.0, 0.0, 1.0]
+    assert l04_xor.step([-1.0, 0.0, 1e-9]).tolist() == [0.0, 0.0, 1.0]
     W1, b1 = np.array([[1.0, -2.0], [0.5, 1.0]]), np.array([0.1, -0.2])
     W2, b2 = np.array([[1.5], [-1.0]]), np.array([0.3])
     X = np.array([[1.0, 2.0], [-1.0, 0.5]])
     expected = np.tanh(X @ W1 + b1) @ W2 + b2
-    np.testing.assert_allclose(perceptron.forward([W1, b1, W2, b2], X), expected)
-    np.testing.assert_allclose(perceptron.forward([W1, b1, W2, b2], X, act="relu", out_act="sigmoid"),
-                               perceptron.sigmoid(np.maximum(X @ W1 + b1, 0) @ W2 + b2))
+    np.testing.assert_allclose(l04_xor.forward([W1, b1, W2, b2], X), expected)
+    np.testing.assert_allclose(l04_xor.forward([W1, b1, W2, b2], X, act="relu", out_act="sigmoid"),
+                               l04_xor.sigmoid(np.maximum(X @ W1 + b1, 0) @ W2 + b2))
     with pytest.raises(ValueError):
-        perceptron.forward([W1, b1, W2], X)
+        l04_xor.forward([W1, b1, W2], X)
     with pytest.raises(ValueError):
-        perceptron.forward([W1, b1], X, act="softplus")
+        l04_xor.forward([W1, b1], X, act="softplus")
 
 
 def test_sigmoid_bce_and_accuracy_are_stable_and_correct():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        np.testing.assert_allclose(perceptron.sigmoid([-1000.0, 0.0, 1000.0]), [0.0, 0.5, 1.0])
-        assert perceptron.bce(np.array([[1000.0]]), np.array([[1.0]])) == pytest.approx(0.0)
+        np.testing.assert_allclose(l04_xor.sigmoid([-1000.0, 0.0, 1000.0]), [0.0, 0.5, 1.0])
+        assert l04_xor.bce(np.array([[1000.0]]), np.array([[1.0]])) == pytest.approx(0.0)
     z, t = np.array([0.3, -2.0, 1.2]), np.array([1.0, 0.0, 0.0])
     p = 1 / (1 + np.exp(-z))
-    assert perceptron.bce(z, t) == pytest.approx(float(-np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))))
-    assert perceptron.bce(np.zeros(4), data.logic_gate("xor")[1]) == pytest.approx(np.log(2))
-    assert perceptron.accuracy(z, t) == pytest.approx(2 / 3)
-    assert perceptron.accuracy(np.zeros((4, 1)), data.logic_gate("xor")[1]) == 0.5  # z = 0 predicts class 0
+    assert l04_xor.bce(z, t) == pytest.approx(float(-np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))))
+    assert l04_xor.bce(np.zeros(4), data.logic_gate("xor")[1]) == pytest.approx(np.log(2))
+    assert l04_xor.accuracy(z, t) == pytest.approx(2 / 3)
+    assert l04_xor.accuracy(np.zeros((4, 1)), data.logic_gate("xor")[1]) == 0.5  # z = 0 predicts class 0
 
 
 def test_hidden_lines_and_drawing(caplog):
@@ -57,11 +58,11 @@ def test_hidden_lines_and_drawing(caplog):
 
     weights = [np.array([[1.0, -1.0], [1.0, -1.0]]), np.array([-0.5, 1.5]), np.array([[1.0], [1.0]]),
                np.array([-1.5])]
-    lines = perceptron.hidden_lines(weights)
+    lines = l04_xor.hidden_lines(weights)
     assert [(w.tolist(), b) for w, b in lines] == [([1.0, 1.0], -0.5), ([-1.0, -1.0], 1.5)]
     X, y = data.logic_gate("xor")
     fig, ax = plt.subplots()
-    perceptron.draw_state(ax, weights, X, y, act="tanh")
+    l04_xor.draw_state(ax, weights, X, y, act="tanh")
     with caplog.at_level("WARNING", logger="matplotlib"):
         fig.canvas.draw()
     assert not caplog.records, "drawing logs nothing (no 'Ignoring fixed x limits' noise on stderr)"
@@ -70,7 +71,7 @@ def test_hidden_lines_and_drawing(caplog):
     xs, ys = dashed[0].get_data()
     np.testing.assert_allclose(np.asarray(xs) + np.asarray(ys), 0.5)  # the OR unit's line x + y = 0.5
     assert ax.get_xlim() == pytest.approx((-0.5, 1.5))
-    assert perceptron.draw_line(ax, [0.0, 0.0], 1.0) is None
+    assert l04_xor.draw_line(ax, [0.0, 0.0], 1.0) is None
     plt.close(fig)
 
 
@@ -79,14 +80,14 @@ def test_predicted_classes_reads_scores_or_probabilities():
     from torch import nn
 
     scores = np.array([[-2.0], [0.3], [1.0], [-0.1]])
-    assert perceptron.predicted_classes(scores, nn.Sequential(nn.Linear(2, 1))) == [0, 1, 1, 0]
+    assert l04_xor.predicted_classes(scores, nn.Sequential(nn.Linear(2, 1))) == [0, 1, 1, 0]
     probs = np.array([[0.2], [0.7], [0.6], [0.4]])  # all positive: read as scores every row would be class 1
     with_sigmoid = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1), nn.Sigmoid())
-    assert perceptron.ends_with_sigmoid(with_sigmoid)
-    assert not perceptron.ends_with_sigmoid(nn.Sequential(nn.Linear(2, 1), nn.Sigmoid(), nn.Linear(1, 1)))
-    assert perceptron.predicted_classes(probs, with_sigmoid) == [0, 1, 1, 0]
-    assert perceptron.predicted_classes(probs, nn.Sequential(nn.Linear(2, 1))) == [1, 1, 1, 1]
-    assert perceptron.predicted_classes(scores.ravel(), nn.Sequential(nn.Linear(2, 1))) == [0, 1, 1, 0]  # (n,) too
+    assert l04_xor.ends_with_sigmoid(with_sigmoid)
+    assert not l04_xor.ends_with_sigmoid(nn.Sequential(nn.Linear(2, 1), nn.Sigmoid(), nn.Linear(1, 1)))
+    assert l04_xor.predicted_classes(probs, with_sigmoid) == [0, 1, 1, 0]
+    assert l04_xor.predicted_classes(probs, nn.Sequential(nn.Linear(2, 1))) == [1, 1, 1, 1]
+    assert l04_xor.predicted_classes(scores.ravel(), nn.Sequential(nn.Linear(2, 1))) == [0, 1, 1, 0]  # (n,) too
     del torch
 
 
@@ -153,8 +154,8 @@ def test_single_layer_fails_and_hidden_layer_solves_xor_over_seeds(lesson):
     # the single layer's loss ends near ln 2; the hidden layer's well below it
     for s in seeds:
         for fw in ("fastai", "keras"):
-            single_loss = live.eval(f"float(curve(snapshots['single layer', '{fw}', {s}], perceptron.bce)[-1])")
-            hidden_loss = live.eval(f"float(curve(snapshots['hidden layer', '{fw}', {s}], perceptron.bce)[-1])")
+            single_loss = live.eval(f"float(curve(snapshots['single layer', '{fw}', {s}], l04_xor.bce)[-1])")
+            hidden_loss = live.eval(f"float(curve(snapshots['hidden layer', '{fw}', {s}], l04_xor.bce)[-1])")
             assert abs(single_loss - np.log(2)) < 0.01, (fw, s, single_loss)
             assert hidden_loss < 0.2, (fw, s, hidden_loss)
 
@@ -389,8 +390,8 @@ def test_trained_xor_exercises_visible_tests_demand_what_grading_demands(lesson)
         assert wrong and f"seed {seed}: classes of the XOR rows" in wrong, wrong
     # ... and the hidden seeds are as demanding: section 5's recipe fails one of them too
     live.exec("_ns = dict(globals())\n" f"exec({_fastai_answer(4)!r}, _ns)\n" f"exec({_keras_answer(4)!r}, _ns)\n"
-              "_hidden_fail = [perceptron.predicted_classes(fastai_side.predict(_ns['train_xor_fastai'](72).model, X_xor),"
-              " nn.Linear(2, 1)) != [0, 1, 1, 0], perceptron.predicted_classes(keras_side.predict("
+              "_hidden_fail = [l04_xor.predicted_classes(fastai_side.predict(_ns['train_xor_fastai'](72).model, X_xor),"
+              " nn.Linear(2, 1)) != [0, 1, 1, 0], l04_xor.predicted_classes(keras_side.predict("
               "_ns['train_xor_keras'](94), X_xor), nn.Linear(2, 1)) != [0, 1, 1, 0]]\ndel _ns")
     assert live.eval("_hidden_fail") == [True, True]
     # a single layer is not a hidden-layer network
@@ -404,8 +405,8 @@ def test_trained_xor_exercises_visible_tests_demand_what_grading_demands(lesson)
 def test_recommended_recipe_solves_xor_on_20_seeds_in_both_frameworks(lesson):
     """The prompt promises the 8-unit recipe works whatever the seed: the solution, on 20 seeds each."""
     live = lesson(NAME)
-    ok = live.eval("[[perceptron.predicted_classes(fastai_side.predict(train_xor_fastai(s).model, X_xor), nn.Linear(2, 1))"
-                   " == [0, 1, 1, 0] for s in range(20)], [perceptron.predicted_classes(keras_side.predict("
+    ok = live.eval("[[l04_xor.predicted_classes(fastai_side.predict(train_xor_fastai(s).model, X_xor), nn.Linear(2, 1))"
+                   " == [0, 1, 1, 0] for s in range(20)], [l04_xor.predicted_classes(keras_side.predict("
                    "train_xor_keras(s), X_xor), keras.layers.Dense(1)) == [0, 1, 1, 0] for s in range(20)]]")
     assert ok == [[True] * 20, [True] * 20], ok
 
@@ -440,13 +441,13 @@ def test_accuracy_is_a_staircase_along_a_line_through_the_trained_weights_and_th
     live = lesson(NAME)
     # the slice goes through the network section 5 trained (seed 0, fastai), which solves XOR
     assert live.eval("w_trained is final['hidden layer', 'fastai']")
-    assert live.eval("perceptron.accuracy(forward(w_trained, X_xor), y_xor)") == 1.0
+    assert live.eval("l04_xor.accuracy(forward(w_trained, X_xor), y_xor)") == 1.0
     assert live.eval("float(t_slice[400])") == 0.0
     norms = live.eval("[float(np.sqrt(sum((a ** 2).sum() for a in v))) for v in (w_trained, direction)]")
     assert norms[1] == pytest.approx(norms[0], rel=1e-6), "the direction is as long as the weights"
     # the vectorised forward pass is the network's forward pass, at every point of the line
-    gap = live.eval("max(max(abs(float(slice_acc[i]) - perceptron.accuracy(z, y_xor)), "
-                    "abs(float(slice_bce[i]) - perceptron.bce(z, y_xor))) for i in range(0, 801, 20) "
+    gap = live.eval("max(max(abs(float(slice_acc[i]) - l04_xor.accuracy(z, y_xor)), "
+                    "abs(float(slice_bce[i]) - l04_xor.bce(z, y_xor))) for i in range(0, 801, 20) "
                     "for z in [forward([a + t_slice[i] * d for a, d in zip(w_trained, direction)], X_xor)])")
     assert gap < 1e-9
     levels = set(live.eval("sorted(set(slice_acc.tolist()))"))
@@ -498,7 +499,7 @@ def test_fastai_and_keras_take_the_loss_and_the_metrics_separately(lesson):
     fa, ks = live.eval("fastai_scores"), live.eval("keras_scores")
     assert fa["accuracy_multi"] == 1.0 and ks["binary_accuracy"] == 1.0
     for scores, key, fw in ((fa, "valid_loss", "fastai"), (ks, "loss", "keras")):
-        expected = live.eval(f"perceptron.bce(forward(final['hidden layer', '{fw}'], X_xor), y_xor)")
+        expected = live.eval(f"l04_xor.bce(forward(final['hidden layer', '{fw}'], X_xor), y_xor)")
         assert scores[key] == pytest.approx(expected, rel=1e-4), (fw, scores, expected)
         assert scores[key] > 0, "the loss is still above 0 at 100 % accuracy"
 

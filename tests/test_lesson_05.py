@@ -1,6 +1,6 @@
 """Lesson 05 — Refactoring the training loop: the lesson's claims, checked in its live kernel.
 
-The fast tests at the top check ``helpers.loops`` (the measuring code) on its own; the slow ones execute
+The fast tests at the top check ``helpers.lessons.l05_loops`` (the measuring code) on its own; the slow ones execute
 the solution notebook once (the ``lesson`` fixture) and check the numbers its prose relies on.
 """
 from __future__ import annotations
@@ -16,12 +16,12 @@ import pytest
 
 from course_tools import cell_source, grade_answer, prompts_say_what_is_checked
 from grading import course
-from helpers import loops
+from helpers.lessons import l05_loops
 
 NAME = "05_refactoring_the_training_loop"
 
 
-# --------------------------------------------------------------------------- helpers.loops (fast)
+# --------------------------------------------------------------------------- helpers.lessons.l05_loops (fast)
 
 EPOCHS = 3
 
@@ -58,34 +58,34 @@ class _SampleClass:
 
 
 def test_code_lines_skip_docstrings_blank_lines_and_comments():
-    lines = [ln.strip() for ln in loops.code_lines(_sample)]
+    lines = [ln.strip() for ln in l05_loops.code_lines(_sample)]
     assert lines[0].startswith("opt = torch.optim.SGD(") and lines[1] == "momentum=0.9)"
     assert 'text = "# not a comment"' in lines, "a '#' inside a string is code"
-    assert loops.count_lines(_sample) == 8
-    assert loops.count_lines(_SampleClass) == 2  # `def method(self):` and `return 1`
+    assert l05_loops.count_lines(_sample) == 8
+    assert l05_loops.count_lines(_SampleClass) == 2  # `def method(self):` and `return 1`
 
 
 def test_concepts_follow_the_documented_rule():
     ns = {"torch": __import__("torch"), "F": __import__("torch.nn.functional").nn.functional, "EPOCHS": 3}
-    found = loops.concepts(_sample, namespace=ns)
+    found = l05_loops.concepts(_sample, namespace=ns)
     assert {"torch.optim.SGD", "F.cross_entropy", ".parameters", ".backward", ".step", "lr=", "momentum=",
             "reduction=", '"sum"', "for loop"} <= found
     assert not {"EPOCHS", "range", "model", "opt", "torch", "F", "loss"} & found, found
 
 
 def test_changed_lines_and_measure():
-    changed, removed = loops.changed_lines(_sample, _sample_changed)
-    new = loops.code_lines(_sample_changed)
+    changed, removed = l05_loops.changed_lines(_sample, _sample_changed)
+    new = l05_loops.code_lines(_sample_changed)
     assert [new[i].strip() for i in changed] == ["opt = torch.optim.Adam(model.parameters(), lr=0.1)  # noqa: F821",
                                                  "return loss"]
     assert removed == 2  # the SGD call's second line and the `text = ...` line (`return` was changed, not removed)
-    table = loops.measure({"a": {"x": _sample}, "b": {"x": _sample_changed}})
+    table = l05_loops.measure({"a": {"x": _sample}, "b": {"x": _sample_changed}})
     assert list(table["lines"]) == [8, 6]
     assert list(table["changed"]) == [8, 2]
 
 
 def test_step_view_renders_and_highlights():
-    view = loops.StepView({"a": {"x": _sample, "y": _sample}, "b": {"x": _sample_changed, "y": _sample}})
+    view = l05_loops.StepView({"a": {"x": _sample, "y": _sample}, "b": {"x": _sample_changed, "y": _sample}})
     assert view.versions == ["all 2", "x", "y"]
     first = view.render("a")
     assert "background:#e6ffec" not in first, "nothing is highlighted on the first step"
@@ -127,7 +127,7 @@ _BREAKS_JS = """() => Array.from(document.querySelectorAll('.col-code > div')).m
 def test_step_view_never_breaks_a_token_in_chromium(tmp_path, width, chromium):
     """Issue 15: at 1400 px the three columns wrapped code mid-token. Now a line wraps only between tokens,
     no column overflows, and below ~3 x 300 px the columns move onto new rows instead of shrinking."""
-    view = loops.StepView({"a": {"x": _sample, "y": _sample, "z": _sample},
+    view = l05_loops.StepView({"a": {"x": _sample, "y": _sample, "z": _sample},
                            "b": {"x": _wide, "y": _sample_changed, "z": _wide}})
     page_html = tmp_path / "view.html"
     code_box = "font-family:monospace;font-size:11px"
@@ -163,7 +163,7 @@ def _text(fragment: str) -> str:
 
 
 def _count_in_notebook(fname: str) -> int:
-    """Count a function's code lines straight from the committed notebook (independent of helpers.loops)."""
+    """Count a function's code lines straight from the committed notebook (independent of helpers.lessons.l05_loops)."""
     nb = nbformat.read(course.source_ipynb(NAME), as_version=4)
     for cell in nb.cells:
         if cell.cell_type != "code" or f"def {fname}(" not in cell.source:
@@ -303,12 +303,12 @@ def test_switcher_shows_the_chosen_step_and_highlights_changes(lesson):
 
 
 def test_measuring_is_not_hand_typed():
-    """The lesson's numbers come from loops.measure over VARIANTS, never from literals in the source."""
+    """The lesson's numbers come from l05_loops.measure over VARIANTS, never from literals in the source."""
     src = course.source_py(NAME).read_text()
     assert "line_counts = {f\"{r.framework}/{r.step}\": int(r.lines) for r in measured.itertuples()}" in src
-    assert "measured = loops.measure(VARIANTS)" in src
+    assert "measured = l05_loops.measure(VARIANTS)" in src
     assert textwrap.dedent("""\
-        grad_code = {"fastai": loops.count_lines(GradNorms),""") in src
+        grad_code = {"fastai": l05_loops.count_lines(GradNorms),""") in src
 
 
 # --------------------------------------------------------------------------- the exercises grade fairly (slow)

@@ -1,6 +1,6 @@
 """Lesson 06 — Generalisation: the lesson's claims, checked in its live kernel.
 
-The fast tests at the top check ``helpers.generalisation`` (the curve drawing) on its own; the slow ones execute
+The fast tests at the top check ``helpers.lessons.l06_generalisation`` (the curve drawing) on its own; the slow ones execute
 the solution notebook once (the ``lesson`` fixture) and check the numbers its prose relies on.
 """
 from __future__ import annotations
@@ -13,19 +13,19 @@ import pytest
 
 from course_tools import cell_source, grade_answer, prompts_say_what_is_checked
 from grading import course
-from helpers import generalisation
+from helpers.lessons import l06_generalisation
 
 NAME = "06_generalisation"
 
 
-# --------------------------------------------------------------------------- helpers.generalisation (fast)
+# --------------------------------------------------------------------------- helpers.lessons.l06_generalisation (fast)
 
 
 def test_best_epoch_is_one_based_and_takes_the_first_minimum():
-    assert generalisation.best_epoch([3.0, 1.0, 2.0, 1.0]) == 2
-    assert generalisation.best_epoch(np.array([0.5])) == 1
+    assert l06_generalisation.best_epoch([3.0, 1.0, 2.0, 1.0]) == 2
+    assert l06_generalisation.best_epoch(np.array([0.5])) == 1
     with pytest.raises(ValueError):
-        generalisation.best_epoch([])
+        l06_generalisation.best_epoch([])
 
 
 def test_side_by_side_draws_one_axes_per_framework_and_marks_the_best_epoch():
@@ -35,7 +35,7 @@ def test_side_by_side_draws_one_axes_per_framework_and_marks_the_best_epoch():
     import matplotlib.pyplot as plt
 
     curves = {"train": [2.0, 1.0, 0.5, 0.2], "valid": [2.1, 1.2, 1.4, 1.8]}
-    fig = generalisation.side_by_side({"fastai": curves, "keras": curves}, suptitle="t", ylim=(0, 3))
+    fig = l06_generalisation.side_by_side({"fastai": curves, "keras": curves}, suptitle="t", ylim=(0, 3))
     try:
         axes = fig.axes
         assert len(axes) == 2 and [a.get_title() for a in axes] == ["fastai", "Keras"]
@@ -341,8 +341,8 @@ def test_exercise_prompts_say_what_is_checked():
 
 
 def test_helper_module_holds_no_answer():
-    """helpers.generalisation ships to students: none of the exercises' functions or their key lines are in it."""
-    src = inspect.getsource(generalisation)
+    """helpers.lessons.l06_generalisation ships to students: none of the exercises' functions or key lines are in it."""
+    src = inspect.getsource(l06_generalisation)
     for name in ("three_way_split", "adamw_step", "early_stop", "permutation", "beta1", "patience"):
         assert name not in src, name
-    assert math.isfinite(generalisation.best_epoch([1.0, 0.5]))
+    assert math.isfinite(l06_generalisation.best_epoch([1.0, 0.5]))

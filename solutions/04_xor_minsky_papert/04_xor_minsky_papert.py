@@ -29,7 +29,7 @@
 # ## 0. Set-up
 #
 # As in every lesson, the first cell prepares the kernel (PyTorch before TensorFlow, one CPU thread, quiet
-# logs, seeds). Then we import fastai, Keras and the course helpers. `helpers.perceptron` holds this
+# logs, seeds). Then we import fastai, Keras and the course helpers. `helpers.lessons.l04_xor` holds this
 # lesson's small NumPy tools: threshold units, a forward pass for any stack of dense layers, and line
 # drawing.
 
@@ -49,8 +49,9 @@ import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from helpers import checks, compare, data, fastai_side, keras_side, perceptron, plots, widgets  # noqa: E402
-from helpers.perceptron import draw_line, forward, step  # noqa: E402
+from helpers import checks, compare, data, fastai_side, keras_side, plots, widgets  # noqa: E402
+from helpers.lessons import l04_xor  # noqa: E402
+from helpers.lessons.l04_xor import draw_line, forward, step  # noqa: E402
 
 # %% [markdown]
 # ## 1. The perceptron (Rosenblatt, 1958)
@@ -183,7 +184,7 @@ gates = {gate: data.logic_gate(gate) + train_perceptron(*data.logic_gate(gate), 
 
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
 for ax, (gate, (Xg, yg, w_g, b_g, m_g)) in zip(axes, gates.items()):
-    perceptron.draw_regions(ax, lambda P: perceptron_predict(P, w_g, b_g), Xg, yg)
+    l04_xor.draw_regions(ax, lambda P: perceptron_predict(P, w_g, b_g), Xg, yg)
     verdict = f"converged in {len(m_g)} epochs" if m_g[-1] == 0 else f"no convergence in {len(m_g)} epochs"
     ax.set_title(f"{gate.upper()}: {verdict}")
 fig.suptitle("The perceptron's line after training")
@@ -251,7 +252,7 @@ attempts = [([1.0, 1.0], -0.5, "x₁ + x₂ > 0.5 (OR)"), ([-1.0, -1.0], 1.5, "x
             ([1.0, -1.0], -0.5, "x₁ − x₂ > 0.5 (x₁ AND NOT x₂)")]
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
 for ax, (w_try, b_try, label) in zip(axes, attempts):
-    perceptron.draw_regions(ax, lambda P: perceptron_predict(P, w_try, b_try), X_xor, y_xor)
+    l04_xor.draw_regions(ax, lambda P: perceptron_predict(P, w_try, b_try), X_xor, y_xor)
     wrong = perceptron_predict(X_xor, w_try, b_try) != y_xor.ravel()
     ax.scatter(*X_xor[wrong].T, s=500, facecolors="none", edgecolors="k", linewidths=1.5)
     ax.set_title(f"{label}\n{int(wrong.sum())} corner wrong → {1 - wrong.mean():.0%}", fontsize=9)
@@ -465,10 +466,10 @@ for j, (ax, title) in enumerate(zip(axes, titles)):
         fn = lambda P, j=j: hidden_units(P, hand_weights)[:, j]  # noqa: E731
     else:
         fn = lambda P: two_layer(P, hand_weights).ravel()  # noqa: E731
-    perceptron.draw_regions(ax, fn, X_xor, y_xor, title=title)
-    for k, (w_k, b_k) in enumerate(perceptron.hidden_lines(hand_weights)):
+    l04_xor.draw_regions(ax, fn, X_xor, y_xor, title=title)
+    for k, (w_k, b_k) in enumerate(l04_xor.hidden_lines(hand_weights)):
         if j == 2 or j == k:
-            draw_line(ax, w_k, b_k, ls="--", lw=2.5, color=perceptron.UNIT_COLORS[k])
+            draw_line(ax, w_k, b_k, ls="--", lw=2.5, color=l04_xor.UNIT_COLORS[k])
 fig.suptitle("A 2-2-1 network computes XOR — no training, weights set by hand")
 fig.tight_layout()
 plt.show()
@@ -571,7 +572,7 @@ for act in ("step", "relu", "sigmoid", "tanh"):
     for v in w_sweep:
         w_try = [a.copy() for a in start_221]
         w_try[0][0, 0] = v  # the weight from x₁ into hidden unit 1
-        losses.append(perceptron.bce(forward(w_try, X_xor, act=act), y_xor))
+        losses.append(l04_xor.bce(forward(w_try, X_xor, act=act), y_xor))
     loss_sweep[act] = np.array(losses)
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 for act, losses in loss_sweep.items():
@@ -763,7 +764,7 @@ def curve(snaps, score):
     return np.array([score(forward(w, X_xor), y_xor) for w in snaps])
 
 
-single_best_acc = max(curve(snapshots["single layer", fw, s], perceptron.accuracy).max()
+single_best_acc = max(curve(snapshots["single layer", fw, s], l04_xor.accuracy).max()
                       for fw in ("fastai", "keras") for s in SEEDS)
 print(f"single layer, best accuracy at any step of any run: {single_best_acc:.0%}")
 
@@ -771,7 +772,7 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
 for ax, kind in zip(axes, KINDS):
     for s in SEEDS:
         for fw, ls in (("fastai", "-"), ("keras", "--")):
-            ax.plot(curve(snapshots[kind, fw, s], perceptron.bce), ls=ls, color=compare.COLORS[fw], alpha=0.8,
+            ax.plot(curve(snapshots[kind, fw, s], l04_xor.bce), ls=ls, color=compare.COLORS[fw], alpha=0.8,
                     lw=1.4, label=fw if s == SEEDS[0] else None)
     ax.axhline(np.log(2), color="grey", lw=0.8, ls=":")
     ax.text(STEPS, np.log(2) + 0.02, "ln 2", ha="right", fontsize=8, color="grey")
@@ -823,7 +824,7 @@ xor_runs = [compare.Run(fw, params=checks.count_params(fastai_xor_model(HIDDEN))
                         seconds=xor_seconds["hidden layer"][fw], steps=len(SEEDS) * STEPS,
                         final={"mean accuracy": float(np.mean(hidden_acc[fw])),
                                "mean final loss": float(np.mean([curve(snapshots["hidden layer", fw, s],
-                                                                       perceptron.bce)[-1] for s in SEEDS]))})
+                                                                       l04_xor.bce)[-1] for s in SEEDS]))})
             for fw in ("fastai", "keras")]
 compare.table(*xor_runs)
 
@@ -839,8 +840,8 @@ for row, kind in enumerate(KINDS):
     for col, fw in enumerate(("fastai", "keras")):
         final[kind, fw] = snapshots[kind, fw, 0][-1]
         acc = xor_acc[kind][fw][0]
-        perceptron.draw_state(axes[row, col], final[kind, fw], X_xor, y_xor, lines=False,
-                              title=f"{'fastai' if fw == 'fastai' else 'Keras'} · {kind}: {acc:.0%}")
+        l04_xor.draw_state(axes[row, col], final[kind, fw], X_xor, y_xor, lines=False,
+                           title=f"{'fastai' if fw == 'fastai' else 'Keras'} · {kind}: {acc:.0%}")
 fig.suptitle("XOR after training (seed 0): fastai left, Keras right")
 fig.tight_layout()
 plt.show()
@@ -1006,11 +1007,11 @@ def draw_training(model, seed, step):
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1, 1, 1.25]})
     for ax, fw in zip(axes[:2], ("fastai", "keras")):
         w_now = snapshots[model, fw, seed][step]
-        acc = perceptron.accuracy(forward(w_now, X_xor), y_xor)
-        perceptron.draw_state(ax, w_now, X_xor, y_xor, n=70, title=f"{'fastai' if fw == 'fastai' else 'Keras'}, "
+        acc = l04_xor.accuracy(forward(w_now, X_xor), y_xor)
+        l04_xor.draw_state(ax, w_now, X_xor, y_xor, n=70, title=f"{'fastai' if fw == 'fastai' else 'Keras'}, "
                                                              f"step {step}: {acc:.0%}")
     for fw, ls in (("fastai", "-"), ("keras", "--")):
-        axes[2].plot(curve(snapshots[model, fw, seed], perceptron.bce), ls=ls, color=compare.COLORS[fw], label=fw)
+        axes[2].plot(curve(snapshots[model, fw, seed], l04_xor.bce), ls=ls, color=compare.COLORS[fw], label=fw)
     axes[2].axvline(step, color="k", lw=1)
     axes[2].set_xlabel("step")
     axes[2].set_title(f"{model}, seed {seed}: loss")
@@ -1076,7 +1077,7 @@ for seed in (0, 1, 48):
     out_s = fastai_side.predict(learn_s.model, X_xor)
     checks.check_true(out_s.size == 4, f"expected one output per XOR row (shape (4, 1)), got shape {out_s.shape}",
                       name=f"train_xor_fastai({seed}).model(X_xor)")
-    checks.check_equal(perceptron.predicted_classes(out_s, learn_s.model), [0, 1, 1, 0],
+    checks.check_equal(l04_xor.predicted_classes(out_s, learn_s.model), [0, 1, 1, 0],
                        name=f"seed {seed}: classes of the XOR rows",
                        hint="a recipe that works on some seeds only: try 8 hidden units and 100 steps (see above)")
 checks.check_true(len({id(v) for v in fastai_runs.values()}) == 3, "every call must build and return a new Learner",
@@ -1091,7 +1092,7 @@ for seed, learn_h in zip((5, 23, 72), hidden_fastai):
                       "expected at least 2 nn.Linear layers", name=f"train_xor_fastai({seed}).model")
     with torch.no_grad():
         out_h = learn_h.model.eval()(torch.tensor(X_xor)).numpy()
-    checks.check_equal(perceptron.predicted_classes(out_h, learn_h.model), [0, 1, 1, 0],
+    checks.check_equal(l04_xor.predicted_classes(out_h, learn_h.model), [0, 1, 1, 0],
                        name=f"seed {seed}: classes of the XOR rows")
 checks.check_true(len({id(v) for v in hidden_fastai} | {id(v) for v in fastai_runs.values()}) == 6,
                   "every call must build and return a new Learner", name="train_xor_fastai")
@@ -1136,7 +1137,7 @@ for seed in (0, 1, 29):
     out_s = keras_side.predict(model_s, X_xor)
     checks.check_true(out_s.size == 4, f"expected one output per XOR row (shape (4, 1)), got shape {out_s.shape}",
                       name=f"train_xor_keras({seed})(X_xor)")
-    checks.check_equal(perceptron.predicted_classes(out_s, model_s), [0, 1, 1, 0],
+    checks.check_equal(l04_xor.predicted_classes(out_s, model_s), [0, 1, 1, 0],
                        name=f"seed {seed}: classes of the XOR rows",
                        hint="a recipe that works on some seeds only: try 8 hidden units and 100 steps (see above)")
 checks.check_true(len({id(v) for v in keras_runs.values()}) == 3, "every call must build and return a new model",
@@ -1150,7 +1151,7 @@ for seed, model_h in zip((2, 11, 94), hidden_keras):
     checks.check_true(sum(isinstance(layer, keras.layers.Dense) for layer in model_h.layers) >= 2,
                       "expected at least 2 Dense layers", name=f"train_xor_keras({seed})")
     out_h = np.asarray(model_h(X_xor.astype(np.float32), training=False))
-    checks.check_equal(perceptron.predicted_classes(out_h, model_h), [0, 1, 1, 0],
+    checks.check_equal(l04_xor.predicted_classes(out_h, model_h), [0, 1, 1, 0],
                        name=f"seed {seed}: classes of the XOR rows")
 checks.check_true(len({id(v) for v in hidden_keras} | {id(v) for v in keras_runs.values()}) == 6,
                   "every call must build and return a new model", name="train_xor_keras")

@@ -42,7 +42,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.utils.capture import capture_output
 
-from helpers import checks, compare, data, loops, widgets
+from helpers import checks, compare, data, widgets
+from helpers.lessons import l05_loops
 
 # %%
 from fastai.basics import *  # noqa: E402,F403 - fastai's documented import style
@@ -147,7 +148,8 @@ acc_v0 = log_v0[-1]["accuracy"]
 # not short. The rest of the lesson takes it apart, one idea at a time.
 
 # %%
-print(f"train_v0 is {loops.count_lines(train_v0)} lines of code (blank lines, comments and docstring not counted)")
+print(f"train_v0 is {l05_loops.count_lines(train_v0)} lines of code "
+      "(blank lines, comments and docstring not counted)")
 
 # %% [markdown]
 # ## 3. Refactoring, one step at a time
@@ -875,8 +877,8 @@ print(f"{len(keras_grad_norms)} gradient norms recorded, first {keras_grad_norms
 # plus a callback:
 
 # %%
-grad_code = {"fastai": loops.count_lines(GradNorms),
-             "Keras": loops.count_lines(GradNormSequential) + loops.count_lines(RecordGradNorms)}
+grad_code = {"fastai": l05_loops.count_lines(GradNorms),
+             "Keras": l05_loops.count_lines(GradNormSequential) + l05_loops.count_lines(RecordGradNorms)}
 fig, ax = plt.subplots(figsize=(7, 3.2))
 ax.plot(fastai_grad_norms, color=compare.COLORS["fastai"], label=f"fastai: callback ({grad_code['fastai']} lines)")
 ax.plot(keras_grad_norms, color=compare.COLORS["keras"],
@@ -1419,7 +1421,7 @@ run_step("5 + Adam")
 # column lights up at each step, compared with the other two.
 
 # %%
-step_view = loops.StepView(VARIANTS)  # draws one step's versions side by side, as HTML
+step_view = l05_loops.StepView(VARIANTS)  # draws one step's versions side by side, as HTML
 switcher = widgets.Explorer(
     step_view, title="The same experiment step in PyTorch, fastai and Keras",
     step=widgets.choice("step", STEPS, value="3 + schedule"),
@@ -1431,7 +1433,7 @@ switcher
 # %% [markdown]
 # ### Lines and concepts, measured
 #
-# `loops.measure` reads each function's source. **Lines** are the body's lines of code (no `def` line,
+# `l05_loops.measure` reads each function's source. **Lines** are the body's lines of code (no `def` line,
 # docstring, blank lines or comments). **Changed** counts the lines that are new or different from the previous
 # step of the same framework. **Concepts** counts what a reader must know to write the body: library names
 # (`torch.optim.SGD`, `Learner`), methods and attributes (`.backward`, `.fit_one_cycle`), keyword arguments
@@ -1440,7 +1442,7 @@ switcher
 # proxy, so the names are listed too: judge for yourself.
 
 # %%
-measured = loops.measure(VARIANTS)
+measured = l05_loops.measure(VARIANTS)
 line_table = measured.pivot(index="step", columns="framework", values=["lines", "changed", "concepts"])
 line_table = line_table.reindex(STEPS).reindex(columns=FRAMEWORKS, level=1)
 line_counts = {f"{r.framework}/{r.step}": int(r.lines) for r in measured.itertuples()}
@@ -1471,7 +1473,7 @@ plt.show()
 
 # %%
 for fw in FRAMEWORKS:
-    names = sorted(loops.concepts(VARIANTS["5 + Adam"][fw]))
+    names = sorted(l05_loops.concepts(VARIANTS["5 + Adam"][fw]))
     print(f"{fw} ({len(names)}): {', '.join(names)}\n")
 
 # %% [markdown]

@@ -25,7 +25,7 @@
 # ## 0. Set-up
 #
 # As in every lesson, the first cell prepares the kernel (PyTorch before TensorFlow, one CPU thread, quiet
-# logs, seeds). Then we import fastai, Keras and the course helpers; `helpers.generalisation` draws this
+# logs, seeds). Then we import fastai, Keras and the course helpers; `helpers.lessons.l06_generalisation` draws this
 # lesson's learning curves.
 
 # %%
@@ -50,7 +50,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from helpers import checks, compare, fastai_side, generalisation, keras_side, widgets  # noqa: E402
+from helpers import checks, compare, fastai_side, keras_side, widgets  # noqa: E402
+from helpers.lessons import l06_generalisation  # noqa: E402
 
 # %% [markdown]
 # ## 1. Three sets: training, validation, test
@@ -319,12 +320,12 @@ with compare.timed() as t_keras:
 # the lowest validation loss.
 
 # %%
-generalisation.side_by_side({"fastai": fastai_plain, "keras": keras_plain},
-                            suptitle="No weight decay: the training loss falls, the validation loss turns up")
+l06_generalisation.side_by_side({"fastai": fastai_plain, "keras": keras_plain},
+                                suptitle="No weight decay: the training loss falls, the validation loss turns up")
 plt.show()
 
-plain_best = {fw: generalisation.best_epoch(c["valid"]) for fw, c in (("fastai", fastai_plain),
-                                                                      ("keras", keras_plain))}
+plain_best = {fw: l06_generalisation.best_epoch(c["valid"]) for fw, c in (("fastai", fastai_plain),
+                                                                          ("keras", keras_plain))}
 plain_table = pd.DataFrame({fw: {"lowest validation loss": min(c["valid"]), "at epoch": plain_best[fw],
                                  "final validation loss": c["valid"][-1], "final training loss": c["train"][-1],
                                  "final validation accuracy": c["accuracy"][-1]}
@@ -631,9 +632,9 @@ adamw = keras.optimizers.AdamW(learning_rate=LR, weight_decay=WD, beta_2=0.99, e
 adamw.exclude_from_weight_decay(var_names=["bias"])
 keras_wd_model, keras_wd = fit_keras(adamw)
 
-generalisation.side_by_side({"fastai": fastai_wd, "keras": keras_wd},
-                            suptitle=f"Decoupled weight decay {WD}: the validation loss stays down",
-                            ylim=(0, max(fastai_plain["valid"][0], keras_plain["valid"][0]) * 1.05))
+l06_generalisation.side_by_side({"fastai": fastai_wd, "keras": keras_wd},
+                                suptitle=f"Decoupled weight decay {WD}: the validation loss stays down",
+                                ylim=(0, max(fastai_plain["valid"][0], keras_plain["valid"][0]) * 1.05))
 plt.show()
 
 wd_table = pd.DataFrame({
@@ -678,8 +679,8 @@ sweep_ylim = (0, max(c["valid"][0] for c in sweep_curves.values()) * 1.05)
 def draw_decay(wd):
     fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.5), sharey=True)
     for ax, fw in zip(axes, ("fastai", "keras")):
-        generalisation.draw_curves(ax, sweep_curves[wd, fw], fw,
-                                   title=f"{generalisation.TITLES[fw]}, weight decay {wd:g}")
+        l06_generalisation.draw_curves(ax, sweep_curves[wd, fw], fw,
+                                       title=f"{l06_generalisation.TITLES[fw]}, weight decay {wd:g}")
         ax.set_ylim(*sweep_ylim)
     axes[0].legend(loc="upper right")
     fig.tight_layout()
@@ -724,7 +725,7 @@ _, keras_es = fit_keras(keras_plain_model.optimizer, model=keras_plain_model, ca
 keras_es_epochs = len(keras_es["valid"])
 keras_es_restored = compare.metrics(keras_side.predict(keras_plain_model, X_valid), y_valid)["loss"]
 pd.DataFrame({"fastai": {"epochs run (of 15)": fastai_es_epochs,
-                         "best epoch": generalisation.best_epoch(fastai_es["valid"]),
+                         "best epoch": l06_generalisation.best_epoch(fastai_es["valid"]),
                          "validation loss of the weights kept": fastai_es_restored},
               "Keras": {"epochs run (of 15)": keras_es_epochs, "best epoch": keras_stopper.best_epoch + 1,
                         "validation loss of the weights kept": keras_es_restored}})
@@ -820,7 +821,7 @@ checks.check_equal(tuple(early_stop(np.array([1.0, 2.0]), 1)), (1, 0), name="ear
 
 # %%
 replayed = {"fastai": early_stop(fastai_plain["valid"], PATIENCE), "keras": early_stop(keras_plain["valid"], PATIENCE)}
-actual = {"fastai": (fastai_es_epochs - 1, generalisation.best_epoch(fastai_es["valid"]) - 1),
+actual = {"fastai": (fastai_es_epochs - 1, l06_generalisation.best_epoch(fastai_es["valid"]) - 1),
           "keras": (keras_stopper.stopped_epoch, keras_stopper.best_epoch)}
 pd.DataFrame({fw: {"your early_stop (stopped, best)": replayed[fw], "the framework's callback": actual[fw]}
               for fw in ("fastai", "keras")})
