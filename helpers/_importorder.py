@@ -2,11 +2,15 @@
 
 With the pinned wheels, ``import tensorflow`` *before* ``import torchvision``
 kills the process with SIGSEGV (measured; tests/test_helpers.py::test_unsafe_order_without_helpers_is_real
-shows it still does).  After
-``import helpers`` a meta-path finder sees the first attempt to import
-``tensorflow`` or ``keras`` and imports ``torch`` and ``torchvision`` first.
-It never imports anything itself until that moment, so ``import helpers`` stays
-light.
+shows it still does).  The library that crashes is Triton, PyTorch's compiler (its native
+library, loaded by ``torch._dynamo``, which torchvision, ``torch.compile`` and ``torch._inductor``
+import): ``import tensorflow`` then ``import triton`` segfaults too; ``import triton`` first
+(0.2 s) makes every later order safe.  So after ``import helpers`` a meta-path finder sees the first
+attempt to import ``tensorflow`` or ``keras`` and imports ``torch`` and :data:`SHIELD` first:
+Triton where it is installed (the CUDA wheels), else torchvision (a wheel without Triton).  That
+costs ≈ 3 s less than importing torchvision, which pulls in ``torch._dynamo``: every lesson kernel
+and every graded submission starts that much sooner.  It never imports anything itself until that
+moment, so ``import helpers`` stays light.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ class _TorchFirst:
     def find_spec(self, fullname, path=None, target=None):  # noqa: D401 - importlib protocol
         if self._busy or fullname.partition(".")[0] not in _TRIGGERS:
             return None
-        if "torchvision" in sys.modules:
+        if "torch" in sys.modules and _shielded():
             uninstall()
             return None
         type(self)._busy = True
@@ -50,14 +54,30 @@ def quiet_env(environ=None) -> None:
         environ.setdefault(key, value)
 
 
+def _shield() -> str | None:
+    """The module whose native library must be loaded before TensorFlow's (None: neither installed)."""
+    for name in ("triton", "torchvision"):
+        if importlib.util.find_spec(name) is not None:
+            return name
+    return None
+
+
+#: imported (after torch) before TensorFlow or Keras: "triton", "torchvision" or None
+SHIELD = _shield()
+
+
+def _shielded() -> bool:
+    return SHIELD is None or SHIELD in sys.modules or "torchvision" in sys.modules
+
+
 def torch_first() -> bool:
-    """Import torch and torchvision now if they are installed. Returns True if they are loaded."""
+    """Import torch and :data:`SHIELD` now if they are installed. Returns True if they are loaded."""
     quiet_env()
-    if "torchvision" in sys.modules:
-        return True
+    if "torch" in sys.modules and _shielded():
+        return SHIELD is not None
     if "tensorflow" in sys.modules:
         return False
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("torchvision") is None:
+    if importlib.util.find_spec("torch") is None or SHIELD is None:
         return False
     import warnings
 
@@ -66,14 +86,14 @@ def torch_first() -> bool:
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", UserWarning)
         import torch  # noqa: F401
-        import torchvision  # noqa: F401
 
+        importlib.import_module(SHIELD)
     return True
 
 
 def install() -> None:
     quiet_env()
-    if "torchvision" in sys.modules or "tensorflow" in sys.modules:
+    if ("torch" in sys.modules and _shielded()) or "tensorflow" in sys.modules:
         return
     if _FINDER not in sys.meta_path:
         sys.meta_path.insert(0, _FINDER)
@@ -87,5 +107,5 @@ def uninstall() -> None:
 
 
 def unsafe_order() -> bool:
-    """True if TensorFlow was loaded before torchvision in this process."""
-    return "tensorflow" in sys.modules and "torchvision" not in sys.modules
+    """True if TensorFlow was loaded before Triton (or torchvision, without Triton) in this process."""
+    return "tensorflow" in sys.modules and not _shielded()

@@ -3,7 +3,7 @@
 ``setup()`` is the first code cell of every lesson.  It
 
 * imports the frameworks in the only order that does not crash
-  (torch/torchvision first, then TensorFlow/Keras),
+  (torch and its Triton compiler first, then TensorFlow/Keras: see helpers/_importorder.py),
 * pins thread counts that are fast for lesson-sized models (1 thread: a
   2-8-1 net trains ~7x faster than with 2 threads on this course's machines),
 * silences TensorFlow's C++ and Python log noise so graded cells stay clean,
@@ -126,8 +126,8 @@ def setup(seed: int = 0, threads: int = 1, frameworks=FRAMEWORKS, plots: bool = 
     _quiet_tensorflow()
     if _importorder.unsafe_order():
         raise RuntimeError(
-            "TensorFlow was imported before torchvision in this kernel; importing torchvision now "
-            "would crash it.\nFix: Kernel → Restart Kernel, then run the notebook from the top "
+            "TensorFlow was imported before PyTorch's compiler (Triton, which torchvision loads) in this "
+            "kernel; importing torchvision now would crash it.\nFix: Kernel → Restart Kernel, then run the notebook from the top "
             "(the first cell calls helpers.setup(), which imports them in the safe order)."
         )
     loaded = {}
@@ -208,7 +208,7 @@ def _matches(found: str, expected: str) -> bool:
 def doctor(print_report: bool = True) -> Report:
     """Check the install and explain how to fix what is wrong.
 
-    Safe to call before or after :func:`setup`; it never imports TensorFlow before torchvision.
+    Safe to call before or after :func:`setup`; it never imports TensorFlow before torch and Triton.
     """
     rep = Report()
     fix_install = "run `make lab` (or `make install`) from the course folder; it installs the pinned versions"
@@ -235,7 +235,7 @@ def doctor(print_report: bool = True) -> Report:
     order_ok = not _importorder.unsafe_order()
     rep.rows.append((
         "import order",
-        "safe" if order_ok else "TensorFlow loaded before torchvision",
+        "safe" if order_ok else "TensorFlow loaded before Triton/torchvision",
         order_ok,
         "restart the kernel and run the first cell (helpers.setup()) before anything else",
     ))
