@@ -27,7 +27,7 @@ def test_first_nonfinite_finds_the_first_bad_step():
 
 def test_helpers_ship_no_exercise_answers():
     """helpers/ goes to students: lesson 03's exercises (gradient_descent, minibatches) must not be in it."""
-    assert not hasattr(descent, "descend") and not hasattr(descent, "minibatches")
+    assert not hasattr(l03_descent, "descend") and not hasattr(l03_descent, "minibatches")
 
 
 def test_surface_draws_contours_and_clipped_paths():
