@@ -189,9 +189,9 @@ def test_old_lesson_module_names_give_the_moved_modules():
         helpers.perceptron.step = "patched"
         assert l04_xor.step == "patched"
         assert importlib.reload(helpers.perceptron) is l04_xor and l04_xor.step != "patched"
-        print("LIGHT", [m for m in ("torch", "tensorflow", "keras", "fastai") if m in sys.modules])
-
         for old, new in helpers.MOVED.items():  # every old name, in every spelling
+            if old == "activations":  # imports torch: checked in test_every_framework_table_is_the_twins_own
+                continue
             mod = importlib.import_module(f"helpers.lessons.{new}")
             exec(f"import helpers.{old} as a; from helpers import {old} as b")
             assert a is b is mod is getattr(helpers, old) is sys.modules[f"helpers.{old}"], old
@@ -200,6 +200,7 @@ def test_old_lesson_module_names_give_the_moved_modules():
             import helpers.no_such_module  # noqa: F401
         except ModuleNotFoundError as e:
             print("MISSING", e.name)
+        print("LIGHT", [m for m in ("torch", "tensorflow", "keras", "fastai") if m in sys.modules])
         print("ALIASES OK")
     """)
     assert p.returncode == 0, p.stderr[-3000:]
@@ -378,6 +379,10 @@ def test_every_framework_table_is_the_twins_own(twins):
         if name != "leaky_relu":  # the one Keras default that differs (slope 0.2): the twins use 0.01
             assert dense.activation is keras.activations.get(name), name
     assert fa.mlp([2, 3, 1], "leaky_relu")[1].negative_slope == twin.LEAKY_SLOPE == 0.01
+    import helpers.activations  # the old name of lesson 02's module (its alias test is here: it imports torch)
+    from helpers import activations
+
+    assert helpers.activations is activations is l02_activations
 
 
 def test_same_mlp_same_parameter_count(twins):
