@@ -9,7 +9,8 @@ each in its own worker, it
 1. **reads** the submission (:mod:`grading.submission`: size and cell-count caps, JSON, nbformat
    version, missing/renamed/extra notebooks, duplicate ids, names that are not UTF-8; linear in size);
 2. **plans** the notebook to run (:mod:`grading.plan`): every cell comes from the instructor source,
-   in source order, except the answers, taken from the submission by grade id (then cell id);
+   in source order, except the answers, taken from the submission by grade id (then cell id); it ends
+   with the last test cell (what comes after it cannot change a score, so it is not run);
 3. **runs** it in a :class:`grading.sandbox.Sandbox` (:mod:`grading.run`), with the kernel probes and
    canaries of :mod:`grading.sandbox_probe` between cells; a killed cell is skipped in a fresh kernel;
 4. **judges** each test cell (:mod:`grading.judge`): the checks send the values they were given as
@@ -172,19 +173,26 @@ def reference(lesson: Lesson, limits: Limits, force: bool = False, cancel: threa
               run=None) -> dict:
     """Run the instructor's own solution through the grader; cached (only when it gets full marks) under
     a key covering the grader's code, helpers/, the lesson's source and release, and the limits.
-    ``run(lesson, limits, cancel)`` computes it when it is not cached: :func:`run_reference` here, a job
-    on a worker for ``grade --queue`` (:mod:`grading.queue`)."""
+    ``run(lesson, limits, cancel)`` computes it when it is not cached (default :func:`run_reference`)."""
+    data = None if force else cached_reference(lesson, limits)
+    return data or accept_reference(lesson, limits, (run or run_reference)(lesson, limits, cancel))
+
+
+def cached_reference(lesson: Lesson, limits: Limits) -> dict | None:
+    """The cached reference run for exactly this grader, lesson and limits, if it got full marks."""
     path = Course.current().reference_file(lesson.name)
-    key = run_key(lesson, limits)
-    if path.exists() and not force:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            data = {}
-        if data.get("key") == key and data.get("ok"):
-            return data
-    data = (run or run_reference)(lesson, limits, cancel)
-    if data.get("key") != key:  # computed by a worker whose grader, helpers/ or lesson differ from ours
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if data.get("key") == run_key(lesson, limits) and data.get("ok") else None
+
+
+def accept_reference(lesson: Lesson, limits: Limits, data: dict) -> dict:
+    """Check a fresh reference run (here or from a worker of ``grade --queue``); cache it if it got full
+    marks, else make sure nothing is cached."""
+    path = Course.current().reference_file(lesson.name)
+    if data.get("key") != run_key(lesson, limits):  # computed by a worker whose grader, helpers/ or lesson differ
         data = {**data, "ok": False, "problems": [
             "the worker that ran the instructor's solution has a different grader, helpers/ or lesson source "
             "than this machine: update its checkout (the same commit everywhere) and restart it"]}
@@ -198,7 +206,7 @@ def reference(lesson: Lesson, limits: Limits, force: bool = False, cancel: threa
 def run_reference(lesson: Lesson, limits: Limits, cancel: threading.Event | None = None) -> dict:
     """The reference run itself (not cached): the instructor's solution in a sandbox, as plain data."""
     steps = [Step((c.index, 0), {"instructor": "instructor", "test": "test", "solution": "student"}[c.kind], c.source, c)
-             for c in lesson.cells if c.kind in ("instructor", "test", "solution")]
+             for c in lesson.cells if c.kind in ("instructor", "test", "solution") and c.index <= lesson.graded_until]
     res = execute_plan(lesson, steps, {}, limits, cancel)
     runs = test_runs(lesson, res["records"])
     problems = reference_problems(lesson, runs, res)
@@ -212,44 +220,63 @@ def run_reference(lesson: Lesson, limits: Limits, cancel: threading.Event | None
 # ----------------------------------------------------------------------------- one submission
 
 
-def grade_submission(lesson: Lesson, sub: Submission, ref, limits: Limits, cancel: threading.Event | None = None) -> dict:
-    """Grade one read submission; returns the result record (never raises for student problems)."""
-    if sub.failure:
-        return make_result(lesson, sub, "failed", reason=sub.failure)
+def run_submission(lesson: Lesson, sub: Submission, limits: Limits, cancel: threading.Event | None = None) -> dict:
+    """Steps 2-3 for one read submission: plan it and run it in a sandbox.  Plain data (what a worker of
+    ``grade --queue`` sends back); :func:`judge_submission` scores it.  Raises SandboxError."""
     steps, answers = plan(lesson, sub)
     t0 = time.monotonic()
-    try:
-        res = execute_plan(lesson, steps, sub.files, limits, cancel)
-    except SandboxError as exc:
-        return make_result(lesson, sub, "error", reason=f"grader infrastructure: {exc}")
-    ref = ref() if callable(ref) else ref  # the reference run may still be running in the pool
-    if not ref.get("ok"):
-        raise Cancelled()
-    tests = score_tests(lesson, test_runs(lesson, res["records"]), ref["tests"])
-    flags = list(sub.flags) + res["canary"] + res["probe_failures"]
+    res = execute_plan(lesson, steps, sub.files, limits, cancel)
+    return {"answers": answers, "tests": test_runs(lesson, res["records"]),
+            "changes": [[r.key[0], r.kind, r.changes] for r in res["records"]],
+            "outputs": {f"{r.key[0]}.{r.key[1]}": {"kind": r.kind, "status": r.status, "outputs": _clip(r.outputs),
+                                                   "seconds": round(r.seconds, 3)} for r in res["records"]},
+            "kills": [[key[0], status] for key, status in res["kills"]], "canary": res["canary"],
+            "probe_failures": res["probe_failures"], "seconds": round(time.monotonic() - t0, 2)}
+
+
+def judge_submission(lesson: Lesson, sub: Submission, run: dict, ref: dict) -> dict:
+    """Steps 4-5: the judge's verdict on a run of :func:`run_submission`, against the reference run."""
+    tests = score_tests(lesson, run["tests"], ref["tests"])
+    flags = list(sub.flags) + run["canary"] + run["probe_failures"]
     allowed = ref.get("changes", {})
-    for rec in res["records"]:
-        ok = set(allowed.get(f"{rec.key[0]}", []))
-        for change in rec.changes:
+    for index, kind, changes in run["changes"]:
+        ok = set(allowed.get(f"{index}", []))
+        for change in changes:
             if change not in ok:
-                text = f"{describe(change)} (during {rec.kind} cell {rec.key[0]}"
-                cell = lesson.cells[rec.key[0]]
+                text = f"{describe(change)} (during {kind} cell {index}"
+                cell = lesson.cells[index]
                 text += f" '{cell.grade_id}')" if cell.grade_id else ")"
                 if text not in flags:
                     flags.append(text)
     notes = list(dict.fromkeys(sub.notes))
-    for key, status in res["kills"]:
-        cell = lesson.cells[key[0]]
-        label = f"'{cell.grade_id}'" if cell.grade_id else f"#{key[0]}"
+    for index, status in run["kills"]:
+        cell = lesson.cells[index]
+        label = f"'{cell.grade_id}'" if cell.grade_id else f"#{index}"
         notes.append(f"cell {label} was killed: {_KILL_TEXT.get(status, status)}"
                      + ("; it was skipped and the notebook re-run" if status != "notebook_timeout" else ""))
     score = sum(t["score"] for t in tests)
     status = "flagged" if flags else "graded"
-    outputs = {f"{r.key[0]}.{r.key[1]}": {"kind": r.kind, "status": r.status, "outputs": _clip(r.outputs),
-                                           "seconds": round(r.seconds, 3)} for r in res["records"]}
     return make_result(lesson, sub, status, reason="; ".join(flags[:6]) if flags else "", flags=flags, notes=notes,
-                       score=score, tests=tests, answers=answers, outputs=outputs, protections=protections(),
-                       seconds=round(time.monotonic() - t0, 2))
+                       score=score, tests=tests, answers=run["answers"], outputs=run["outputs"],
+                       protections=protections(), seconds=run["seconds"])
+
+
+def grade_submission(lesson: Lesson, sub: Submission, ref, limits: Limits, cancel: threading.Event | None = None,
+                     run: dict | None = None) -> dict:
+    """Grade one read submission; returns the result record (never raises for student problems).
+    ``ref``: the reference run, or a function that waits for it; ``run``: the submission's run, when a
+    worker of ``grade --queue`` already made it (then only the judging is left)."""
+    if sub.failure:
+        return make_result(lesson, sub, "failed", reason=sub.failure)
+    if run is None:
+        try:
+            run = run_submission(lesson, sub, limits, cancel)
+        except SandboxError as exc:
+            return make_result(lesson, sub, "error", reason=f"grader infrastructure: {exc}")
+    ref = ref() if callable(ref) else ref  # the reference run may still be running in the pool
+    if not ref.get("ok"):
+        raise Cancelled()
+    return judge_submission(lesson, sub, run, ref)
 
 
 def _clip(outputs: list, limit: int = 200_000) -> list:
@@ -451,18 +478,35 @@ def _grade_one(lesson: Lesson, sid: str, base_key: str, force: bool, ref, limits
 
 
 def grade_job(lesson: Lesson, sub: Submission, file: str, ref, limits: Limits,
-              cancel: threading.Event | None = None) -> dict | None:
+              cancel: threading.Event | None = None, run: dict | None = None) -> dict | None:
     """The per-submission job: plan, run and judge one read submission; ``file`` names its results file.
 
-    Run by a thread of ``grade -j N`` and by ``python -m grading worker`` for ``grade --queue``.  Never
-    raises: a problem with the submission is its ``failed`` outcome, a sandbox problem its ``error``
-    (retried on the next run).  None: cancelled (the reference run failed)."""
+    Run by a thread of ``grade -j N``, and for ``grade --queue`` in two halves: :func:`run_job` on a worker,
+    then this with the worker's ``run`` in the grading process.  Never raises: a problem with the
+    submission is its ``failed`` outcome, a sandbox problem its ``error`` (retried on the next run).
+    None: cancelled (the reference run failed)."""
+    return _guarded(lesson, sub, file, lambda: grade_submission(lesson, sub, ref, limits, cancel, run))
+
+
+def run_job(lesson: Lesson, sub: Submission, file: str, limits: Limits) -> dict:
+    """A worker's half of :func:`grade_job`: ``{"run": ...}`` to be judged where the reference run is, or
+    ``{"result": ...}`` when the submission's outcome is already decided (failed, or a sandbox error)."""
+    if sub.failure:
+        return {"result": grade_job(lesson, sub, file, None, limits)}
+    out = _guarded(lesson, sub, file, lambda: run_submission(lesson, sub, limits))
+    return {"run": out} if "status" not in out else {"result": out}
+
+
+def _guarded(lesson: Lesson, sub: Submission, file: str, work) -> dict | None:
     try:
-        result = grade_submission(lesson, sub, ref, limits, cancel)
-        result["file"] = file
+        result = work()
+        if "status" in result:
+            result["file"] = file
         return result
     except Cancelled:
         return None
+    except SandboxError as exc:
+        return make_result(lesson, sub, "error", file=file, reason=f"grader infrastructure: {exc}")
     except Exception as exc:  # a problem with this submission (or a grader bug) must not stop the class
         return make_result(lesson, sub, "failed", file=file,
                            reason=f"the grader could not process this submission ({type(exc).__name__}: "

@@ -75,6 +75,9 @@ class Lesson:
                 sc.stores = _stored_names(c.source)
             self.cells.append(sc)
         self.tests = [c for c in self.cells if c.kind == "test"]
+        #: the grader runs the notebook up to its last test cell: nothing after it can change a score
+        #: (lesson 01's deep-fake demo, lesson 02's and 05's closing sections are not run when grading)
+        self.graded_until = max((c.index for c in self.tests), default=len(self.cells) - 1)
         self.solutions = {c.grade_id: c for c in self.cells if c.kind in ("solution", "manual")}
         self.max_auto = sum(c.points for c in self.tests)
         self.max_manual = sum(c.points for c in self.cells if c.kind == "manual")

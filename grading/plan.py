@@ -90,6 +90,7 @@ def plan(lesson: Lesson, sub: Submission) -> tuple[list[Step], dict]:
                 steps.append(Step((sc.index, 0), "student", text, sc))
                 for k, extra in enumerate(extras_after.get(sc.grade_id, []), start=1):
                     steps.append(Step((sc.index, k), "student", extra.get("source", ""), sc))
-    return steps, answers
+    # the run ends with the last test cell: what comes after it cannot change a score
+    return [s for s in steps if s.key[0] <= lesson.graded_until], answers
 
 

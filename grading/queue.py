@@ -5,11 +5,15 @@ any number of machines: `Celery <https://docs.celeryq.dev>`_ over a RabbitMQ bro
 
 * **What travels.**  The enqueuing ``grade`` process reads every submission (as a local run does) and
   puts one message per submission on the durable queue ``dlsbs.grade``: the read submission (the
-  notebook, the student's files, the content key), the limits, the run key and the reference run's
-  verdicts.  A worker needs no shared storage, only a checkout of the same course (grader, helpers,
-  ``solutions/``, ``lessons/``): it refuses a job whose run key differs from its own.  Its result
-  goes back as a persistent message on this run's own durable results queue.
-* **Exactly once.**  Only the enqueuing process stores results (:class:`grading.grader.Store`), each
+  notebook, the student's files, the content key), the limits and the run key; the reference run is
+  one more job, sent first, beside them.  A worker needs no shared storage, only a checkout of the same
+  course (grader, helpers, ``solutions/``, ``lessons/``): it refuses a job whose run key differs from
+  its own.  It only runs the notebook (:func:`grading.grader.run_job`); what the sandbox recorded goes
+  back as a persistent message on this run's own durable results queue, and the ``grade`` process
+  judges it against the reference run (trusted code judges, on the instructor's machine).
+* **A failed reference run stops the run.**  Nothing is stored, the results queue is deleted, and
+  workers drop the run's remaining jobs without running them (they check the queue is still there).
+* **Exactly once.**  Only the enqueuing process judges and stores results (:class:`grading.grader.Store`), each
   job's first result only, and only if the submission on disk still has the content key it was
   graded for; a redelivered job's second result is dropped.
 * **Workers can die.**  ``task_acks_late`` + ``task_reject_on_worker_lost`` + prefetch 1: a job is
@@ -77,31 +81,62 @@ def _sub_from_wire(d: dict):
 
 
 def _job(task, job: dict) -> None:
-    """Grade one submission (or run the reference) and publish the result to the job's results queue."""
+    """Run one submission (or the reference) and publish what it found to the job's results queue."""
     from . import grader
     from .lesson import Lesson
     from .results import make_result
     from .sandbox import Limits, sweep
 
     sweep()  # sandboxes of a worker on this machine that was killed (their owner is dead)
+    if not _wanted(task.app, job["reply"]):  # the grading run that sent it is over (its reference run failed)
+        from celery.utils.log import get_task_logger
+
+        get_task_logger(__name__).info("job %s dropped: the grading run that sent it has stopped", job["job"])
+        return
     lesson = Lesson(job["lesson"])
     limits = Limits(**job["limits"])
+    mine = grader.run_key(lesson, limits)
     if job["kind"] == "reference":
-        out = grader.run_reference(lesson, limits)
+        try:
+            out = {"result": grader.run_reference(lesson, limits)}
+        except Exception as exc:  # e.g. no sandbox on this machine: the grading stops and says why
+            out = {"result": {"key": mine, "ok": False, "problems": [
+                f"the instructor's solution could not be run on worker {socket.gethostname()}: {exc}"]}}
     else:
         sub = _sub_from_wire(job["sub"])
-        mine = grader.run_key(lesson, limits)
         if mine != job["base_key"]:
-            out = make_result(lesson, sub, "error", file=job["file"],
-                              reason=f"worker {socket.gethostname()} has a different grader, helpers/ or lesson "
-                                     f"source than the grading machine: update its checkout and restart it")
+            out = {"result": make_result(lesson, sub, "error", file=job["file"], reason=(
+                f"worker {socket.gethostname()} has a different grader, helpers/ or lesson source than the "
+                f"grading machine: update its checkout and restart it"))}
         else:
-            out = grader.grade_job(lesson, sub, job["file"], job["ref"], limits)
-    body = {"job": job["job"], "kind": job["kind"], "result": out, "worker": task.request.hostname}
+            out = grader.run_job(lesson, sub, job["file"], limits)
+    body = {"job": job["job"], "kind": job["kind"], "worker": task.request.hostname, **out}
     with task.app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=None)  # a broker restart: wait for it, then publish
         producer = conn.Producer(serializer="json")
         producer.publish(body, routing_key=job["reply"], delivery_mode=2, retry=True, retry_policy=RETRY)
+
+
+def _wanted(app, reply: str) -> bool:
+    """Whether the grading run that sent a job still waits for it (its results queue exists)."""
+    from amqp.exceptions import NotFound
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=None)
+            channel = conn.channel()
+            try:
+                channel.queue_declare(queue=reply, passive=True)
+            finally:
+                try:
+                    channel.close()
+                except Exception:
+                    pass
+    except NotFound:
+        return False
+    except Exception:  # the broker is unsure (a restart): do the job rather than lose it
+        return True
+    return True
 
 
 def worker(url: str, concurrency: int | None = None, hostname: str | None = None) -> int:
@@ -215,9 +250,15 @@ def _run_jobs(url: str, results: _Results, jobs: dict, on_result, log) -> None:
                 f"--broker URL` on each grading machine)")
 
 
+class _Stop(Exception):
+    """The reference run failed: the grading stops (its results queue goes; workers drop its jobs)."""
+
+
 def grade_through(url: str, lesson, todo: list[str], force: bool, limits, store, log) -> dict | None:
-    """``grade LESSON --queue URL``: the reference run and then one job per new or changed submission go
-    to the workers; results are stored here as they come in.  Returns the reference run (None: no work)."""
+    """``grade LESSON --queue URL``: the reference run (unless cached) and one job per new or changed
+    submission go to the workers together; each submission is judged here, against the reference run,
+    as its run comes in (the ones that come before the reference wait for it), then stored.  Returns the
+    reference run (None: no work)."""
     from . import grader
     from .results import result_name, shown
 
@@ -235,25 +276,20 @@ def grade_through(url: str, lesson, todo: list[str], force: bool, limits, store,
     try:
         results.connect()
         common = {"lesson": lesson.name, "limits": dict(limits.__dict__), "base_key": base_key, "reply": results.name}
-
-        def run_ref(lesson_, limits_, cancel):
-            box = {}
-            job = {**common, "kind": "reference", "job": uuid.uuid4().hex}
-            _run_jobs(url, results, {job["job"]: job}, lambda j, body: box.update(body["result"]), log)
-            return box
-
-        ref = grader.reference(lesson, limits, force, run=run_ref)
-        if not ref.get("ok"):
-            return ref
-        wire_ref = {"ok": True, "tests": ref["tests"], "changes": ref.get("changes", {})}
+        box = {"ref": None if force else grader.cached_reference(lesson, limits)}
         jobs = {}
+        if box["ref"] is None:  # first in the queue, so the first worker free runs it
+            job_id = uuid.uuid4().hex
+            jobs[job_id] = {**common, "kind": "reference", "job": job_id}
         for sid, sub in subs.items():
             job_id = uuid.uuid4().hex
             jobs[job_id] = {**common, "kind": "grade", "job": job_id, "sid": sid, "file": result_name(sid),
-                            "sub": _sub_to_wire(sub), "ref": wire_ref}
+                            "sub": _sub_to_wire(sub)}
+        early: list = []  # runs that came in before the reference run
 
-        def on_result(job, body):
-            result = body["result"]
+        def judge_and_store(job, body):
+            result = body.get("result") or grader.grade_job(lesson, subs[job["sid"]], job["file"], box["ref"], limits,
+                                                            run=body["run"])
             if result is None:
                 return
             now = grader.read_submission(lesson, job["sid"], base_key).key
@@ -262,7 +298,22 @@ def grade_through(url: str, lesson, todo: list[str], force: bool, limits, store,
                 return
             store.add(result)
 
-        _run_jobs(url, results, jobs, on_result, log)
-        return ref
+        def on_result(job, body):
+            if job["kind"] == "reference":
+                box["ref"] = grader.accept_reference(lesson, limits, body["result"])
+                if not box["ref"].get("ok"):
+                    raise _Stop()
+                while early:
+                    judge_and_store(*early.pop(0))
+            elif box["ref"] is None:
+                early.append((job, body))
+            else:
+                judge_and_store(job, body)
+
+        try:
+            _run_jobs(url, results, jobs, on_result, log)
+        except _Stop:
+            pass
+        return box["ref"]
     finally:
         results.close()

@@ -222,25 +222,12 @@ def test_a_killed_grader_leaves_no_student_process_and_its_sandbox_is_swept(tmp_
     assert results(tmp_path, corpus.LESSON)["sigint_ignoring_loop"]["status"] == "graded"
 
 
-def _break_solution(root: Path):
-    """The instructor's solution of the tiny lesson fails its own test in the sandbox (as when the sandbox
-    cannot import something the lesson needs)."""
-    import nbformat
-
-    path = root / "solutions" / corpus.LESSON / f"{corpus.LESSON}.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    for c in nb.cells:
-        if c.metadata.get("nbgrader", {}).get("grade_id") == "total":
-            c.source = c.source.replace("return float(np.sum(xs))", "import not_in_the_sandbox\n    return 0.0")
-    nbformat.write(nb, path)
-
-
 @pytest.mark.slow
 @pytest.mark.xdist_group("grader_sequential")
 def test_a_failed_reference_run_stops_the_grading_and_force_reruns_it(tmp_path):
     corpus.write_course(tmp_path)
     good = (tmp_path / "solutions" / corpus.LESSON / f"{corpus.LESSON}.ipynb").read_bytes()
-    _break_solution(tmp_path)
+    corpus.break_solution(tmp_path)
     corpus.write_submissions(tmp_path, ["right", "untouched"])
     proc = run_grade(tmp_path, "99", "-j", "2", *LIMITS, expect=1)
     out = proc.stdout

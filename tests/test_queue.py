@@ -338,9 +338,25 @@ def test_jobs_queued_across_a_broker_restart_are_all_graded(tmp_path, broker, wo
     assert_same_as_local(root, out, local)
 
 
-@pytest.mark.xfail(not hasattr(__import__("grading.paths").paths.Course, "db_url"), run=False, strict=True,
-                   reason="the gradebook's URL switch (Course.db_url, used by report.py, course.py and "
-                          "nbgrader_config.py) is not in this tree yet")
+def test_a_failed_reference_run_stops_the_queue_and_the_workers_drop_its_jobs(tmp_path, broker, workers):
+    """The reference run goes to the workers beside the submissions' jobs; when it fails, nothing is
+    graded (a local run's rule) and the jobs still queued are dropped unrun, not graded for nobody."""
+    root = make_course(tmp_path / "course")
+    corpus.break_solution(root)
+    (worker,) = workers(root, n=1)
+    out = finish(grade(root, "--queue", broker.url, wait=False), expect=1)
+    assert "STOPPED" in out and "total_tests" in out and "How to fix" in out, out[-3000:]
+    cache = root / "grading" / ".grader-cache"
+    assert not list(cache.glob("results/*/*.json")), "nobody is graded when the reference fails"
+    assert not list(cache.glob("reference/*.json")), "a failed reference run is never cached"
+    # one worker takes one job at a time: the reference first, then at most one submission's job before
+    # the grading process has stopped; every later one is dropped without a sandbox
+    _wait("the worker did not take every job", lambda: len(worker.received()) == len(STUDENTS) + 1, 120)
+    _wait("the worker did not finish", lambda: worker.text().count(" succeeded in ") == len(STUDENTS) + 1, 120)
+    dropped = re.findall(r"job [0-9a-f]+ dropped: the grading run that sent it has stopped", worker.text())
+    assert len(dropped) >= len(STUDENTS) - 1, worker.text()[-3000:]
+
+
 def test_the_gradebook_on_postgresql(tmp_path, broker, workers, local):
     """``--db-url``: nbgrader's gradebook on a PostgreSQL server (what several machines can share); the
     entries are a local run's on SQLite, and no SQLite gradebook is written."""

@@ -94,6 +94,19 @@ WRONG_SQUARE = "def square(x):\n    return x + x"
 WRONG_TOTAL = "def total(xs):\n    return 0.0"
 
 
+def break_solution(root: Path):
+    """The instructor's solution of the tiny lesson fails its own test in the sandbox (as when the sandbox
+    cannot import something the lesson needs)."""
+    import nbformat
+
+    path = root / "solutions" / LESSON / f"{LESSON}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    for c in nb.cells:
+        if c.metadata.get("nbgrader", {}).get("grade_id") == "total":
+            c.source = c.source.replace("return float(np.sum(xs))", "import not_in_the_sandbox\n    return 0.0")
+    nbformat.write(nb, path)
+
+
 def answered(square=RIGHT_SQUARE, total=RIGHT_TOTAL, explain="Because it is."):
     nb = release_notebook()
     for c in nb.cells:
