@@ -249,7 +249,7 @@ requires-python = ">=3.11,<3.12"
 dependencies = ["numpy", "matplotlib", "scikit-learn", "ipywidgets>=8.1,<8.2"]
 
 [tool.setuptools]
-packages = ["helpers"]
+packages = ["helpers", "helpers.lessons"]
 """
 
 

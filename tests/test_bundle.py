@@ -179,3 +179,18 @@ def test_bundle_make_lab_installs_once_then_starts(built, tmp_path):
     with open(copy / "requirements.lock", "a") as fh:
         fh.write("# changed\n")
     assert "pip install" in plan()
+
+
+def test_every_package_is_installed_by_a_non_editable_install():
+    """pyproject's package list (the course) and the student copy's must name every package folder:
+    a wheel (the hub's Kubernetes image installs one) leaves out any that is missing."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    found = lambda *tops: sorted(".".join(p.parent.relative_to(root).parts)  # noqa: E731
+                                 for top in tops for p in (root / top).rglob("__init__.py")
+                                 if "__pycache__" not in p.parts)
+    course = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    student = tomllib.loads(bundle.STUDENT_PYPROJECT)["tool"]["setuptools"]["packages"]
+    assert sorted(course) == found("helpers", "grading"), "pyproject.toml [tool.setuptools] packages"
+    assert sorted(student) == found("helpers"), "grading/bundle.py STUDENT_PYPROJECT packages"
