@@ -47,7 +47,7 @@ def test_bundle_holds_the_lessons_helpers_and_its_own_make_lab(built):
     # nothing of the instructor's: no source, no grader, no nbgrader course config
     assert not [f for f in files if f.split("/")[0] in ("solutions", "grading", "tests", "benchmarks")]
     assert not [f for f in files if f.endswith(".py") and not f.startswith("helpers/")]
-    assert 'packages = ["helpers"]' in (folder / "pyproject.toml").read_text()
+    assert 'packages = ["helpers", "helpers.lessons"]' in (folder / "pyproject.toml").read_text()
     with tarfile.open(tarball) as tar:
         names = {m.name for m in tar.getmembers() if m.isfile()}
     assert names == {f"{bundle.NAME}/{f}" for f in files}
