@@ -4,13 +4,15 @@ With the pinned wheels, ``import tensorflow`` *before* ``import torchvision``
 kills the process with SIGSEGV (measured; tests/test_helpers.py::test_unsafe_order_without_helpers_is_real
 shows it still does).  The library that crashes is Triton, PyTorch's compiler (its native
 library, loaded by ``torch._dynamo``, which torchvision, ``torch.compile`` and ``torch._inductor``
-import): ``import tensorflow`` then ``import triton`` segfaults too; ``import triton`` first
-(0.2 s) makes every later order safe.  So after ``import helpers`` a meta-path finder sees the first
-attempt to import ``tensorflow`` or ``keras`` and imports ``torch`` and :data:`SHIELD` first:
-Triton where it is installed (the CUDA wheels), else torchvision (a wheel without Triton).  That
-costs ≈ 3 s less than importing torchvision, which pulls in ``torch._dynamo``: every lesson kernel
-and every graded submission starts that much sooner.  It never imports anything itself until that
-moment, so ``import helpers`` stays light.
+import): ``import tensorflow`` then ``import triton`` segfaults too.  After ``import helpers`` a
+meta-path finder sees the first attempt to import ``tensorflow`` or ``keras`` and imports ``torch``
+and :data:`SHIELD` first: torchvision (which brings Triton through ``torch._dynamo``), or Triton alone
+in an environment without torchvision.  Importing only Triton would be ≈3 s faster, but then
+``torch._dynamo`` is imported later, by whichever cell first needs it, and it patches
+``torch.manual_seed`` as it loads: the grader's kernel probes saw that patch in a different cell for
+an untouched submission than for the solution and flagged it (CI, 2026-12-01).  Importing it up
+front keeps the kernel the same whatever the student's cells do.  It never imports anything itself
+until that moment, so ``import helpers`` stays light.
 """
 from __future__ import annotations
 
@@ -56,13 +58,13 @@ def quiet_env(environ=None) -> None:
 
 def _shield() -> str | None:
     """The module whose native library must be loaded before TensorFlow's (None: neither installed)."""
-    for name in ("triton", "torchvision"):
+    for name in ("torchvision", "triton"):
         if importlib.util.find_spec(name) is not None:
             return name
     return None
 
 
-#: imported (after torch) before TensorFlow or Keras: "triton", "torchvision" or None
+#: imported (after torch) before TensorFlow or Keras: "torchvision", "triton" or None
 SHIELD = _shield()
 
 
