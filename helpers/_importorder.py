@@ -6,9 +6,8 @@ shows it still does).  The library that crashes is Triton, PyTorch's compiler (i
 library, loaded by ``torch._dynamo``, which torchvision, ``torch.compile`` and ``torch._inductor``
 import): ``import tensorflow`` then ``import triton`` segfaults too.  After ``import helpers`` a
 meta-path finder sees the first attempt to import ``tensorflow`` or ``keras`` and imports ``torch``
-and :data:`SHIELD` first: torchvision (which brings Triton through ``torch._dynamo``), or Triton alone
-in an environment without torchvision.  Importing only Triton would be ≈3 s faster, but then
-``torch._dynamo`` is imported later, by whichever cell first needs it, and it patches
+and torchvision first (which brings Triton through ``torch._dynamo``).  Importing only Triton would
+be ≈3 s faster, but then ``torch._dynamo`` is imported later, by whichever cell first needs it, and it patches
 ``torch.manual_seed`` as it loads: the grader's kernel probes saw that patch in a different cell for
 an untouched submission than for the solution and flagged it (CI, 2026-12-01).  Importing it up
 front keeps the kernel the same whatever the student's cells do.  It never imports anything itself
@@ -31,7 +30,7 @@ class _TorchFirst:
     def find_spec(self, fullname, path=None, target=None):  # noqa: D401 - importlib protocol
         if self._busy or fullname.partition(".")[0] not in _TRIGGERS:
             return None
-        if "torch" in sys.modules and _shielded():
+        if "torchvision" in sys.modules:
             uninstall()
             return None
         type(self)._busy = True
@@ -56,30 +55,14 @@ def quiet_env(environ=None) -> None:
         environ.setdefault(key, value)
 
 
-def _shield() -> str | None:
-    """The module whose native library must be loaded before TensorFlow's (None: neither installed)."""
-    for name in ("torchvision", "triton"):
-        if importlib.util.find_spec(name) is not None:
-            return name
-    return None
-
-
-#: imported (after torch) before TensorFlow or Keras: "torchvision", "triton" or None
-SHIELD = _shield()
-
-
-def _shielded() -> bool:
-    return SHIELD is None or SHIELD in sys.modules or "torchvision" in sys.modules
-
-
 def torch_first() -> bool:
-    """Import torch and :data:`SHIELD` now if they are installed. Returns True if they are loaded."""
+    """Import torch and torchvision now if they are installed. Returns True if they are loaded."""
     quiet_env()
-    if "torch" in sys.modules and _shielded():
-        return SHIELD is not None
+    if "torchvision" in sys.modules:
+        return True
     if "tensorflow" in sys.modules:
         return False
-    if importlib.util.find_spec("torch") is None or SHIELD is None:
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("torchvision") is None:
         return False
     import warnings
 
@@ -88,14 +71,14 @@ def torch_first() -> bool:
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", UserWarning)
         import torch  # noqa: F401
+        import torchvision  # noqa: F401
 
-        importlib.import_module(SHIELD)
     return True
 
 
 def install() -> None:
     quiet_env()
-    if ("torch" in sys.modules and _shielded()) or "tensorflow" in sys.modules:
+    if "torchvision" in sys.modules or "tensorflow" in sys.modules:
         return
     if _FINDER not in sys.meta_path:
         sys.meta_path.insert(0, _FINDER)
@@ -109,5 +92,5 @@ def uninstall() -> None:
 
 
 def unsafe_order() -> bool:
-    """True if TensorFlow was loaded before Triton (or torchvision, without Triton) in this process."""
-    return "tensorflow" in sys.modules and not _shielded()
+    """True if TensorFlow was loaded before torchvision (and so Triton) in this process."""
+    return "tensorflow" in sys.modules and "torchvision" not in sys.modules
