@@ -35,17 +35,21 @@ trusted notebooks only).  Not as root (a laptop) it degrades explicitly: :func:`
 """
 from __future__ import annotations
 
+import atexit
 import fcntl
 import json
+import logging
 import os
 import queue
 import re
 import secrets
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +59,12 @@ from helpers._importorder import QUIET_ENV
 from .defaults import DEFAULT_CELL_TIMEOUT, DEFAULT_MEMORY_GIB, DEFAULT_NOTEBOOK_TIMEOUT
 from .paths import REPO
 
+log = logging.getLogger(__name__)
+
 LAUNCHER = Path(__file__).resolve().with_name("sandbox_launch.py")
+ZYGOTE = LAUNCHER.with_name("zygote.py")
+#: what runs where the kernel would while a pre-imported kernel is forked in (see :class:`Zygote`)
+PLACEHOLDER = ["/usr/bin/sleep", "infinity"]
 UID_BASE, UID_COUNT = 61000, 2000
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CPU_PERIOD_US = 100_000
@@ -420,6 +429,111 @@ def _mpl_font_cache(base: Path) -> Path | None:
     return _MPL_CACHE
 
 
+class ZygoteError(RuntimeError):
+    """The pre-imported interpreter could not give a kernel (the sandbox then starts its kernel cold)."""
+
+
+class Zygote:
+    """The grader's handle on :mod:`grading.zygote`: one pre-imported interpreter per grader process.
+
+    ``Zygote.shared()`` starts it on first use (as root with working namespaces, unless
+    ``DLSBS_ZYGOTE=0``) and returns ``None`` where it cannot help; :meth:`spawn` forks one kernel into
+    a started sandbox.  If it fails once it is switched off for the rest of the process and every
+    sandbox starts its kernel cold (the reason is in :attr:`Zygote.off`).  Requests from the grader's
+    threads are serialised (a fork takes milliseconds).
+    """
+
+    _shared: "Zygote | None" = None
+    _lock = threading.Lock()
+    off: str | None = None          # why pre-imported kernels are not used, once known
+    ready_timeout = 600.0
+
+    @classmethod
+    def shared(cls) -> "Zygote | None":
+        with cls._lock:
+            if cls.off is None and cls._shared is None:
+                caps = capabilities()
+                if os.environ.get("DLSBS_ZYGOTE", "1") == "0":
+                    cls.off = "switched off (DLSBS_ZYGOTE=0)"
+                elif not (caps["root"] and caps["namespaces"]):
+                    cls.off = "needs root and working bubblewrap namespaces"
+                else:
+                    try:
+                        cls._shared = cls()
+                    except ZygoteError as exc:
+                        cls.off = str(exc)
+            return cls._shared if cls.off is None else None
+
+    @classmethod
+    def disable(cls, reason: str) -> None:
+        with cls._lock:
+            cls.off = reason
+            z, cls._shared = cls._shared, None
+        if z is not None:
+            z.close()
+
+    def __init__(self):
+        import socket
+
+        base = sandbox_base()
+        base.mkdir(parents=True, exist_ok=True)
+        home = Path(tempfile.mkdtemp(prefix="zygote-", dir=base))  # root's only: keras writes ~/.keras at import
+        self.home = home
+        self.sock, theirs = socket.socketpair()
+        env = {**_kernel_env(str(home)), "MPLCONFIGDIR": str(_mpl_font_cache(base))}
+        self.log = open(home / "zygote.log", "wb")
+        self.proc = subprocess.Popen([sys.executable, "-I", str(ZYGOTE), str(theirs.fileno())], pass_fds=[theirs.fileno()],
+                                     env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+                                     start_new_session=True)
+        theirs.close()
+        self.rfile = self.sock.makefile("rb")
+        self.seconds = None
+        reply = self._read(self.ready_timeout)
+        if not reply.get("ready"):
+            self.close()
+            raise ZygoteError(reply.get("error") or "the pre-imported interpreter did not start")
+        self.seconds = reply.get("seconds")
+        atexit.register(self.close)
+
+    def _read(self, timeout: float) -> dict:
+        self.sock.settimeout(timeout)
+        try:
+            line = self.rfile.readline()
+        except OSError as exc:
+            raise ZygoteError(f"no answer from the pre-imported interpreter ({exc}): {self.log_tail()}") from None
+        if not line:
+            raise ZygoteError(f"the pre-imported interpreter exited (status {self.proc.poll()}): {self.log_tail()}")
+        return json.loads(line)
+
+    def log_tail(self) -> str:
+        try:
+            return (self.home / "zygote.log").read_bytes()[-800:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def spawn(self, request: dict) -> int:
+        """Fork a kernel into the sandbox whose placeholder is ``request["target"]``; its pid."""
+        with self._lock:
+            if self.proc.poll() is not None:
+                raise ZygoteError(f"the pre-imported interpreter exited (status {self.proc.returncode})")
+            self.sock.sendall((json.dumps(request) + "\n").encode())
+            reply = self._read(60.0)
+        if "pid" not in reply:
+            raise ZygoteError(reply.get("error") or f"unexpected reply {reply!r}")
+        return int(reply["pid"])
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for f in (self.rfile, self.sock, self.log):
+            try:
+                f.close()
+            except OSError:
+                pass
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
 def _is_within(p: Path, root: Path) -> bool:
     return p == root or root in p.parents
 
@@ -448,6 +562,8 @@ class Sandbox:
         self.output_total = 0
         self.started = None
         self.log_file = None
+        self.kernel_pid: int | None = None  # the kernel's host pid when it was forked from the Zygote
+        self.kernel_fd: int | None = None   # and a pidfd of it
         self.exposed: list[Path] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -522,6 +638,19 @@ class Sandbox:
         return [*a, "--remount-ro", "/", "--chdir", str(work), "--", *kernel_argv]
 
     def start(self):
+        """Start the sandbox and its kernel: forked from the pre-imported :class:`Zygote` where one runs."""
+        zygote = Zygote.shared()
+        if zygote is not None:
+            try:
+                return self._start(zygote)
+            except ZygoteError as exc:
+                Zygote.disable(f"it failed: {exc}")
+                log.warning("pre-imported kernels switched off, kernels start cold from now on: %s", exc)
+                self.close()
+                self.proc, self.kernel_fd, self.output_total, self.started = None, None, 0, None
+        return self._start(None)
+
+    def _start(self, zygote: "Zygote | None"):
         from jupyter_client.connect import write_connection_file
 
         c = self.caps
@@ -574,8 +703,8 @@ class Sandbox:
             rl["RLIMIT_NPROC"] = self.limits.nproc
         if not c["memory_cgroup"]:
             rl["RLIMIT_AS"] = max(self.limits.memory_bytes * 4, 16 << 30)
-        kernel_argv = [sys.executable, "-s", "-P", "-m", "ipykernel_launcher", "-f", str(conn),
-                       "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"]
+        kernel_args = ["-f", str(conn), "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"]
+        kernel_argv = PLACEHOLDER if zygote else [sys.executable, "-s", "-P", "-m", "ipykernel_launcher", *kernel_args]
         argv = self._bwrap_argv(work, ipc, self._etc(uid, gid), kernel_argv) if c["namespaces"] else kernel_argv
         cfg = {"grader_pid": os.getpid(), "cgroups": [str(cg / "cgroup.procs") for cg in self.cgroups],
                "uid": uid if use_uid else None, "gid": gid if use_uid else None, "rlimits": rl,
@@ -589,7 +718,35 @@ class Sandbox:
         self.proc = subprocess.Popen([sys.executable, "-I", str(LAUNCHER), str(launch)], stdin=subprocess.DEVNULL,
                                      stdout=self.log_file, stderr=self.log_file, start_new_session=True, close_fds=True)
         self.started = time.monotonic()
+        if zygote is not None:
+            pid = zygote.spawn({"target": self._placeholder_pid(), "cgroups": cfg["cgroups"], "uid": uid, "gid": gid,
+                                "rlimits": rl, "cwd": str(work), "env": cfg["env"], "argv": kernel_args,
+                                "log": str(self.dir / "kernel.log")})
+            self.kernel_pid = pid
+            try:
+                self.kernel_fd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                raise SandboxError(f"the kernel exited during start-up: {self.log_tail()}") from None
         self._connect(conn)
+
+    def _placeholder_pid(self) -> int:
+        """The host pid of the placeholder once ``bwrap`` has built the sandbox around it (see :class:`Zygote`)."""
+        deadline = time.monotonic() + self.limits.start_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SandboxError(f"the sandbox exited during start-up (status {self.proc.returncode}): {self.log_tail()}")
+            todo = [self.proc.pid]
+            while todo:
+                pid = todo.pop()
+                try:
+                    if pid != self.proc.pid and Path(f"/proc/{pid}/comm").read_text().strip() == Path(PLACEHOLDER[0]).name:
+                        return pid
+                    for task in os.listdir(f"/proc/{pid}/task"):
+                        todo += [int(x) for x in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+                except OSError:
+                    continue
+            time.sleep(0.01)
+        raise SandboxError(f"the sandbox did not start within {self.limits.start_timeout:.0f} s: {self.log_tail()}")
 
     def _make_cgroups(self):
         """One cgroup per sandbox in each hierarchy (v1: memory, pids, cpu; v2: one), joined by the launcher."""
@@ -644,8 +801,8 @@ class Sandbox:
         deadline = time.monotonic() + self.limits.start_timeout
         sent = 0.0
         while True:
-            if self.proc.poll() is not None:
-                raise SandboxError(f"kernel exited during start-up (status {self.proc.returncode}): {self.log_tail()}")
+            if not self.alive():
+                raise SandboxError(f"kernel exited during start-up (status {self.proc.poll()}): {self.log_tail()}")
             if time.monotonic() > deadline:
                 raise SandboxError(f"kernel did not start within {self.limits.start_timeout:.0f} s: {self.log_tail()}")
             if not sent or time.monotonic() - sent > 5:
@@ -676,7 +833,10 @@ class Sandbox:
             return ""
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        if self.proc is None or self.proc.poll() is not None:
+            return False
+        # a forked kernel (Zygote) is not bwrap's command: the placeholder outlives it
+        return self.kernel_fd is None or not select.select([self.kernel_fd], [], [], 0)[0]
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -687,6 +847,11 @@ class Sandbox:
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
+                pass
+        if self.kernel_fd is not None:
+            try:
+                signal.pidfd_send_signal(self.kernel_fd, signal.SIGKILL)
+            except ProcessLookupError:
                 pass
         # processes that left our session (setsid) but are still in the cgroup
         for cg in self.cgroups:
@@ -752,6 +917,9 @@ class Sandbox:
         if self.log_file is not None:
             self.log_file.close()
             self.log_file = None
+        if self.kernel_fd is not None:
+            os.close(self.kernel_fd)
+            self.kernel_fd = None
         for cg in self.cgroups:
             _remove_cgroup(cg)
         if self.cgroups:
