@@ -26,6 +26,13 @@ trusted notebooks only).  Not as root (a laptop) it degrades explicitly: :func:`
   kernel over Unix sockets in the sandbox's socket directory.
 * **Dies with the grader**: a parent-death signal set by the launcher and ``bwrap
   --die-with-parent``; :func:`sweep` removes what a killed grader left behind.
+* **Pre-imported kernels** (:class:`Zygote`, :mod:`grading.zygote`): ``bwrap`` builds every sandbox
+  as above around a placeholder; a root process that imported the frameworks once (PyTorch,
+  torchvision, TensorFlow, Keras, fastai, ipykernel: ≈15 s of CPU a cold kernel pays) forks a child
+  that joins the sandbox's cgroups and namespaces, becomes its uid with no capabilities and
+  ``no_new_privs``, and forks the kernel into its PID namespace.  The kernel then sees and may do
+  exactly what a cold-started one may.  Without root and namespaces, with ``DLSBS_ZYGOTE=0``, or
+  after a zygote failed twice, kernels start cold.
 * **Limits**: wall time per cell and per notebook (enforced by the grader), memory (cgroup, else
   RLIMIT_AS + an RSS watchdog), processes (cgroup pids + RLIMIT_NPROC), **its own CPU share**
   (cpu cgroup: every sandbox weighs like one busy process, whatever it starts, and a quota caps it
@@ -239,6 +246,13 @@ def sweep(stale_after: float = 3600.0) -> int:
                 _remove_cgroup(cg)
         _remove_dir(d)
         removed += 1
+    for d in base.glob("zygote-*"):  # a killed grader's zygote died with it (parent-death signal); its folder stays
+        try:
+            owner = int((d / "owner").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if not _alive(owner):
+            shutil.rmtree(d, ignore_errors=True)
     if removed:
         weigh_cpu_parent(caps)
     return removed
@@ -464,10 +478,20 @@ class Zygote:
                         cls.off = str(exc)
             return cls._shared if cls.off is None else None
 
+    failures = 0
+    max_failures = 2                # a zygote that failed is replaced once; a second failure switches it off
+
     @classmethod
     def disable(cls, reason: str) -> None:
+        """After a failure: drop this zygote; the next sandbox starts a new one, or none after a second failure.
+
+        (A replaced zygote keeps every kernel of a run alike: the kernel probes' reference run was
+        pre-imported too.)
+        """
         with cls._lock:
-            cls.off = reason
+            cls.failures += 1
+            if cls.failures >= cls.max_failures:
+                cls.off = reason
             z, cls._shared = cls._shared, None
         if z is not None:
             z.close()
@@ -479,6 +503,7 @@ class Zygote:
         base.mkdir(parents=True, exist_ok=True)
         home = Path(tempfile.mkdtemp(prefix="zygote-", dir=base))  # root's only: keras writes ~/.keras at import
         self.home = home
+        (home / "owner").write_text(f"{os.getpid()}\n")  # for sweep() after a grader that was killed
         self.sock, theirs = socket.socketpair()
         env = {**_kernel_env(str(home)), "MPLCONFIGDIR": str(_mpl_font_cache(base))}
         self.log = open(home / "zygote.log", "wb")
@@ -645,7 +670,8 @@ class Sandbox:
                 return self._start(zygote)
             except ZygoteError as exc:
                 Zygote.disable(f"it failed: {exc}")
-                log.warning("pre-imported kernels switched off, kernels start cold from now on: %s", exc)
+                log.warning("pre-imported kernel failed, this one starts cold (%s): %s",
+                            "kernels start cold from now on" if Zygote.off else "a new zygote starts next", exc)
                 self.close()
                 self.proc, self.kernel_fd, self.output_total, self.started = None, None, 0, None
         return self._start(None)

@@ -176,6 +176,34 @@ def test_the_kernel_runs_as_its_own_unprivileged_user(course):
     assert int(cap, 16) == 0 and nnp == "1" and userns == "-1"
 
 
+def test_kernels_are_forked_pre_imported_and_share_no_state(course):
+    first = ("import sys, random, numpy\nprint('torch' in sys.modules and 'tensorflow' in sys.modules and 'fastai' in sys.modules)\n"
+             "import torch\ntorch.LEFT_BY_A = 1\nprint(random.random(), numpy.random.rand())")
+    second = "import torch, random, numpy\nprint(hasattr(torch, 'LEFT_BY_A'), random.random(), numpy.random.rand())"
+    with open_sandbox(course) as a, open_sandbox(course) as b:
+        preloaded, ra, na = run(a, first).split()
+        left, rb, nb = run(b, second).split()
+        pids = (a.kernel_pid, b.kernel_pid)
+    assert None not in pids and pids[0] != pids[1], "each kernel is a child forked from the zygote"
+    assert preloaded == "True", "the frameworks are imported before any cell runs"
+    assert left == "False", "one kernel's changes to a module never reach another kernel"
+    assert ra != rb and na != nb, "each kernel draws its own random state, as a new process would"
+
+
+def test_a_failing_zygote_switches_itself_off_and_kernels_start_cold(course, monkeypatch):
+    class Broken:
+        def spawn(self, request):
+            raise sbx.ZygoteError("simulated: the zygote exited")
+
+    reasons = []
+    monkeypatch.setattr(sbx.Zygote, "shared", classmethod(lambda cls: Broken()))
+    monkeypatch.setattr(sbx.Zygote, "disable", classmethod(lambda cls, reason: reasons.append(reason)))
+    with open_sandbox(course) as sb:
+        assert run(sb, "print(6 * 7)").strip() == "42"
+        assert sb.kernel_pid is None, "started cold"
+    assert reasons and "simulated" in reasons[0]
+
+
 # ----------------------------------------------------------------------------- private namespaces
 
 
@@ -336,12 +364,13 @@ def test_the_sandboxes_together_weigh_like_one_process_each(course):
 def test_a_killed_grader_takes_its_sandbox_down_and_the_next_run_sweeps_it(tmp_path):
     code = ("import sys, time; sys.path.insert(0, sys.argv[1])\nfrom grading.sandbox import Sandbox\n"
             "sb = Sandbox({}); sb.start(); r = sb.execute('import os; os.system(\"sleep 600 &\")')\n"
-            "print(sb.dir, r.status, flush=True); time.sleep(600)")
+            "from grading.sandbox import Zygote\nz = Zygote._shared\n"
+            "print(sb.dir, r.status, z.proc.pid if z else 0, flush=True); time.sleep(600)")
     grader = subprocess.Popen([sys.executable, "-c", code, str(ROOT)], stdout=subprocess.PIPE, text=True)
     try:
         line = grader.stdout.readline().split()
         assert line and line[1] == "ok", line
-        d = Path(line[0])
+        d, zygote = Path(line[0]), int(line[2])
     finally:
         grader.kill()  # SIGKILL: no clean-up code of the grader runs
         grader.wait()
@@ -354,6 +383,17 @@ def test_a_killed_grader_takes_its_sandbox_down_and_the_next_run_sweeps_it(tmp_p
     while running() and time.monotonic() < deadline:
         time.sleep(0.3)
     assert not running(), running()
+    assert zygote, "the grader's kernel was forked from its pre-imported interpreter"
+
+    def zygote_runs():  # the zygote (root, outside the sandboxes) dies with its grader; a zombie has died
+        try:
+            return Path(f"/proc/{zygote}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+    deadline = time.monotonic() + 10
+    while zygote_runs() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not zygote_runs()
     assert d.exists(), "left for the sweep"
     assert sbx.sweep() >= 1 and not d.exists()
 
