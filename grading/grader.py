@@ -46,7 +46,7 @@ from .paths import Course
 from .plan import Step, plan
 from .results import GRADER_VERSION, _atomic_write, all_results, load_result, make_result, results_dir
 from .run import _KILL_TEXT, Cancelled, StepRecord, execute_plan
-from .sandbox import Limits, SandboxError, missing_protections, protections
+from .sandbox import Limits, SandboxError, Zygote, missing_protections, protections
 from .sandbox_probe import describe
 from .submission import Submission, read_submission, result_name, shown
 
@@ -551,7 +551,16 @@ def print_summary(summaries: list[dict], log=print) -> dict:
     log("protections active: " + "; ".join(active))
     for m in missing_protections():
         log("NOT active: " + m)
+    log(kernel_start())
     return totals
+
+
+def kernel_start() -> str:
+    """How this run's kernels started (pre-imported from the zygote, or cold and why)."""
+    z = Zygote._shared
+    if z is not None and Zygote.off is None:
+        return f"kernels: forked pre-imported (the frameworks' imports took {z.seconds:.1f} s once)"
+    return f"kernels: started cold ({Zygote.off or 'no sandbox needed one'})"
 
 
 def exit_status(totals: dict) -> tuple[int, str]:
