@@ -31,8 +31,10 @@ trusted notebooks only).  Not as root (a laptop) it degrades explicitly: :func:`
   torchvision, TensorFlow, Keras, fastai, ipykernel: ≈15 s of CPU a cold kernel pays) forks a child
   that joins the sandbox's cgroups and namespaces, becomes its uid with no capabilities and
   ``no_new_privs``, and forks the kernel into its PID namespace.  The kernel then sees and may do
-  exactly what a cold-started one may.  Without root and namespaces, with ``DLSBS_ZYGOTE=0``, or
-  after a zygote failed twice, kernels start cold.
+  exactly what a cold-started one may.  (The pages it shares with the zygote — the frameworks' code
+  and data, copied on write — stay charged to the zygote: the memory limit counts what the kernel
+  allocates after the fork.)  Without root and namespaces, with ``DLSBS_ZYGOTE=0``, or after a zygote
+  failed twice, kernels start cold.
 * **Limits**: wall time per cell and per notebook (enforced by the grader), memory (cgroup, else
   RLIMIT_AS + an RSS watchdog), processes (cgroup pids + RLIMIT_NPROC), **its own CPU share**
   (cpu cgroup: every sandbox weighs like one busy process, whatever it starts, and a quota caps it
@@ -246,7 +248,7 @@ def sweep(stale_after: float = 3600.0) -> int:
                 _remove_cgroup(cg)
         _remove_dir(d)
         removed += 1
-    for d in base.glob("zygote-*"):  # a killed grader's zygote died with it (parent-death signal); its folder stays
+    for d in base.glob("zygote-*"):  # a killed grader's zygote exited with it (its control socket closed); its folder stays
         try:
             owner = int((d / "owner").read_text().split()[0])
         except (OSError, ValueError, IndexError):
@@ -452,9 +454,10 @@ class Zygote:
 
     ``Zygote.shared()`` starts it on first use (as root with working namespaces, unless
     ``DLSBS_ZYGOTE=0``) and returns ``None`` where it cannot help; :meth:`spawn` forks one kernel into
-    a started sandbox.  If it fails once it is switched off for the rest of the process and every
-    sandbox starts its kernel cold (the reason is in :attr:`Zygote.off`).  Requests from the grader's
-    threads are serialised (a fork takes milliseconds).
+    a started sandbox.  One that fails is replaced once; after a second failure (or if it cannot start)
+    it is switched off for the rest of the process and every sandbox starts its kernel cold (the reason
+    is in :attr:`Zygote.off`).  Requests from the grader's threads are serialised (a fork takes
+    milliseconds).  It exits when this process closes its end of the control socket, or ends.
     """
 
     _shared: "Zygote | None" = None
@@ -513,7 +516,11 @@ class Zygote:
         theirs.close()
         self.rfile = self.sock.makefile("rb")
         self.seconds = None
-        reply = self._read(self.ready_timeout)
+        try:
+            reply = self._read(self.ready_timeout)
+        except ZygoteError as exc:
+            self.close()
+            raise ZygoteError(f"the pre-imported interpreter did not start: {exc}") from None
         if not reply.get("ready"):
             self.close()
             raise ZygoteError(reply.get("error") or "the pre-imported interpreter did not start")
@@ -528,7 +535,10 @@ class Zygote:
             raise ZygoteError(f"no answer from the pre-imported interpreter ({exc}): {self.log_tail()}") from None
         if not line:
             raise ZygoteError(f"the pre-imported interpreter exited (status {self.proc.poll()}): {self.log_tail()}")
-        return json.loads(line)
+        try:
+            return json.loads(line)
+        except ValueError:
+            raise ZygoteError(f"unreadable answer from the pre-imported interpreter: {line[:200]!r}") from None
 
     def log_tail(self) -> str:
         try:

@@ -95,7 +95,7 @@ def enter(req: dict, report: int) -> None:
     # fd 3 (REPORT_FD, set by spawn) is the report pipe: nothing else stays open, not the control socket
     for fd, std in ((null, 0), (log, 1), (log, 2)):
         os.dup2(fd, std)
-    os.closerange(REPORT_FD + 1, 1 << 16)
+    os.closerange(REPORT_FD + 1, min(max(1 << 16, resource.getrlimit(resource.RLIMIT_NOFILE)[0]), 1 << 20))
     report = REPORT_FD
     ns = {name: os.open(f"/proc/{req['target']}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC) for name, _ in NAMESPACES}
     os.setgroups([])
