@@ -551,16 +551,8 @@ def print_summary(summaries: list[dict], log=print) -> dict:
     log("protections active: " + "; ".join(active))
     for m in missing_protections():
         log("NOT active: " + m)
-    log(kernel_start())
+    log(Zygote.status())
     return totals
-
-
-def kernel_start() -> str:
-    """How this run's kernels started (pre-imported from the zygote, or cold and why)."""
-    z = Zygote._shared
-    if z is not None and Zygote.off is None:
-        return f"kernels: forked pre-imported (the frameworks' imports took {z.seconds:.1f} s once)"
-    return f"kernels: started cold ({Zygote.off or 'no sandbox needed one'})"
 
 
 def exit_status(totals: dict) -> tuple[int, str]:

@@ -216,6 +216,14 @@ def _cgroup_parents(caps: dict) -> list[Path]:
     return list(dict.fromkeys(Path(caps[k]) for k in CGROUP_KEYS if caps.get(k)))
 
 
+def _owner(d: Path) -> int | None:
+    """The pid of the grader that wrote ``d/owner`` (a sandbox's or a zygote's folder), if readable."""
+    try:
+        return int((d / "owner").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def sweep(stale_after: float = 3600.0) -> int:
     """Clean up after grader runs that were killed: their sandbox directories (and tmpfs mounts) and
     cgroups, once the grader that owned them is gone.  Returns how many sandboxes were removed.
@@ -230,10 +238,8 @@ def sweep(stale_after: float = 3600.0) -> int:
     caps = capabilities()
     removed = 0
     for d in sorted(base.glob("sb-*")):
-        try:
-            owner = int((d / "owner").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            owner = None
+        owner = _owner(d)
+        if owner is None:
             try:
                 if time.time() - d.stat().st_mtime < stale_after:
                     continue
@@ -249,11 +255,8 @@ def sweep(stale_after: float = 3600.0) -> int:
         _remove_dir(d)
         removed += 1
     for d in base.glob("zygote-*"):  # a killed grader's zygote exited with it (its control socket closed); its folder stays
-        try:
-            owner = int((d / "owner").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            continue
-        if not _alive(owner):
+        owner = _owner(d)
+        if owner is not None and not _alive(owner):
             shutil.rmtree(d, ignore_errors=True)
     if removed:
         weigh_cpu_parent(caps)
@@ -499,6 +502,14 @@ class Zygote:
         if z is not None:
             z.close()
 
+    @classmethod
+    def status(cls) -> str:
+        """How this process's kernels start (for the run's summary)."""
+        z = cls._shared
+        if z is not None and cls.off is None:
+            return f"kernels: forked pre-imported (the frameworks' imports took {z.seconds:.1f} s once)"
+        return f"kernels: started cold ({cls.off or 'no sandbox needed one'})"
+
     def __init__(self):
         import socket
 
@@ -683,7 +694,7 @@ class Sandbox:
                 log.warning("pre-imported kernel failed, this one starts cold (%s): %s",
                             "kernels start cold from now on" if Zygote.off else "a new zygote starts next", exc)
                 self.close()
-                self.proc, self.kernel_fd, self.output_total, self.started = None, None, 0, None
+                self.proc, self.output_total, self.started = None, 0, None
         return self._start(None)
 
     def _start(self, zygote: "Zygote | None"):
@@ -755,9 +766,8 @@ class Sandbox:
                                      stdout=self.log_file, stderr=self.log_file, start_new_session=True, close_fds=True)
         self.started = time.monotonic()
         if zygote is not None:
-            pid = zygote.spawn({"target": self._placeholder_pid(), "cgroups": cfg["cgroups"], "uid": uid, "gid": gid,
-                                "rlimits": rl, "cwd": str(work), "env": cfg["env"], "argv": kernel_args,
-                                "log": str(self.dir / "kernel.log")})
+            pid = zygote.spawn({**{k: cfg[k] for k in ("cgroups", "uid", "gid", "rlimits", "cwd", "env")},
+                                "target": self._placeholder_pid(), "argv": kernel_args, "log": str(self.dir / "kernel.log")})
             self.kernel_pid = pid
             try:
                 self.kernel_fd = os.pidfd_open(pid)

@@ -156,7 +156,6 @@ def kernel(req: dict) -> None:
 
 
 def serve(ctl: int) -> None:
-    rfile = os.fdopen(ctl, "rb", buffering=0, closefd=False)
     t0 = time.monotonic()
     try:
         preload()
@@ -164,15 +163,8 @@ def serve(ctl: int) -> None:
         os.write(ctl, (json.dumps({"error": f"pre-import failed: {exc!r}"}) + "\n").encode())
         return
     os.write(ctl, (json.dumps({"ready": True, "seconds": round(time.monotonic() - t0, 2)}) + "\n").encode())
-    buf = b""
-    while True:
-        chunk = rfile.read(65536)
-        if not chunk:
-            return
-        buf += chunk
-        while b"\n" in buf:
-            line, buf = buf.split(b"\n", 1)
-            os.write(ctl, (json.dumps(spawn(json.loads(line))) + "\n").encode())
+    for line in os.fdopen(ctl, "rb", closefd=False):  # one request per line; ends when the grader's end closes
+        os.write(ctl, (json.dumps(spawn(json.loads(line))) + "\n").encode())
 
 
 def spawn(req: dict) -> dict:
