@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -361,7 +362,18 @@ def test_the_sandboxes_together_weigh_like_one_process_each(course):
 # ----------------------------------------------------------------------------- lifecycle and guards
 
 
-def test_a_killed_grader_takes_its_sandbox_down_and_the_next_run_sweeps_it(tmp_path):
+def test_a_killed_grader_takes_its_sandbox_down_and_the_next_run_sweeps_it(tmp_path, monkeypatch):
+    # A sandbox folder of its own: a grader run by a parallel test sweeps the shared one and could
+    # remove this dead grader's sandbox before the test looks (/var/lib: the sandbox user can reach it).
+    base = Path(f"/var/lib/dlsbs-grader-test-{secrets.token_hex(4)}")
+    monkeypatch.setenv("DLSBS_SANDBOX_BASE", str(base))
+    try:
+        _killed_grader_and_sweep()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _killed_grader_and_sweep():
     code = ("import sys, time; sys.path.insert(0, sys.argv[1])\nfrom grading.sandbox import Sandbox\n"
             "sb = Sandbox({}); sb.start(); r = sb.execute('import os; os.system(\"sleep 600 &\")')\n"
             "from grading.sandbox import Zygote\nz = Zygote._shared\n"
